@@ -1,0 +1,19 @@
+//! Muse's pure object model: content ids, trees, commits, and their canonical encodings.
+//!
+//! Nothing here touches a file or the network. Every id is the SHA-256 of a canonical byte
+//! encoding documented in `docs/formats.md`; the encoders and decoders in this crate are the
+//! reference implementation of that document, and `tests/vectors.rs` checks its test vectors.
+
+mod commit;
+mod error;
+mod id;
+mod path;
+mod timestamp;
+mod tree;
+
+pub use commit::{Commit, SemVerBump, COMMIT_MAGIC};
+pub use error::DecodeError;
+pub use id::{BlobId, CommitId, IdParseError, IdPrefix, ObjectId, TreeId, SnapshotId, Hasher};
+pub use path::{validate_name, PathError, RepoPath};
+pub use timestamp::{validate_rfc3339, TimestampError};
+pub use tree::{EntryKind, Tree, TreeEntry, TREE_MAGIC};
