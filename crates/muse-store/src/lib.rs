@@ -1,0 +1,8 @@
+//! The `.muse` store: packed objects, refs moved by compare-and-swap, workspaces and the stat cache.
+
+mod error;
+mod fsutil;
+pub mod odb;
+
+pub use error::{Result, StoreError};
+pub use odb::{Object, ObjectKind, ObjectStore, PackWriter};

@@ -1,0 +1,151 @@
+//! The store's error type: every variant names the object or file and the operation.
+
+use std::path::PathBuf;
+
+use muse_core::{CommitId, DecodeError, ObjectId};
+
+/// Errors of the `.muse` store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O operation on a named file failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("read", "write", "rename", ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// No `.muse` directory was found at or above the given directory.
+    #[error("not a muse repository (or any parent up to /): {}", .0.display())]
+    NotARepository(PathBuf),
+    /// `init` was asked to create a repository where one exists.
+    #[error("a muse repository already exists at {}", .0.display())]
+    AlreadyExists(PathBuf),
+    /// An object is not in the store.
+    #[error("object {0} not found")]
+    ObjectNotFound(ObjectId),
+    /// An object's bytes do not hash to its id: the store is corrupted.
+    #[error("object {id} is corrupted: {reason}")]
+    CorruptObject {
+        /// The id the object was stored under.
+        id: ObjectId,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A pack or index file is damaged.
+    #[error("pack file {} is corrupted: {reason}", path.display())]
+    CorruptPack {
+        /// The pack or index file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An object exists but is not of the kind the caller needed.
+    #[error("object {id} is a {actual}, not a {expected}")]
+    WrongKind {
+        /// The object.
+        id: ObjectId,
+        /// The kind that was needed.
+        expected: &'static str,
+        /// The kind that is stored.
+        actual: &'static str,
+    },
+    /// An object's canonical encoding did not decode.
+    #[error("object {id}: {source}")]
+    Decode {
+        /// The object.
+        id: ObjectId,
+        /// The decoding error.
+        source: DecodeError,
+    },
+    /// A ref name breaks the naming rules.
+    #[error("'{name}' is not a valid {what} name: {reason}")]
+    InvalidRefName {
+        /// The rejected name.
+        name: String,
+        /// "branch", "tag" or "ref".
+        what: &'static str,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A compare-and-swap on a ref found a different value than expected.
+    #[error("ref {name} moved: expected {}, found {}", fmt_opt(.expected), fmt_opt(.actual))]
+    RefConflict {
+        /// The ref.
+        name: String,
+        /// The value the caller expected.
+        expected: Option<CommitId>,
+        /// The value it actually had.
+        actual: Option<CommitId>,
+    },
+    /// A ref's lock is held by a live process and was not released in time.
+    #[error("ref {name} is locked by another muse process ({}); try again", path.display())]
+    RefLocked {
+        /// The ref.
+        name: String,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// A ref file does not hold a commit id.
+    #[error("ref {name} is corrupted: {reason}")]
+    CorruptRef {
+        /// The ref.
+        name: String,
+        /// What it holds instead.
+        reason: String,
+    },
+    /// A revision expression names nothing.
+    #[error("unknown revision '{0}'")]
+    UnknownRevision(String),
+    /// An id prefix names more than one object.
+    #[error("ambiguous revision '{prefix}': it matches {} objects ({})", candidates.len(), candidates.iter().map(|c| c.short(12)).collect::<Vec<_>>().join(", "))]
+    AmbiguousRevision {
+        /// The prefix typed.
+        prefix: String,
+        /// The objects it matches.
+        candidates: Vec<ObjectId>,
+    },
+    /// A commit could not be built because its input is invalid.
+    #[error("invalid commit: {0}")]
+    InvalidCommit(String),
+    /// A path cannot be stored (outside the repository, reserved, not UTF-8, ...).
+    #[error("invalid path {}: {reason}", path.display())]
+    InvalidPath {
+        /// The path.
+        path: PathBuf,
+        /// Why it cannot be stored.
+        reason: String,
+    },
+    /// A file changed while it was being read into the store.
+    #[error("{} changed while it was being committed; try again", .0.display())]
+    FileChanged(PathBuf),
+    /// The working tree has changes an operation would overwrite.
+    #[error("your changes to {} would be overwritten; commit them first", paths.join(", "))]
+    WouldOverwrite {
+        /// The affected paths.
+        paths: Vec<String>,
+    },
+    /// A workspace operation was refused.
+    #[error("workspace error: {0}")]
+    Workspace(String),
+}
+
+fn fmt_opt(id: &Option<CommitId>) -> String {
+    id.map_or_else(|| "nothing".to_string(), |id| id.to_string())
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Attaches an operation and a path to an I/O error.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, op: &'static str, path: &std::path::Path) -> Result<T> {
+        self.map_err(|source| StoreError::Io { op, path: path.to_path_buf(), source })
+    }
+}

@@ -1,0 +1,642 @@
+//! The object database: content-addressed objects in pack files, written atomically.
+//!
+//! Every write goes through a [`PackWriter`]: objects are appended to a temporary pack, and
+//! [`PackWriter::finish`] makes the pack and its index durable (fsync) and visible (rename, index
+//! last) in one step. A reader therefore sees all of a pack's objects or none of them; this is how
+//! the store keeps its integrity rule (a commit is visible only once its closure is durable).
+
+mod pack;
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use muse_core::{Commit, CommitId, Hasher, IdPrefix, ObjectId, Tree, TreeId};
+
+use crate::error::{IoContext, Result, StoreError};
+use crate::fsutil::{sync_dir, unique_name};
+pub use pack::{Encoding, ObjectKind, RegionReader};
+use pack::{encode_entry_header, encode_index, Pack, PACK_HEADER_LEN, PACK_MAGIC, PACK_VERSION};
+
+/// The zstd level used for objects written by commits and imports.
+pub const COMPRESSION_LEVEL: i32 = 3;
+/// Files above this size are compressed as a stream through a spill file instead of in memory.
+pub const STREAM_THRESHOLD: u64 = 16 << 20;
+/// The longest delta chain a reader follows before declaring the store corrupted.
+const MAX_DELTA_DEPTH: usize = 64;
+/// Consolidate packs when a store holds more than this many.
+const CONSOLIDATE_ABOVE: usize = 48;
+
+/// An object read from the store: its kind and its verified bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// What the bytes encode.
+    pub kind: ObjectKind,
+    /// The bytes whose SHA-256 is the object's id.
+    pub data: Vec<u8>,
+}
+
+/// Summary of one pack, for `fsck` and `gc`.
+#[derive(Debug, Clone)]
+pub struct PackInfo {
+    /// The pack file.
+    pub path: PathBuf,
+    /// Objects it holds.
+    pub objects: usize,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// The objects of one store (`.muse/objects`): a set of packs, re-scanned when an id is missing.
+pub struct ObjectStore {
+    packs_dir: PathBuf,
+    tmp_dir: PathBuf,
+    packs: RwLock<Vec<Arc<Pack>>>,
+}
+
+impl ObjectStore {
+    /// Opens the object directory `dir` (creating `packs/` and `tmp/` if needed).
+    pub fn open(dir: &Path) -> Result<Self> {
+        let packs_dir = dir.join("packs");
+        let tmp_dir = dir.join("tmp");
+        for d in [&packs_dir, &tmp_dir] {
+            fs::create_dir_all(d).ctx("create", d)?;
+        }
+        let store = ObjectStore { packs_dir, tmp_dir, packs: RwLock::new(Vec::new()) };
+        store.rescan()?;
+        Ok(store)
+    }
+
+    /// The directory where temporary files of in-progress writes live.
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp_dir
+    }
+
+    /// Loads packs that appeared since the last scan and forgets packs that were removed.
+    pub fn rescan(&self) -> Result<()> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&self.packs_dir).ctx("list", &self.packs_dir)? {
+            let path = entry.ctx("list", &self.packs_dir)?.path();
+            if path.extension().is_some_and(|e| e == "idx") {
+                found.push(path);
+            }
+        }
+        found.sort();
+        let mut packs = self.packs.write().unwrap_or_else(|e| e.into_inner());
+        packs.retain(|p| found.binary_search(&p.index_path).is_ok());
+        for path in found {
+            if packs.iter().any(|p| p.index_path == path) {
+                continue;
+            }
+            match Pack::open(&path) {
+                Ok(pack) => packs.push(Arc::new(pack)),
+                // Removed by a concurrent consolidation between listing and opening.
+                Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Biggest packs first: they hold most objects, so most lookups end at the first probe.
+        packs.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        Ok(())
+    }
+
+    fn snapshot_packs(&self) -> Vec<Arc<Pack>> {
+        self.packs.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn locate_loaded(&self, id: &ObjectId) -> Option<(Arc<Pack>, u64)> {
+        let packs = self.packs.read().unwrap_or_else(|e| e.into_inner());
+        packs.iter().find_map(|p| p.find(id).map(|off| (Arc::clone(p), off)))
+    }
+
+    fn locate(&self, id: &ObjectId) -> Result<Option<(Arc<Pack>, u64)>> {
+        if let Some(found) = self.locate_loaded(id) {
+            return Ok(Some(found));
+        }
+        self.rescan()?;
+        Ok(self.locate_loaded(id))
+    }
+
+    /// Whether the store holds `id`.
+    pub fn contains(&self, id: &ObjectId) -> Result<bool> {
+        Ok(self.locate(id)?.is_some())
+    }
+
+    /// The kind of object `id`, if present.
+    pub fn kind(&self, id: &ObjectId) -> Result<Option<ObjectKind>> {
+        match self.locate(id)? {
+            Some((pack, offset)) => Ok(Some(pack.header_at(offset)?.kind)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads an object fully into memory and checks that its bytes hash to `id`.
+    pub fn read(&self, id: &ObjectId) -> Result<Object> {
+        self.read_at_depth(id, 0)
+    }
+
+    fn read_at_depth(&self, id: &ObjectId, depth: usize) -> Result<Object> {
+        if depth > MAX_DELTA_DEPTH {
+            return Err(StoreError::CorruptObject { id: *id, reason: "delta chain too long (or cyclic)".into() });
+        }
+        let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
+        let header = pack.header_at(offset)?;
+        let payload = pack.read_payload(&header)?;
+        let corrupt = |reason: String| StoreError::CorruptObject { id: *id, reason };
+        let data = match header.encoding {
+            Encoding::Zstd => decompress(&payload, header.size, None).map_err(corrupt)?,
+            Encoding::ZstdDelta(base) => {
+                let base = self.read_at_depth(&base, depth + 1)?;
+                decompress(&payload, header.size, Some(&base.data)).map_err(corrupt)?
+            }
+        };
+        if ObjectId::of(&data) != *id {
+            return Err(corrupt("content does not hash to its id".into()));
+        }
+        Ok(Object { kind: header.kind, data })
+    }
+
+    /// Streams an object's bytes into `out` with bounded memory, checking the hash at the end.
+    /// Returns the number of bytes written. On a hash mismatch the bytes already written are
+    /// not to be trusted: write to a temporary file and rename only on success.
+    pub fn read_into(&self, id: &ObjectId, out: &mut dyn Write) -> Result<u64> {
+        let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
+        let header = pack.header_at(offset)?;
+        if header.size < STREAM_THRESHOLD || matches!(header.encoding, Encoding::ZstdDelta(_)) {
+            let object = self.read(id)?;
+            out.write_all(&object.data).map_err(|source| StoreError::Io { op: "write", path: PathBuf::from("<output>"), source })?;
+            return Ok(object.data.len() as u64);
+        }
+        let corrupt = |reason: String| StoreError::CorruptObject { id: *id, reason };
+        let mut decoder = zstd::stream::read::Decoder::new(pack.payload_reader(&header)).map_err(|e| corrupt(e.to_string()))?;
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = decoder.read(&mut buf).map_err(|e| corrupt(format!("zstd: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(|source| StoreError::Io { op: "write", path: PathBuf::from("<output>"), source })?;
+            total += n as u64;
+        }
+        if total != header.size || hasher.finish() != *id {
+            return Err(corrupt("content does not hash to its id".into()));
+        }
+        Ok(total)
+    }
+
+    /// Reads and decodes a tree.
+    pub fn read_tree(&self, id: &TreeId) -> Result<Tree> {
+        let object = self.read_kind(&id.0, ObjectKind::Tree)?;
+        Tree::decode(&object.data).map_err(|source| StoreError::Decode { id: id.0, source })
+    }
+
+    /// Reads and decodes a commit, checking that its fields hash to `id`.
+    pub fn read_commit(&self, id: &CommitId) -> Result<Commit> {
+        let (pack, offset) = self.locate(&id.0)?.ok_or(StoreError::ObjectNotFound(id.0))?;
+        let header = pack.header_at(offset)?;
+        if header.kind != ObjectKind::Commit {
+            return Err(StoreError::WrongKind { id: id.0, expected: "commit", actual: header.kind.as_str() });
+        }
+        // A signed commit's stored bytes are longer than what its id covers, so the check is
+        // made by the decoder (over the unsigned part) instead of over the whole object.
+        let payload = pack.read_payload(&header)?;
+        let data = match header.encoding {
+            Encoding::Zstd => decompress(&payload, header.size, None),
+            Encoding::ZstdDelta(base) => decompress(&payload, header.size, Some(&self.read(&base)?.data)),
+        }
+        .map_err(|reason| StoreError::CorruptObject { id: id.0, reason })?;
+        let (commit, actual) = Commit::decode(&data).map_err(|source| StoreError::Decode { id: id.0, source })?;
+        if actual != *id {
+            return Err(StoreError::CorruptObject { id: id.0, reason: format!("fields hash to {actual}") });
+        }
+        Ok(commit)
+    }
+
+    fn read_kind(&self, id: &ObjectId, expected: ObjectKind) -> Result<Object> {
+        let object = self.read(id)?;
+        if object.kind != expected {
+            return Err(StoreError::WrongKind { id: *id, expected: expected.as_str(), actual: object.kind.as_str() });
+        }
+        Ok(object)
+    }
+
+    /// Every stored id that starts with `prefix` (deduplicated, sorted).
+    pub fn resolve_prefix(&self, prefix: &IdPrefix) -> Result<Vec<ObjectId>> {
+        self.rescan()?;
+        let mut ids: Vec<ObjectId> = self.snapshot_packs().iter().flat_map(|p| p.ids_with_prefix(prefix)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Every object id in the store with its kind (deduplicated), for `fsck` and `gc`.
+    pub fn all_objects(&self) -> Result<Vec<(ObjectId, ObjectKind)>> {
+        self.rescan()?;
+        let mut all = Vec::new();
+        let mut seen = HashSet::new();
+        for pack in self.snapshot_packs() {
+            for (id, offset) in pack.iter() {
+                if seen.insert(id) {
+                    all.push((id, pack.header_at(offset)?.kind));
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// The packs of the store, biggest first.
+    pub fn packs(&self) -> Result<Vec<PackInfo>> {
+        self.rescan()?;
+        Ok(self.snapshot_packs().iter().map(|p| PackInfo { path: p.pack_path.clone(), objects: p.len(), bytes: p.pack_len() }).collect())
+    }
+
+    /// Checks every pack's trailing checksum; returns the packs that fail with the reason.
+    pub fn verify_packs(&self) -> Result<Vec<(PathBuf, String)>> {
+        self.rescan()?;
+        Ok(self.snapshot_packs().iter().filter_map(|p| p.verify_checksum().err().map(|e| (p.pack_path.clone(), e.to_string()))).collect())
+    }
+
+    /// Starts a new pack. Nothing it holds is visible until [`PackWriter::finish`].
+    pub fn begin_write(&self) -> Result<PackWriter<'_>> {
+        PackWriter::new(self)
+    }
+
+    /// Merges every pack but the largest into one when the store holds too many, so lookups stay
+    /// fast after many small commits. Entries are copied as they are (no recompression); the old
+    /// packs are removed only after the merged one is durable. Skipped if another process is at it.
+    pub fn consolidate_if_needed(&self) -> Result<bool> {
+        self.rescan()?;
+        let packs = self.snapshot_packs();
+        if packs.len() <= CONSOLIDATE_ABOVE {
+            return Ok(false);
+        }
+        self.consolidate(&packs[1..])
+    }
+
+    /// Merges the given packs into one new pack and removes them.
+    fn consolidate(&self, packs: &[Arc<Pack>]) -> Result<bool> {
+        let lock = self.packs_dir.join("consolidate.lock");
+        let Ok(_lock_file) = OpenOptions::new().write(true).create_new(true).open(&lock) else {
+            return Ok(false);
+        };
+        let result = (|| {
+            let mut writer = self.begin_write()?;
+            writer.skip_existing = false;
+            for pack in packs {
+                for (id, offset) in pack.iter() {
+                    if writer.written.contains(&id) {
+                        continue;
+                    }
+                    let header = pack.header_at(offset)?;
+                    let payload = pack.read_payload(&header)?;
+                    writer.add_raw(header.kind, id, header.encoding, header.size, &payload)?;
+                }
+            }
+            writer.finish()?;
+            for pack in packs {
+                fs::remove_file(&pack.index_path).ctx("remove", &pack.index_path)?;
+                fs::remove_file(&pack.pack_path).ctx("remove", &pack.pack_path)?;
+            }
+            sync_dir(&self.packs_dir).ctx("sync", &self.packs_dir)?;
+            self.rescan()
+        })();
+        let _ = fs::remove_file(&lock);
+        result.map(|()| true)
+    }
+
+    fn register(&self, index_path: &Path) -> Result<()> {
+        let pack = Arc::new(Pack::open(index_path)?);
+        let mut packs = self.packs.write().unwrap_or_else(|e| e.into_inner());
+        if !packs.iter().any(|p| p.index_path == pack.index_path) {
+            packs.push(pack);
+        }
+        Ok(())
+    }
+}
+
+/// Decompresses one zstd frame of exactly `size` bytes, optionally against a base prefix.
+fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<u8>, String> {
+    let size = usize::try_from(size).map_err(|_| "object too large for memory".to_string())?;
+    let mut out = Vec::with_capacity(size.min(64 << 20));
+    // Decompress as a stream, reading at most size + 1 bytes, so a lying size field cannot make
+    // us allocate unboundedly.
+    let decoder = match base {
+        Some(base) => zstd::stream::read::Decoder::with_ref_prefix(payload, base),
+        None => zstd::stream::read::Decoder::with_buffer(payload),
+    }
+    .map_err(|e| format!("zstd: {e}"))?;
+    decoder.take(size as u64 + 1).read_to_end(&mut out).map_err(|e| format!("zstd: {e}"))?;
+    if out.len() != size {
+        return Err(format!("decompressed to {} bytes, header says {size}", out.len()));
+    }
+    Ok(out)
+}
+
+/// Compresses `data` into one zstd frame (the `Zstd` encoding) at [`COMPRESSION_LEVEL`].
+pub fn compress(data: &[u8]) -> Vec<u8> {
+    zstd::bulk::compress(data, COMPRESSION_LEVEL).expect("zstd compression of an in-memory buffer cannot fail")
+}
+
+/// A blob compressed into a temporary spill file, ready to be copied into a pack.
+pub struct SpilledBlob {
+    /// The blob's id.
+    pub id: ObjectId,
+    /// Its uncompressed size.
+    pub size: u64,
+    file: File,
+    path: PathBuf,
+    compressed_len: u64,
+}
+
+impl Drop for SpilledBlob {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Hashes and compresses a stream of any size with bounded memory, spilling the compressed bytes
+/// to a temporary file in `tmp_dir`.
+pub fn spill_blob(reader: &mut dyn Read, tmp_dir: &Path) -> Result<SpilledBlob> {
+    let path = tmp_dir.join(unique_name("spill"));
+    let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).ctx("create", &path)?;
+    let mut spilled = SpilledBlob { id: ObjectId::of(b""), size: 0, file, path, compressed_len: 0 };
+    let mut encoder = zstd::stream::write::Encoder::new(BufWriter::new(&spilled.file), COMPRESSION_LEVEL).ctx("compress", &spilled.path)?;
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(StoreError::Io { op: "read", path: spilled.path.clone(), source: e }),
+        };
+        hasher.update(&buf[..n]);
+        encoder.write_all(&buf[..n]).ctx("write", &spilled.path)?;
+        spilled.size += n as u64;
+    }
+    encoder.finish().and_then(|mut w| w.flush()).ctx("write", &spilled.path)?;
+    spilled.compressed_len = spilled.file.metadata().ctx("stat", &spilled.path)?.len();
+    spilled.id = hasher.finish();
+    Ok(spilled)
+}
+
+/// Appends objects to a new pack; [`PackWriter::finish`] makes them durable and visible at once.
+/// Dropping a writer without finishing it discards everything it was given.
+pub struct PackWriter<'a> {
+    store: &'a ObjectStore,
+    tmp_path: PathBuf,
+    out: BufWriter<File>,
+    hasher: Hasher,
+    offset: u64,
+    entries: Vec<(ObjectId, u64)>,
+    written: HashSet<ObjectId>,
+    skip_existing: bool,
+    finished: bool,
+}
+
+impl<'a> PackWriter<'a> {
+    fn new(store: &'a ObjectStore) -> Result<Self> {
+        let tmp_path = store.tmp_dir.join(format!("{}.pack", unique_name("pack")));
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp_path).ctx("create", &tmp_path)?;
+        let mut writer = PackWriter {
+            store,
+            tmp_path,
+            out: BufWriter::with_capacity(1 << 20, file),
+            hasher: Hasher::new(),
+            offset: 0,
+            entries: Vec::new(),
+            written: HashSet::new(),
+            skip_existing: true,
+            finished: false,
+        };
+        let mut header = PACK_MAGIC.to_vec();
+        header.extend_from_slice(&PACK_VERSION.to_be_bytes());
+        writer.write_bytes(&header)?;
+        debug_assert_eq!(writer.offset, PACK_HEADER_LEN);
+        Ok(writer)
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes).ctx("write", &self.tmp_path)?;
+        self.hasher.update(bytes);
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Whether `id` needs writing: not already in this pack nor in the store.
+    pub fn needs(&self, id: &ObjectId) -> Result<bool> {
+        if self.written.contains(id) {
+            return Ok(false);
+        }
+        Ok(!(self.skip_existing && self.store.contains(id)?))
+    }
+
+    /// Adds an object given its bytes; returns its id. Already-stored objects are skipped.
+    pub fn add(&mut self, kind: ObjectKind, data: &[u8]) -> Result<ObjectId> {
+        let id = ObjectId::of(data);
+        if self.needs(&id)? {
+            let payload = compress(data);
+            self.add_raw(kind, id, Encoding::Zstd, data.len() as u64, &payload)?;
+        }
+        Ok(id)
+    }
+
+    /// Adds a tree; returns its id.
+    pub fn add_tree(&mut self, tree: &Tree) -> Result<TreeId> {
+        self.add(ObjectKind::Tree, &tree.encode()).map(TreeId)
+    }
+
+    /// Adds a commit (with its signature, if any); returns its id.
+    pub fn add_commit(&mut self, commit: &Commit) -> Result<CommitId> {
+        commit.validate().map_err(StoreError::InvalidCommit)?;
+        let id = commit.id();
+        if self.needs(&id.0)? {
+            let data = commit.encode();
+            self.add_raw(ObjectKind::Commit, id.0, Encoding::Zstd, data.len() as u64, &compress(&data))?;
+        }
+        Ok(id)
+    }
+
+    /// Appends an entry whose payload the caller already encoded. The caller vouches that the
+    /// payload decodes to `size` bytes hashing to `id` (for commits: whose unsigned part does).
+    pub fn add_raw(&mut self, kind: ObjectKind, id: ObjectId, encoding: Encoding, size: u64, payload: &[u8]) -> Result<()> {
+        if self.written.contains(&id) {
+            return Ok(());
+        }
+        let header = encode_entry_header(kind, encoding, size, payload.len() as u64);
+        self.entries.push((id, self.offset));
+        self.written.insert(id);
+        self.write_bytes(&header)?;
+        self.write_bytes(payload)
+    }
+
+    /// Copies a spilled blob into the pack (unless already stored); returns its id.
+    pub fn add_spilled(&mut self, mut spilled: SpilledBlob) -> Result<ObjectId> {
+        let id = spilled.id;
+        if !self.needs(&id)? {
+            return Ok(id);
+        }
+        let header = encode_entry_header(ObjectKind::Blob, Encoding::Zstd, spilled.size, spilled.compressed_len);
+        self.entries.push((id, self.offset));
+        self.written.insert(id);
+        self.write_bytes(&header)?;
+        spilled.file.rewind().ctx("read", &spilled.path)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut remaining = spilled.compressed_len;
+        while remaining > 0 {
+            let n = spilled.file.read(&mut buf).ctx("read", &spilled.path)?;
+            if n == 0 {
+                return Err(StoreError::Io { op: "read", path: spilled.path.clone(), source: io::ErrorKind::UnexpectedEof.into() });
+            }
+            let n = n.min(remaining as usize);
+            self.write_bytes(&buf[..n])?;
+            remaining -= n as u64;
+        }
+        Ok(id)
+    }
+
+    /// The number of objects added so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no object was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Makes the pack durable and visible: fsync pack, fsync index, rename pack, rename index
+    /// (the index's appearance is what publishes the objects), fsync the directory. Returns the
+    /// pack's path, or `None` if nothing was added (then nothing is written).
+    pub fn finish(mut self) -> Result<Option<PathBuf>> {
+        self.finished = true;
+        if self.entries.is_empty() {
+            let _ = fs::remove_file(&self.tmp_path);
+            return Ok(None);
+        }
+        let checksum = std::mem::take(&mut self.hasher).finish();
+        self.out.write_all(checksum.as_bytes()).ctx("write", &self.tmp_path)?;
+        self.out.flush().ctx("write", &self.tmp_path)?;
+        self.out.get_ref().sync_all().ctx("fsync", &self.tmp_path)?;
+        let name = checksum.to_hex();
+        let index_bytes = encode_index(&mut self.entries, &checksum);
+        let tmp_index = self.tmp_path.with_extension("idx");
+        let result = (|| {
+            let mut index_file = OpenOptions::new().write(true).create_new(true).open(&tmp_index).ctx("create", &tmp_index)?;
+            index_file.write_all(&index_bytes).ctx("write", &tmp_index)?;
+            index_file.sync_all().ctx("fsync", &tmp_index)?;
+            let pack_path = self.store.packs_dir.join(format!("{name}.pack"));
+            let index_path = self.store.packs_dir.join(format!("{name}.idx"));
+            fs::rename(&self.tmp_path, &pack_path).ctx("rename", &pack_path)?;
+            sync_dir(&self.store.packs_dir).ctx("fsync", &self.store.packs_dir)?;
+            fs::rename(&tmp_index, &index_path).ctx("rename", &index_path)?;
+            sync_dir(&self.store.packs_dir).ctx("fsync", &self.store.packs_dir)?;
+            self.store.register(&index_path)?;
+            Ok(pack_path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp_path);
+            let _ = fs::remove_file(&tmp_index);
+        }
+        result.map(Some)
+    }
+}
+
+impl Drop for PackWriter<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_invisible_until_finish_and_then_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let mut writer = store.begin_write().unwrap();
+        let id = writer.add(ObjectKind::Blob, b"hello").unwrap();
+        assert!(!store.contains(&id).unwrap());
+        writer.finish().unwrap().unwrap();
+        assert!(store.contains(&id).unwrap());
+        assert_eq!(store.read(&id).unwrap().data, b"hello");
+        let reopened = ObjectStore::open(dir.path()).unwrap();
+        assert_eq!(reopened.read(&id).unwrap().kind, ObjectKind::Blob);
+        assert!(reopened.verify_packs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn dropped_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let mut writer = store.begin_write().unwrap();
+        let id = writer.add(ObjectKind::Blob, b"lost").unwrap();
+        drop(writer);
+        assert!(!store.contains(&id).unwrap());
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn corrupted_payload_is_detected_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let mut writer = store.begin_write().unwrap();
+        let data = vec![7u8; 1000];
+        let id = writer.add(ObjectKind::Blob, &data).unwrap();
+        let pack = writer.finish().unwrap().unwrap();
+        let mut bytes = fs::read(&pack).unwrap();
+        // Replace the payload with a valid frame of other content.
+        let other = compress(&[8u8; 1000]);
+        let start = (PACK_HEADER_LEN as usize) + pack::ENTRY_HEADER_LEN;
+        bytes.splice(start..start + other.len().min(bytes.len() - start - 32), other.iter().copied());
+        fs::write(&pack, &bytes).unwrap();
+        let fresh = ObjectStore::open(dir.path()).unwrap();
+        assert!(matches!(fresh.read(&id), Err(StoreError::CorruptObject { .. } | StoreError::CorruptPack { .. })));
+        assert!(!fresh.verify_packs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn deltas_and_spills_and_consolidation_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let base: Vec<u8> = (0..5000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut target = base.clone();
+        target[100] ^= 1;
+        let mut writer = store.begin_write().unwrap();
+        let base_id = writer.add(ObjectKind::Blob, &base).unwrap();
+        writer.finish().unwrap();
+        let mut cctx = zstd::zstd_safe::CCtx::create();
+        cctx.ref_prefix(&base).unwrap();
+        let mut payload = Vec::with_capacity(target.len());
+        cctx.compress2(&mut payload, &target).unwrap();
+        assert!(payload.len() < 200, "delta should be small, got {}", payload.len());
+        let target_id = ObjectId::of(&target);
+        for i in 0..CONSOLIDATE_ABOVE + 1 {
+            let mut writer = store.begin_write().unwrap();
+            if i == 0 {
+                writer.add_raw(ObjectKind::Blob, target_id, Encoding::ZstdDelta(base_id), target.len() as u64, &payload).unwrap();
+            }
+            writer.add(ObjectKind::Blob, format!("small {i}").as_bytes()).unwrap();
+            let spilled = spill_blob(&mut &format!("spilled {i}").into_bytes()[..], store.tmp_dir()).unwrap();
+            writer.add_spilled(spilled).unwrap();
+            writer.finish().unwrap();
+        }
+        assert_eq!(store.read(&target_id).unwrap().data, target);
+        assert!(store.consolidate_if_needed().unwrap());
+        assert!(store.packs().unwrap().len() <= 2);
+        assert_eq!(store.read(&target_id).unwrap().data, target);
+        let mut streamed = Vec::new();
+        store.read_into(&ObjectId::of(b"spilled 3"), &mut streamed).unwrap();
+        assert_eq!(streamed, b"spilled 3");
+        assert_eq!(store.resolve_prefix(&IdPrefix::parse(&target_id.short(10)).unwrap()).unwrap(), vec![target_id]);
+    }
+}
