@@ -3,6 +3,10 @@
 mod error;
 mod fsutil;
 pub mod odb;
+pub mod refs;
+mod repo;
 
 pub use error::{Result, StoreError};
 pub use odb::{Object, ObjectKind, ObjectStore, PackWriter};
+pub use refs::{RefName, RefStore};
+pub use repo::{Head, Repository, DOT_MUSE};

@@ -1,0 +1,336 @@
+//! Refs: branches and tags as files holding a commit id, moved only by compare-and-swap.
+//!
+//! A ref `refs/heads/NAME` lives at `.muse/refs/heads/NAME` and holds `sha256:<hex>\n`. To move
+//! it, a writer creates `NAME.lock` exclusively, re-reads the ref, compares it with the value it
+//! expects, writes the new value into the lock file, fsyncs it and renames it over the ref. Two
+//! writers can therefore never both succeed from the same old value (no lost update). A lock left
+//! by a crashed process (its pid no longer runs) is broken by the next writer.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use muse_core::CommitId;
+
+use crate::error::{IoContext, Result, StoreError};
+use crate::fsutil::{create_dir_all_durable, sync_dir};
+
+/// How long a writer waits for another writer's lock before giving up.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A full ref name such as `refs/heads/main` or `refs/tags/v1.0`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RefName(String);
+
+impl RefName {
+    /// The ref of branch `name`, after checking the name.
+    pub fn branch(name: &str) -> Result<Self> {
+        validate_short_name(name, "branch")?;
+        Ok(RefName(format!("refs/heads/{name}")))
+    }
+
+    /// The ref of tag `name`, after checking the name.
+    pub fn tag(name: &str) -> Result<Self> {
+        validate_short_name(name, "tag")?;
+        Ok(RefName(format!("refs/tags/{name}")))
+    }
+
+    /// Parses a full name (`refs/heads/…` or `refs/tags/…`).
+    pub fn parse(full: &str) -> Result<Self> {
+        if let Some(b) = full.strip_prefix("refs/heads/") {
+            Self::branch(b)
+        } else if let Some(t) = full.strip_prefix("refs/tags/") {
+            Self::tag(t)
+        } else {
+            Err(StoreError::InvalidRefName { name: full.to_string(), what: "ref", reason: "must start with refs/heads/ or refs/tags/" })
+        }
+    }
+
+    /// The full name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name without `refs/heads/` or `refs/tags/`.
+    pub fn short(&self) -> &str {
+        self.0.strip_prefix("refs/heads/").or_else(|| self.0.strip_prefix("refs/tags/")).unwrap_or(&self.0)
+    }
+
+    /// Whether this is a branch.
+    pub fn is_branch(&self) -> bool {
+        self.0.starts_with("refs/heads/")
+    }
+}
+
+impl std::fmt::Display for RefName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Git's ref-format rules, which keep names safe as file paths and in revision expressions.
+fn validate_short_name(name: &str, what: &'static str) -> Result<()> {
+    let bad = |reason| Err(StoreError::InvalidRefName { name: name.to_string(), what, reason });
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name == "@" || name == "HEAD" {
+        return bad("it is reserved");
+    }
+    if name.bytes().any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b)) {
+        return bad("it contains a space, a control character or one of ~^:?*[\\");
+    }
+    if name.contains("..") || name.contains("@{") || name.contains("//") {
+        return bad("it contains '..', '@{' or '//'");
+    }
+    if name.starts_with('/') || name.ends_with('/') || name.ends_with('.') {
+        return bad("it starts or ends with '/' or ends with '.'");
+    }
+    if name.split('/').any(|c| c.starts_with('.') || c.ends_with(".lock") || c.starts_with('-')) {
+        return bad("a component starts with '.' or '-' or ends with '.lock'");
+    }
+    Ok(())
+}
+
+/// The refs of one store.
+pub struct RefStore {
+    root: PathBuf,
+}
+
+impl RefStore {
+    /// The refs under `store_dir/refs`.
+    pub fn new(store_dir: &Path) -> Self {
+        RefStore { root: store_dir.to_path_buf() }
+    }
+
+    fn path_of(&self, name: &RefName) -> PathBuf {
+        self.root.join(&name.0)
+    }
+
+    /// The commit a ref points at, or `None` if it does not exist.
+    pub fn read(&self, name: &RefName) -> Result<Option<CommitId>> {
+        read_id_file(&self.path_of(name), name.as_str())
+    }
+
+    /// Every ref under `prefix` (`refs/heads/` or `refs/tags/`), sorted by name.
+    pub fn list(&self, prefix: &str) -> Result<Vec<(RefName, CommitId)>> {
+        let mut out = Vec::new();
+        let dir = self.root.join(prefix.trim_end_matches('/'));
+        collect_refs(&dir, prefix.trim_end_matches('/'), &mut out)?;
+        let mut refs = Vec::with_capacity(out.len());
+        for full in out {
+            let name = RefName(full);
+            if let Some(id) = self.read(&name)? {
+                refs.push((name, id));
+            }
+        }
+        refs.sort();
+        Ok(refs)
+    }
+
+    /// Moves `name` from `expected` (`None`: must not exist) to `new` (`None`: delete), atomically.
+    /// Fails with [`StoreError::RefConflict`] if the ref holds anything else.
+    pub fn compare_and_swap(&self, name: &RefName, expected: Option<CommitId>, new: Option<CommitId>) -> Result<()> {
+        let path = self.path_of(name);
+        let parent = path.parent().expect("refs have a parent directory");
+        create_dir_all_durable(parent).map_err(|source| match source.kind() {
+            io::ErrorKind::NotADirectory | io::ErrorKind::AlreadyExists => {
+                StoreError::InvalidRefName { name: name.short().to_string(), what: "ref", reason: "a ref exists where a directory of this name is needed" }
+            }
+            _ => StoreError::Io { op: "create", path: parent.to_path_buf(), source },
+        })?;
+        if path.is_dir() {
+            return Err(StoreError::InvalidRefName { name: name.short().to_string(), what: "ref", reason: "refs exist under this name as a directory" });
+        }
+        let mut lock = acquire_lock(&path, name)?;
+        let result = (|| {
+            let actual = self.read(name)?;
+            if actual != expected {
+                return Err(StoreError::RefConflict { name: name.to_string(), expected, actual });
+            }
+            match new {
+                Some(id) => lock.commit_to(&path, format!("{id}\n").as_bytes())?,
+                None => fs::remove_file(&path).ctx("remove", &path)?,
+            }
+            sync_dir(parent).ctx("fsync", parent)
+        })();
+        drop(lock);
+        result
+    }
+}
+
+fn collect_refs(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::Io { op: "list", path: dir.to_path_buf(), source: e }),
+    };
+    for entry in entries {
+        let entry = entry.ctx("list", dir)?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        if name.ends_with(".lock") || name.starts_with('.') {
+            continue;
+        }
+        let full = format!("{prefix}/{name}");
+        if entry.file_type().ctx("stat", &entry.path())?.is_dir() {
+            collect_refs(&entry.path(), &full, out)?;
+        } else {
+            out.push(full);
+        }
+    }
+    Ok(())
+}
+
+/// Reads a file holding one commit id (a ref, or a detached HEAD).
+pub(crate) fn read_id_file(path: &Path, what: &str) -> Result<Option<CommitId>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::Io { op: "read", path: path.to_path_buf(), source: e }),
+    };
+    let id = text.strip_suffix('\n').unwrap_or(&text);
+    CommitId::parse(id).map(Some).map_err(|_| StoreError::CorruptRef { name: what.to_string(), reason: format!("holds {:?}", truncate(id)) })
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+/// An exclusive lock file, removed on drop unless it was committed (renamed into place).
+pub(crate) struct LockFile {
+    path: PathBuf,
+    file: fs::File,
+    committed: bool,
+}
+
+impl LockFile {
+    /// Replaces the lock's content with `bytes`, fsyncs it and renames it over `target`.
+    /// After this the lock is released (it *is* the new target).
+    pub(crate) fn commit_to(&mut self, target: &Path, bytes: &[u8]) -> Result<()> {
+        self.file.set_len(0).ctx("write", &self.path)?;
+        std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, 0).ctx("write", &self.path)?;
+        self.file.sync_all().ctx("fsync", &self.path)?;
+        fs::rename(&self.path, target).ctx("rename", target)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Creates `<target>.lock` exclusively, writing our pid into it; waits while a live process holds
+/// it and breaks it when its holder is gone.
+pub(crate) fn acquire_lock(target: &Path, name: &impl std::fmt::Display) -> Result<LockFile> {
+    let mut lock_name = target.file_name().unwrap_or_default().to_os_string();
+    lock_name.push(".lock");
+    let path = target.with_file_name(lock_name);
+    let started = Instant::now();
+    let mut delay = Duration::from_micros(200);
+    loop {
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                file.write_all(format!("{}\n", std::process::id()).as_bytes()).ctx("write", &path)?;
+                return Ok(LockFile { path, file, committed: false });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if holder_is_dead(&path) {
+                    // Break the stale lock; if another process broke it first, the retry decides.
+                    let _ = fs::remove_file(&path);
+                    continue;
+                }
+                if started.elapsed() > LOCK_TIMEOUT {
+                    return Err(StoreError::RefLocked { name: name.to_string(), path });
+                }
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(StoreError::Io { op: "create", path, source: e }),
+        }
+    }
+}
+
+/// Whether the pid written in a lock file no longer runs (an empty lock file is being written
+/// right now, so it counts as alive unless it is old).
+fn holder_is_dead(lock: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(lock) else { return false };
+    match text.trim().parse::<u32>() {
+        Ok(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => fs::metadata(lock).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > Duration::from_secs(5)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muse_core::ObjectId;
+
+    fn id(n: u8) -> CommitId {
+        CommitId(ObjectId::of(&[n]))
+    }
+
+    #[test]
+    fn cas_moves_only_from_the_expected_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let refs = RefStore::new(dir.path());
+        let main = RefName::branch("main").unwrap();
+        refs.compare_and_swap(&main, None, Some(id(1))).unwrap();
+        assert!(matches!(refs.compare_and_swap(&main, None, Some(id(2))), Err(StoreError::RefConflict { .. })));
+        refs.compare_and_swap(&main, Some(id(1)), Some(id(2))).unwrap();
+        assert_eq!(refs.read(&main).unwrap(), Some(id(2)));
+        let feature = RefName::branch("feature/x").unwrap();
+        refs.compare_and_swap(&feature, None, Some(id(3))).unwrap();
+        let names: Vec<String> = refs.list("refs/heads/").unwrap().into_iter().map(|(n, _)| n.short().to_string()).collect();
+        assert_eq!(names, ["feature/x", "main"]);
+        refs.compare_and_swap(&main, Some(id(2)), None).unwrap();
+        assert_eq!(refs.read(&main).unwrap(), None);
+    }
+
+    #[test]
+    fn concurrent_increments_never_lose_an_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let refs = RefStore::new(dir.path());
+        let name = RefName::branch("counter").unwrap();
+        refs.compare_and_swap(&name, None, Some(id(0))).unwrap();
+        let ids: Vec<CommitId> = (0..=40).map(id).collect();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let mut done = 0;
+                    while done < 10 {
+                        let current = refs.read(&name).unwrap().unwrap();
+                        let pos = ids.iter().position(|i| *i == current).unwrap();
+                        if refs.compare_and_swap(&name, Some(current), Some(ids[pos + 1])).is_ok() {
+                            done += 1;
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(refs.read(&name).unwrap(), Some(ids[40]));
+    }
+
+    #[test]
+    fn stale_locks_of_dead_processes_are_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let refs = RefStore::new(dir.path());
+        let name = RefName::branch("main").unwrap();
+        fs::create_dir_all(dir.path().join("refs/heads")).unwrap();
+        fs::write(dir.path().join("refs/heads/main.lock"), "999999999\n").unwrap();
+        refs.compare_and_swap(&name, None, Some(id(1))).unwrap();
+    }
+
+    #[test]
+    fn names_follow_the_rules() {
+        for bad in ["", "a..b", "a b", "-x", "x.lock", "a/.b", "HEAD", "a:b", "a/", "x."] {
+            assert!(RefName::branch(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(RefName::branch("feature/agent-7").is_ok());
+    }
+}
