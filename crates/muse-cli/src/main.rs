@@ -1,1 +1,45 @@
-fn main() {}
+//! `muse`: the command-line interface. Parsing and dispatch only; the work is in the library
+//! crates, one module per command under `commands/`.
+
+mod commands;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::output::Ctx;
+
+/// Version control for people and AI agents: content-addressed, provenance on every commit.
+#[derive(Parser)]
+#[command(name = "muse", version, about, propagate_version = true)]
+struct Cli {
+    /// Print machine-readable JSON (documented in docs/cli.md) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Run as if started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    directory: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let ctx = match Ctx::new(cli.json, cli.directory) {
+        Ok(ctx) => ctx,
+        Err(e) => return e.report(cli.json),
+    };
+    match commands::run(cli.command, &ctx) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(ctx.json),
+    }
+}

@@ -1,0 +1,85 @@
+//! CLI errors: one message line and a stable exit code (the table is in docs/cli.md).
+
+use std::process::ExitCode;
+
+use muse_store::StoreError;
+
+/// Exit code: the operation ran but reports a failure (e.g. `fsck` found problems).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the command line is wrong (clap's own code).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: not inside a muse repository.
+pub const EXIT_NOT_A_REPO: u8 = 3;
+/// Exit code: an unknown or ambiguous revision, or a missing object.
+pub const EXIT_NOT_FOUND: u8 = 4;
+/// Exit code: a conflict (ref moved, lock held, changes would be overwritten, already exists).
+pub const EXIT_CONFLICT: u8 = 5;
+/// Exit code: the store is corrupted.
+pub const EXIT_CORRUPT: u8 = 6;
+/// Exit code: an I/O error (disk full, unreadable file, permission denied).
+pub const EXIT_IO: u8 = 7;
+/// Exit code: invalid input data (bad path, bad value, bad pack or git repository).
+pub const EXIT_INVALID_INPUT: u8 = 8;
+
+/// An error that ends a command: what to tell the user and which exit code to return.
+#[derive(Debug)]
+pub struct CliError {
+    /// The exit code (see the constants above).
+    pub code: u8,
+    /// A short stable word for scripts: "not_a_repository", "conflict", ...
+    pub kind: &'static str,
+    /// The one-line message.
+    pub message: String,
+}
+
+impl CliError {
+    /// An error with an explicit code and kind.
+    pub fn new(code: u8, kind: &'static str, message: impl Into<String>) -> Self {
+        CliError { code, kind, message: message.into() }
+    }
+
+    /// Invalid user input (exit 8).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_INVALID_INPUT, "invalid_input", message)
+    }
+
+    /// The operation ran and failed (exit 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_FAILED, "failed", message)
+    }
+
+    /// Prints the error (as JSON on stderr under `--json`) and returns the exit code.
+    pub fn report(&self, json: bool) -> ExitCode {
+        if json {
+            let body = serde_json::json!({ "error": { "code": self.code, "kind": self.kind, "message": self.message } });
+            eprintln!("{body}");
+        } else {
+            eprintln!("error: {}", self.message);
+        }
+        ExitCode::from(self.code)
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        let (code, kind) = match &e {
+            StoreError::NotARepository(_) => (EXIT_NOT_A_REPO, "not_a_repository"),
+            StoreError::ObjectNotFound(_) | StoreError::UnknownRevision(_) => (EXIT_NOT_FOUND, "not_found"),
+            StoreError::AmbiguousRevision { .. } => (EXIT_NOT_FOUND, "ambiguous"),
+            StoreError::RefConflict { .. } | StoreError::RefLocked { .. } | StoreError::WouldOverwrite { .. } | StoreError::AlreadyExists(_) => {
+                (EXIT_CONFLICT, "conflict")
+            }
+            StoreError::CorruptObject { .. } | StoreError::CorruptPack { .. } | StoreError::CorruptRef { .. } | StoreError::Decode { .. } | StoreError::WrongKind { .. } => {
+                (EXIT_CORRUPT, "corrupt")
+            }
+            StoreError::Io { .. } | StoreError::FileChanged(_) => (EXIT_IO, "io"),
+            StoreError::InvalidRefName { .. } | StoreError::InvalidCommit(_) | StoreError::InvalidPath { .. } | StoreError::Workspace(_) => {
+                (EXIT_INVALID_INPUT, "invalid_input")
+            }
+        };
+        CliError::new(code, kind, e.to_string())
+    }
+}
+
+/// Shorthand for command results.
+pub type CliResult<T = ()> = Result<T, CliError>;

@@ -1,0 +1,62 @@
+//! What every command shares: the JSON switch, the working directory, printing and progress.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use muse_store::Repository;
+
+use crate::error::{CliError, CliResult, EXIT_IO};
+
+/// The context a command runs in.
+pub struct Ctx {
+    /// Whether to print JSON instead of text.
+    pub json: bool,
+    /// The directory the command acts from.
+    pub cwd: PathBuf,
+}
+
+impl Ctx {
+    /// Builds the context from the global flags.
+    pub fn new(json: bool, directory: Option<PathBuf>) -> CliResult<Ctx> {
+        let cwd = match directory {
+            Some(dir) => dir,
+            None => std::env::current_dir().map_err(|e| CliError::new(EXIT_IO, "io", format!("cannot read the current directory: {e}")))?,
+        };
+        Ok(Ctx { json, cwd })
+    }
+
+    /// Opens the repository containing the working directory.
+    pub fn repo(&self) -> CliResult<Repository> {
+        Ok(Repository::discover(&self.cwd)?)
+    }
+
+    /// Prints a value as one JSON document on stdout.
+    pub fn print_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> CliResult {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, value).map_err(|e| CliError::new(EXIT_IO, "io", format!("cannot write JSON: {e}")))?;
+        writeln!(out).map_err(stdout_error)
+    }
+
+    /// A progress bar for `total` steps (or a spinner when unknown), shown only on a terminal
+    /// and never under `--json`; it appears only after a short delay, so fast runs stay quiet.
+    pub fn progress(&self, total: Option<u64>, what: &str) -> ProgressBar {
+        if self.json || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = match total {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, {eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
+            ),
+            None => ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg} {pos} ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_spinner())),
+        };
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+}
+
+/// Maps a failed write to stdout (e.g. a closed pipe) to an I/O error.
+pub fn stdout_error(e: std::io::Error) -> CliError {
+    CliError::new(EXIT_IO, "io", format!("cannot write to stdout: {e}"))
+}
