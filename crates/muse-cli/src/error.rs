@@ -73,6 +73,7 @@ impl From<StoreError> for CliError {
                 (EXIT_CORRUPT, "corrupt")
             }
             StoreError::Io { .. } | StoreError::FileChanged(_) => (EXIT_IO, "io"),
+            StoreError::NothingToCommit => (EXIT_FAILED, "nothing_to_commit"),
             StoreError::InvalidRefName { .. } | StoreError::InvalidCommit(_) | StoreError::InvalidPath { .. } | StoreError::Workspace(_) => {
                 (EXIT_INVALID_INPUT, "invalid_input")
             }

@@ -15,5 +15,5 @@ pub use commit::{Commit, SemVerBump, COMMIT_MAGIC};
 pub use error::DecodeError;
 pub use id::{BlobId, CommitId, IdParseError, IdPrefix, ObjectId, TreeId, SnapshotId, Hasher};
 pub use path::{validate_name, PathError, RepoPath};
-pub use timestamp::{validate_rfc3339, TimestampError};
+pub use timestamp::{rfc3339_to_unix, unix_to_rfc3339_utc, validate_rfc3339, TimestampError};
 pub use tree::{EntryKind, Tree, TreeEntry, TREE_MAGIC};

@@ -127,6 +127,9 @@ pub enum StoreError {
         /// The affected paths.
         paths: Vec<String>,
     },
+    /// `commit` found no change to record.
+    #[error("nothing to commit: the working copy equals HEAD (use --allow-empty to commit anyway)")]
+    NothingToCommit,
     /// A workspace operation was refused.
     #[error("workspace error: {0}")]
     Workspace(String),

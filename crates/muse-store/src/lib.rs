@@ -10,3 +10,8 @@ pub use error::{Result, StoreError};
 pub use odb::{Object, ObjectKind, ObjectStore, PackWriter};
 pub use refs::{RefName, RefStore};
 pub use repo::{Head, Repository, DOT_MUSE};
+pub mod snapshot;
+pub mod worktree;
+pub mod commit;
+pub mod history;
+pub mod fsck;

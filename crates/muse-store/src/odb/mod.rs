@@ -500,6 +500,11 @@ impl<'a> PackWriter<'a> {
         Ok(id)
     }
 
+    /// The store's directory for temporary files (for [`spill_blob`]).
+    pub fn store_tmp_dir(&self) -> &Path {
+        &self.store.tmp_dir
+    }
+
     /// The number of objects added so far.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -1,0 +1,67 @@
+//! Committing a working copy: hash and store changed files, write the trees on changed paths,
+//! write the commit, publish the pack durably, then move the branch by compare-and-swap.
+
+use std::sync::Mutex;
+
+use muse_core::{Commit, CommitId, Tree};
+
+use crate::error::{Result, StoreError};
+use crate::refs::RefName;
+use crate::repo::{Head, Repository};
+use crate::snapshot::update_snapshot;
+use crate::worktree::{save_committed_cache, scan, store_changed_content, WorkChange};
+
+/// What a commit did.
+#[derive(Debug, Clone)]
+pub struct CommitOutcome {
+    /// The new commit's id.
+    pub id: CommitId,
+    /// The new commit.
+    pub commit: Commit,
+    /// The files it changed.
+    pub changes: Vec<WorkChange>,
+    /// The branch it moved, or `None` on a detached HEAD.
+    pub branch: Option<RefName>,
+}
+
+/// Commits the working copy on top of HEAD. `template` supplies every field but `parents` and
+/// `snapshot`. Refuses an empty commit unless `allow_empty`.
+///
+/// Order of durability: blobs, trees and the commit go into one pack, fsynced and published
+/// before the branch moves; the branch moves by compare-and-swap from the parent read at the
+/// start, so a concurrent commit to the same branch makes this one fail instead of being lost.
+pub fn commit_worktree(repo: &Repository, template: Commit, allow_empty: bool) -> Result<CommitOutcome> {
+    let head = repo.head()?;
+    let parent = repo.head_commit()?;
+    let base = match parent {
+        Some(id) => repo.objects().read_commit(&id)?.snapshot,
+        None => Tree::empty_id(),
+    };
+    let sink = Mutex::new(repo.objects().begin_write()?);
+    let mut scanned = scan(repo, base, Some(&sink))?;
+    store_changed_content(repo, &mut scanned, &sink)?;
+    if scanned.is_clean() && !allow_empty {
+        scanned.save_cache(repo)?;
+        return Err(StoreError::NothingToCommit);
+    }
+    let mut writer = sink.into_inner().map_err(|_| StoreError::Workspace("pack writer poisoned".into()))?;
+    let changes: Vec<_> = scanned.changes.iter().map(|c| (c.path.clone(), c.work)).collect();
+    let snapshot = update_snapshot(repo.objects(), &mut writer, base, &changes)?;
+    let commit = Commit { parents: parent.into_iter().collect(), snapshot, ..template };
+    let id = writer.add_commit(&commit)?;
+    writer.finish()?;
+    let branch = match head {
+        Head::Branch(name) => {
+            repo.refs().compare_and_swap(&name, parent, Some(id))?;
+            Some(name)
+        }
+        Head::Detached(_) => {
+            repo.set_head(&Head::Detached(id))?;
+            None
+        }
+    };
+    let changes = scanned.changes.clone();
+    save_committed_cache(repo, scanned, snapshot)?;
+    repo.objects().consolidate_if_needed()?;
+    Ok(CommitOutcome { id, commit, changes, branch })
+}

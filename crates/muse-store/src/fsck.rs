@@ -1,0 +1,133 @@
+//! `fsck`: checks every pack, every object's hash and encoding, the closure of every commit
+//! (snapshot trees, blobs, parents), and every ref and HEAD.
+
+use std::collections::HashSet;
+use std::fs;
+
+use muse_core::{CommitId, EntryKind, ObjectId, Tree, TreeId};
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::odb::ObjectKind;
+use crate::repo::Repository;
+
+/// One problem found by [`fsck`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// What is affected: an object id, a ref name or a file.
+    pub subject: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The result of [`fsck`].
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FsckReport {
+    /// Objects checked.
+    pub objects: usize,
+    /// Commits whose closure was checked.
+    pub commits: usize,
+    /// Packs checked.
+    pub packs: usize,
+    /// Refs checked.
+    pub refs: usize,
+    /// Problems found; empty means the store is sound.
+    pub problems: Vec<Problem>,
+    /// Leftover temporary files of interrupted writes (harmless; removed by `muse gc`).
+    pub leftover_temp_files: usize,
+}
+
+/// Checks the whole store. Read-only: it reports, it does not repair.
+pub fn fsck(repo: &Repository) -> Result<FsckReport> {
+    let store = repo.objects();
+    let mut report = FsckReport::default();
+    let mut problems = Vec::new();
+    for (path, reason) in store.verify_packs()? {
+        problems.push(Problem { subject: path.display().to_string(), message: reason });
+    }
+    report.packs = store.packs()?.len();
+    let objects = store.all_objects()?;
+    report.objects = objects.len();
+    let bad: Vec<Problem> = objects
+        .par_iter()
+        .filter_map(|(id, kind)| {
+            let result = match kind {
+                ObjectKind::Commit => store.read_commit(&CommitId(*id)).map(drop),
+                ObjectKind::Tree => store.read_tree(&TreeId(*id)).map(drop),
+                ObjectKind::Blob => store.read_into(id, &mut std::io::sink()).map(drop),
+            };
+            result.err().map(|e| Problem { subject: id.to_string(), message: e.to_string() })
+        })
+        .collect();
+    let broken: HashSet<String> = bad.iter().map(|p| p.subject.clone()).collect();
+    problems.extend(bad);
+
+    // Closure of every commit: parents, snapshot, every tree and blob under it.
+    let mut checked_trees: HashSet<ObjectId> = HashSet::new();
+    for (id, kind) in &objects {
+        if *kind != ObjectKind::Commit || broken.contains(&id.to_string()) {
+            continue;
+        }
+        report.commits += 1;
+        let Ok(commit) = store.read_commit(&CommitId(*id)) else { continue };
+        for parent in &commit.parents {
+            if store.kind(&parent.0)? != Some(ObjectKind::Commit) {
+                problems.push(Problem { subject: id.to_string(), message: format!("parent {parent} is missing") });
+            }
+        }
+        check_tree(repo, commit.snapshot, &mut checked_trees, id, &mut problems)?;
+    }
+
+    let mut check_target = |name: String, target: CommitId, problems: &mut Vec<Problem>| -> Result<()> {
+        report.refs += 1;
+        if store.kind(&target.0)? != Some(ObjectKind::Commit) {
+            problems.push(Problem { subject: name, message: format!("points at {target}, which is not a commit in the store") });
+        }
+        Ok(())
+    };
+    for prefix in ["refs/heads/", "refs/tags/"] {
+        for (name, target) in repo.refs().list(prefix)? {
+            check_target(name.to_string(), target, &mut problems)?;
+        }
+    }
+    for (name, dir) in repo.workspaces()? {
+        let label = name.as_ref().map_or_else(|| "HEAD".to_string(), |n| format!("HEAD of workspace {n}"));
+        let state = name.as_ref().map_or_else(|| repo.store_dir().to_path_buf(), |n| repo.store_dir().join("workspaces").join(n));
+        match fs::read_to_string(state.join("HEAD")) {
+            Ok(text) if text.starts_with("sha256:") => match CommitId::parse(text.trim_end()) {
+                Ok(id) => check_target(label, id, &mut problems)?,
+                Err(_) => problems.push(Problem { subject: label, message: "is not a commit id".into() }),
+            },
+            Ok(text) if text.starts_with("ref: refs/heads/") => {}
+            Ok(_) => problems.push(Problem { subject: label, message: "is neither a branch nor a commit id".into() }),
+            Err(e) => problems.push(Problem { subject: label, message: format!("cannot be read ({e}) for {}", dir.display()) }),
+        }
+    }
+    report.leftover_temp_files = fs::read_dir(store.tmp_dir()).map(|d| d.count()).unwrap_or(0);
+    report.problems = problems;
+    Ok(report)
+}
+
+fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, commit: &ObjectId, problems: &mut Vec<Problem>) -> Result<()> {
+    let mut stack = vec![root];
+    while let Some(tree_id) = stack.pop() {
+        if !checked.insert(tree_id.0) || tree_id == Tree::empty_id() && !repo.objects().contains(&tree_id.0)? {
+            continue;
+        }
+        let tree = match repo.objects().read_tree(&tree_id) {
+            Ok(tree) => tree,
+            Err(e) => {
+                problems.push(Problem { subject: commit.to_string(), message: format!("snapshot tree {tree_id}: {e}") });
+                continue;
+            }
+        };
+        for entry in tree.entries() {
+            if entry.kind == EntryKind::Tree {
+                stack.push(TreeId(entry.id));
+            } else if checked.insert(entry.id) && repo.objects().kind(&entry.id)? != Some(ObjectKind::Blob) {
+                problems.push(Problem { subject: commit.to_string(), message: format!("blob {} ({}) is missing", entry.id, entry.name) });
+            }
+        }
+    }
+    Ok(())
+}

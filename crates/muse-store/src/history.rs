@@ -1,0 +1,190 @@
+//! Reading history: resolving revision expressions and walking commits, optionally only those
+//! that changed given paths (the query behind `muse log -- PATH` and the hub's file history).
+
+use std::cell::RefCell;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::rc::Rc;
+
+use muse_core::{rfc3339_to_unix, Commit, CommitId, IdPrefix, ObjectId, Tree, TreeId};
+
+use crate::error::{Result, StoreError};
+use crate::odb::ObjectKind;
+use crate::refs::RefName;
+use crate::repo::Repository;
+use crate::snapshot::PathState;
+
+/// Resolves a revision: `HEAD` or `@`, a branch, a tag, a full ref name, an id or a unique id
+/// prefix (≥ 7 hex digits), each optionally followed by `~N` (N-th first-parent ancestor) and
+/// `^N` (N-th parent) suffixes, as in git.
+pub fn resolve_revision(repo: &Repository, text: &str) -> Result<CommitId> {
+    let unknown = || StoreError::UnknownRevision(text.to_string());
+    let split = text.find(['~', '^']).unwrap_or(text.len());
+    let (base, mut suffix) = text.split_at(split);
+    let mut id = resolve_base(repo, base, text)?;
+    while !suffix.is_empty() {
+        let op = suffix.as_bytes()[0];
+        let digits = suffix[1..].bytes().take_while(u8::is_ascii_digit).count();
+        let n: usize = if digits == 0 { 1 } else { suffix[1..1 + digits].parse().map_err(|_| unknown())? };
+        suffix = &suffix[1 + digits..];
+        if op == b'~' {
+            for _ in 0..n {
+                id = *repo.objects().read_commit(&id)?.parents.first().ok_or_else(unknown)?;
+            }
+        } else if n > 0 {
+            id = *repo.objects().read_commit(&id)?.parents.get(n - 1).ok_or_else(unknown)?;
+        }
+    }
+    Ok(id)
+}
+
+fn resolve_base(repo: &Repository, base: &str, whole: &str) -> Result<CommitId> {
+    let unknown = || StoreError::UnknownRevision(whole.to_string());
+    if base == "HEAD" || base == "@" {
+        return repo.head_commit()?.ok_or_else(unknown);
+    }
+    let candidates: Vec<RefName> = if base.starts_with("refs/") {
+        RefName::parse(base).into_iter().collect()
+    } else {
+        [RefName::branch(base), RefName::tag(base)].into_iter().filter_map(|r| r.ok()).collect()
+    };
+    for name in candidates {
+        if let Some(id) = repo.refs().read(&name)? {
+            return Ok(id);
+        }
+    }
+    if let Ok(id) = ObjectId::parse(base) {
+        return match repo.objects().kind(&id)? {
+            Some(ObjectKind::Commit) => Ok(CommitId(id)),
+            Some(kind) => Err(StoreError::WrongKind { id, expected: "commit", actual: kind.as_str() }),
+            None => Err(unknown()),
+        };
+    }
+    let prefix = IdPrefix::parse(base).map_err(|_| unknown())?;
+    let matches: Vec<ObjectId> = repo.objects().resolve_prefix(&prefix)?.into_iter().filter(|id| matches!(repo.objects().kind(id), Ok(Some(ObjectKind::Commit)))).collect();
+    match matches.as_slice() {
+        [] => Err(unknown()),
+        [one] => Ok(CommitId(*one)),
+        _ => Err(StoreError::AmbiguousRevision { prefix: base.to_string(), candidates: matches }),
+    }
+}
+
+/// The time a commit sorts by: `committed_at` as (seconds, nanoseconds) since the epoch.
+fn sort_key(commit: &Commit) -> (i64, u32) {
+    rfc3339_to_unix(&commit.committed_at).unwrap_or((i64::MIN, 0))
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Queued {
+    time: (i64, u32),
+    /// Tie-breaker: insertion order, earlier first (so a stable order among equal times).
+    order: std::cmp::Reverse<u64>,
+    id: CommitId,
+}
+
+/// Walks history newest first (by `committed_at`, like `git log`), from `starts`.
+///
+/// With `paths`, yields only commits that changed one of them, with git's default history
+/// simplification: a merge that matches one parent at those paths follows only that parent (and
+/// is not shown); a commit is shown when it differs from its (remaining) parents at the paths; a
+/// root commit is shown when the paths exist in it.
+pub struct LogWalk<'r> {
+    repo: &'r Repository,
+    queue: BinaryHeap<Queued>,
+    seen: HashSet<CommitId>,
+    counter: u64,
+    paths: Vec<String>,
+    trees: RefCell<HashMap<TreeId, Rc<Tree>>>,
+}
+
+impl<'r> LogWalk<'r> {
+    /// Starts a walk at `starts`, restricted to `paths` when not empty.
+    pub fn new(repo: &'r Repository, starts: &[CommitId], paths: Vec<String>) -> Result<Self> {
+        let mut walk = LogWalk { repo, queue: BinaryHeap::new(), seen: HashSet::new(), counter: 0, paths, trees: RefCell::new(HashMap::new()) };
+        for id in starts {
+            walk.push(*id)?;
+        }
+        Ok(walk)
+    }
+
+    fn push(&mut self, id: CommitId) -> Result<()> {
+        if self.seen.insert(id) {
+            let commit = self.repo.objects().read_commit(&id)?;
+            self.counter += 1;
+            self.queue.push(Queued { time: sort_key(&commit), order: std::cmp::Reverse(self.counter), id });
+        }
+        Ok(())
+    }
+
+    fn tree(&self, id: TreeId) -> Result<Rc<Tree>> {
+        if let Some(tree) = self.trees.borrow().get(&id) {
+            return Ok(Rc::clone(tree));
+        }
+        let tree = Rc::new(self.repo.objects().read_tree(&id)?);
+        let mut cache = self.trees.borrow_mut();
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(id, Rc::clone(&tree));
+        Ok(tree)
+    }
+
+    /// The state of each filtered path in `snapshot`.
+    fn states(&self, snapshot: TreeId) -> Result<Vec<Option<PathState>>> {
+        self.paths
+            .iter()
+            .map(|path| {
+                let mut current = (muse_core::EntryKind::Tree, snapshot.0);
+                for name in path.split('/').filter(|c| !c.is_empty()) {
+                    if current.0 != muse_core::EntryKind::Tree {
+                        return Ok(None);
+                    }
+                    match self.tree(TreeId(current.1))?.get(name) {
+                        Some(entry) => current = (entry.kind, entry.id),
+                        None => return Ok(None),
+                    }
+                }
+                Ok(Some(current))
+            })
+            .collect()
+    }
+
+    fn next_commit(&mut self) -> Result<Option<(CommitId, Commit)>> {
+        while let Some(Queued { id, .. }) = self.queue.pop() {
+            let commit = self.repo.objects().read_commit(&id)?;
+            if self.paths.is_empty() {
+                for parent in &commit.parents {
+                    self.push(*parent)?;
+                }
+                return Ok(Some((id, commit)));
+            }
+            let mine = self.states(commit.snapshot)?;
+            let mut differs_from_all = true;
+            let mut followed = Vec::new();
+            for parent in &commit.parents {
+                let parent_commit = self.repo.objects().read_commit(parent)?;
+                if self.states(parent_commit.snapshot)? == mine {
+                    // TREESAME to this parent: follow only it, and the commit is not shown.
+                    followed = vec![*parent];
+                    differs_from_all = false;
+                    break;
+                }
+                followed.push(*parent);
+            }
+            for parent in followed {
+                self.push(parent)?;
+            }
+            let show = if commit.parents.is_empty() { mine.iter().any(Option::is_some) } else { differs_from_all };
+            if show {
+                return Ok(Some((id, commit)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Iterator for LogWalk<'_> {
+    type Item = Result<(CommitId, Commit)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_commit().transpose()
+    }
+}

@@ -1,0 +1,230 @@
+//! Snapshots as Merkle trees: building them from flat listings, updating them path by path
+//! (touching only the directories on changed paths), flattening, lookups and tree diffs.
+
+use std::collections::HashMap;
+
+use muse_core::{EntryKind, ObjectId, Tree, TreeEntry, TreeId};
+
+use crate::error::{Result, StoreError};
+use crate::odb::{ObjectStore, PackWriter};
+
+/// One file of a snapshot: its full path, kind (never `Tree`) and blob id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct FileEntry {
+    /// Path from the snapshot root, `/`-separated.
+    pub path: String,
+    /// File, executable or symlink.
+    pub kind: EntryKind,
+    /// The content's blob id.
+    pub id: ObjectId,
+}
+
+/// The state of one path: its kind and id (a blob, or a tree for directories).
+pub type PathState = (EntryKind, ObjectId);
+
+/// Writes the trees of a snapshot holding exactly `files` (sorted by path bytes, unique) and
+/// returns the root tree id. Blobs must be written (or known to exist) by the caller.
+pub fn build_snapshot(writer: &mut PackWriter<'_>, files: &[FileEntry]) -> Result<TreeId> {
+    build_level(writer, files, 0)
+}
+
+fn build_level(writer: &mut PackWriter<'_>, files: &[FileEntry], prefix_len: usize) -> Result<TreeId> {
+    let mut entries = Vec::new();
+    let mut i = 0;
+    while i < files.len() {
+        let rest = &files[i].path[prefix_len..];
+        match rest.find('/') {
+            None => {
+                entries.push(TreeEntry { name: rest.to_string(), kind: files[i].kind, id: files[i].id });
+                i += 1;
+            }
+            Some(slash) => {
+                let dir = &files[i].path[..prefix_len + slash + 1];
+                let end = i + files[i..].iter().take_while(|f| f.path.starts_with(dir)).count();
+                let sub = build_level(writer, &files[i..end], dir.len())?;
+                entries.push(TreeEntry { name: rest[..slash].to_string(), kind: EntryKind::Tree, id: sub.0 });
+                i = end;
+            }
+        }
+    }
+    let tree = Tree::from_entries(entries).map_err(|e| StoreError::InvalidPath { path: files.first().map(|f| f.path.clone()).unwrap_or_default().into(), reason: e.reason })?;
+    writer.add_tree(&tree)
+}
+
+/// Applies `changes` (path → new state, `None` = delete; sorted by path bytes) to the snapshot
+/// `base`, writing only the trees on changed paths. Directories left empty disappear.
+pub fn update_snapshot(store: &ObjectStore, writer: &mut PackWriter<'_>, base: TreeId, changes: &[(String, Option<PathState>)]) -> Result<TreeId> {
+    let tree = if base == Tree::empty_id() { Tree::default() } else { store.read_tree(&base)? };
+    let updated = update_level(store, writer, tree, changes, 0)?;
+    writer.add_tree(&updated)
+}
+
+fn update_level(store: &ObjectStore, writer: &mut PackWriter<'_>, tree: Tree, changes: &[(String, Option<PathState>)], prefix_len: usize) -> Result<Tree> {
+    let mut entries: HashMap<String, TreeEntry> = tree.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect();
+    let mut i = 0;
+    while i < changes.len() {
+        let rest = &changes[i].0[prefix_len..];
+        match rest.find('/') {
+            None => {
+                match changes[i].1 {
+                    Some((kind, id)) => entries.insert(rest.to_string(), TreeEntry { name: rest.to_string(), kind, id }),
+                    None => entries.remove(rest),
+                };
+                i += 1;
+            }
+            Some(slash) => {
+                let name = &rest[..slash];
+                let dir = &changes[i].0[..prefix_len + slash + 1];
+                let end = i + changes[i..].iter().take_while(|c| c.0.starts_with(dir)).count();
+                let sub = match entries.get(name) {
+                    Some(e) if e.kind == EntryKind::Tree => store.read_tree(&TreeId(e.id))?,
+                    _ => Tree::default(),
+                };
+                let sub = update_level(store, writer, sub, &changes[i..end], dir.len())?;
+                if sub.is_empty() {
+                    if entries.get(name).is_some_and(|e| e.kind == EntryKind::Tree) {
+                        entries.remove(name);
+                    }
+                } else {
+                    let id = writer.add_tree(&sub)?;
+                    entries.insert(name.to_string(), TreeEntry { name: name.to_string(), kind: EntryKind::Tree, id: id.0 });
+                }
+                i = end;
+            }
+        }
+    }
+    Tree::from_entries(entries.into_values().collect()).map_err(|e| StoreError::InvalidPath { path: changes.first().map(|c| c.0.clone()).unwrap_or_default().into(), reason: e.reason })
+}
+
+/// Every file of a snapshot, sorted by path bytes.
+pub fn flatten(store: &ObjectStore, root: TreeId) -> Result<Vec<FileEntry>> {
+    let mut out = Vec::new();
+    flatten_into(store, root, "", &mut out)?;
+    out.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    Ok(out)
+}
+
+fn flatten_into(store: &ObjectStore, tree: TreeId, prefix: &str, out: &mut Vec<FileEntry>) -> Result<()> {
+    for entry in store.read_tree(&tree)?.into_entries() {
+        let path = format!("{prefix}{}", entry.name);
+        if entry.kind == EntryKind::Tree {
+            flatten_into(store, TreeId(entry.id), &format!("{path}/"), out)?;
+        } else {
+            out.push(FileEntry { path, kind: entry.kind, id: entry.id });
+        }
+    }
+    Ok(())
+}
+
+/// Finds what `path` names in a snapshot: a file's blob or a directory's tree.
+pub fn lookup(store: &ObjectStore, root: TreeId, path: &str) -> Result<Option<PathState>> {
+    let mut current = (EntryKind::Tree, root.0);
+    for name in path.split('/').filter(|c| !c.is_empty()) {
+        if current.0 != EntryKind::Tree {
+            return Ok(None);
+        }
+        match store.read_tree(&TreeId(current.1))?.get(name) {
+            Some(entry) => current = (entry.kind, entry.id),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(current))
+}
+
+/// One changed file between two snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    /// The file's path.
+    pub path: String,
+    /// Its state before (`None`: added).
+    pub old: Option<(EntryKind, ObjectId)>,
+    /// Its state after (`None`: deleted).
+    pub new: Option<(EntryKind, ObjectId)>,
+}
+
+/// The files that differ between snapshots `a` and `b` (either may be absent: empty), sorted by
+/// path. Identical subtrees are skipped without being read.
+pub fn diff_snapshots(store: &ObjectStore, a: Option<TreeId>, b: Option<TreeId>) -> Result<Vec<Change>> {
+    let mut out = Vec::new();
+    diff_level(store, a.filter(|t| *t != Tree::empty_id()), b.filter(|t| *t != Tree::empty_id()), "", &mut out)?;
+    out.sort_unstable_by(|x, y| x.path.as_bytes().cmp(y.path.as_bytes()));
+    Ok(out)
+}
+
+fn diff_level(store: &ObjectStore, a: Option<TreeId>, b: Option<TreeId>, prefix: &str, out: &mut Vec<Change>) -> Result<()> {
+    if a == b {
+        return Ok(());
+    }
+    let read = |t: Option<TreeId>| -> Result<Vec<TreeEntry>> { t.map_or(Ok(Vec::new()), |t| store.read_tree(&t).map(Tree::into_entries)) };
+    let (old, new) = (read(a)?, read(b)?);
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        let order = match (old.get(i), new.get(j)) {
+            (Some(x), Some(y)) => x.name.as_bytes().cmp(y.name.as_bytes()),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        let (x, y) = match order {
+            std::cmp::Ordering::Less => (old.get(i), None),
+            std::cmp::Ordering::Greater => (None, new.get(j)),
+            std::cmp::Ordering::Equal => (old.get(i), new.get(j)),
+        };
+        if order != std::cmp::Ordering::Greater {
+            i += 1;
+        }
+        if order != std::cmp::Ordering::Less {
+            j += 1;
+        }
+        let name = x.or(y).map(|e| e.name.as_str()).unwrap_or_default();
+        let path = format!("{prefix}{name}");
+        let subtree = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Tree).map(|e| TreeId(e.id));
+        let blob = |e: Option<&TreeEntry>| e.filter(|e| e.kind != EntryKind::Tree).map(|e| (e.kind, e.id));
+        if subtree(x).is_some() || subtree(y).is_some() {
+            diff_level(store, subtree(x), subtree(y), &format!("{path}/"), out)?;
+        }
+        let (bx, by) = (blob(x), blob(y));
+        if bx != by {
+            out.push(Change { path, old: bx, new: by });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, content: &[u8]) -> FileEntry {
+        FileEntry { path: path.into(), kind: EntryKind::File, id: ObjectId::of(content) }
+    }
+
+    #[test]
+    fn build_update_flatten_and_diff_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let mut files = vec![file("a.txt", b"1"), file("a/x", b"2"), file("a/b/y", b"3"), file("z", b"4")];
+        files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        let mut w = store.begin_write().unwrap();
+        let root = build_snapshot(&mut w, &files).unwrap();
+        w.finish().unwrap();
+        assert_eq!(flatten(&store, root).unwrap(), files);
+        assert_eq!(lookup(&store, root, "a/b/y").unwrap(), Some((EntryKind::File, ObjectId::of(b"3"))));
+        assert_eq!(lookup(&store, root, "a/b").unwrap().unwrap().0, EntryKind::Tree);
+        assert_eq!(lookup(&store, root, "a/x/nope").unwrap(), None);
+
+        let changes = vec![("a/b/y".to_string(), None), ("a/new".to_string(), Some((EntryKind::Executable, ObjectId::of(b"5"))))];
+        let mut w = store.begin_write().unwrap();
+        let updated = update_snapshot(&store, &mut w, root, &changes).unwrap();
+        w.finish().unwrap();
+        let mut expected = vec![file("a.txt", b"1"), file("a/x", b"2"), file("z", b"4"), FileEntry { path: "a/new".into(), kind: EntryKind::Executable, id: ObjectId::of(b"5") }];
+        expected.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        assert_eq!(flatten(&store, updated).unwrap(), expected);
+        let mut w = store.begin_write().unwrap();
+        assert_eq!(build_snapshot(&mut w, &expected).unwrap(), updated, "the id is a function of the mapping alone");
+        drop(w);
+        let diff = diff_snapshots(&store, Some(root), Some(updated)).unwrap();
+        let paths: Vec<&str> = diff.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["a/b/y", "a/new"]);
+        assert_eq!(diff_snapshots(&store, None, Some(root)).unwrap().len(), 4);
+    }
+}

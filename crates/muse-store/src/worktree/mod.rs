@@ -1,0 +1,279 @@
+//! The working copy: scanning it against a snapshot (status), and hashing changed files into a
+//! pack on the way (commit). Checkout lives in [`checkout`].
+
+pub mod checkout;
+pub mod statcache;
+pub mod walk;
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use muse_core::{EntryKind, ObjectId, Tree, TreeId};
+use rayon::prelude::*;
+
+use crate::error::{IoContext, Result, StoreError};
+use crate::odb::{self, Encoding, ObjectKind, PackWriter, STREAM_THRESHOLD};
+use crate::repo::Repository;
+use crate::snapshot::{flatten, PathState};
+use statcache::{CacheEntry, StatCache, WorkInfo};
+use walk::{kind_of, walk, FileStat};
+
+/// Files modified less than this long before a scan started are re-hashed by the next scan:
+/// the kernel's file clock is coarse, so a later write may leave every stat field unchanged.
+const RACY_WINDOW_NS: i64 = 50_000_000;
+
+/// A path whose working-copy state differs from the base snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkChange {
+    /// The path, `/`-separated.
+    pub path: String,
+    /// Its state in the base snapshot (`None`: new file).
+    pub base: Option<PathState>,
+    /// Its state in the working copy (`None`: deleted).
+    pub work: Option<PathState>,
+}
+
+/// The result of comparing a working copy with a snapshot.
+pub struct Scan {
+    /// The snapshot compared against.
+    pub base_snapshot: TreeId,
+    /// Every differing path, sorted by path bytes.
+    pub changes: Vec<WorkChange>,
+    cache: StatCache,
+    cache_changed: bool,
+}
+
+impl Scan {
+    /// Whether the working copy equals its base snapshot.
+    pub fn is_clean(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Saves the refreshed stat cache if the scan learned anything new.
+    pub fn save_cache(&self, repo: &Repository) -> Result<()> {
+        if self.cache_changed {
+            let path = cache_path(repo);
+            self.cache.save(&path).ctx("write", &path)?;
+        }
+        Ok(())
+    }
+
+    /// The cache after committing everything scanned as `snapshot`: base becomes work.
+    pub(crate) fn committed_cache(mut self, snapshot: TreeId) -> StatCache {
+        self.cache.base_snapshot = Some(snapshot);
+        self.cache.entries.retain(|e| e.work.is_some());
+        for entry in &mut self.cache.entries {
+            entry.base = entry.work.map(|w| (w.kind, w.id));
+        }
+        self.cache
+    }
+}
+
+fn cache_path(repo: &Repository) -> std::path::PathBuf {
+    repo.state_dir().join("statcache")
+}
+
+pub(crate) fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+/// Compares the working copy with `base`. With a `sink`, every file hashed on the way is also
+/// written into that pack (the commit path: each changed file is read once).
+pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>>) -> Result<Scan> {
+    let scan_started_ns = now_ns();
+    let old = StatCache::load(&cache_path(repo));
+    let walked = walk(repo.work_dir())?;
+
+    // Join the walk with the cache: trust an id when kind and stat are unchanged and not racy.
+    let trusted_before = old.scan_started_ns - RACY_WINDOW_NS;
+    let mut known: Vec<Option<ObjectId>> = Vec::with_capacity(walked.len());
+    let mut cached = old.entries.iter().filter_map(|e| e.work.map(|w| (e.path.as_str(), w))).peekable();
+    for file in &walked {
+        while cached.peek().is_some_and(|(p, _)| p.as_bytes() < file.path.as_bytes()) {
+            cached.next();
+        }
+        let hit = cached.peek().filter(|(p, w)| *p == file.path && w.kind == file.kind && w.stat == file.stat && w.stat.mtime_ns < trusted_before);
+        known.push(hit.map(|(_, w)| w.id));
+    }
+
+    // Hash what is unknown, in parallel.
+    let to_hash: Vec<usize> = (0..walked.len()).filter(|&i| known[i].is_none()).collect();
+    let hashed: Vec<Option<(ObjectId, FileStat)>> = to_hash
+        .par_iter()
+        .map(|&i| hash_path(&repo.work_dir().join(&walked[i].path), walked[i].kind, sink))
+        .collect::<Result<_>>()?;
+    let mut work: Vec<WorkInfo> = Vec::with_capacity(walked.len());
+    let mut work_paths: Vec<&str> = Vec::with_capacity(walked.len());
+    let mut hashed_iter = to_hash.iter().zip(hashed);
+    let mut next_hashed = hashed_iter.next();
+    for (i, file) in walked.iter().enumerate() {
+        let info = match known[i] {
+            Some(id) => WorkInfo { kind: file.kind, id, stat: file.stat },
+            None => {
+                let (_, result) = next_hashed.take().expect("one hash result per unknown file");
+                next_hashed = hashed_iter.next();
+                match result {
+                    Some((id, stat)) => WorkInfo { kind: file.kind, id, stat },
+                    None => continue, // deleted while scanning
+                }
+            }
+        };
+        work.push(info);
+        work_paths.push(&file.path);
+    }
+
+    // Join with the base snapshot's files.
+    let base_files: Vec<(String, PathState)> = if old.base_snapshot == Some(base) {
+        old.entries.iter().filter_map(|e| e.base.map(|b| (e.path.clone(), b))).collect()
+    } else if base == Tree::empty_id() {
+        Vec::new()
+    } else {
+        flatten(repo.objects(), base)?.into_iter().map(|f| (f.path, (f.kind, f.id))).collect()
+    };
+    let mut changes = Vec::new();
+    let mut entries = Vec::with_capacity(work.len().max(base_files.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < work.len() || j < base_files.len() {
+        let order = match (work_paths.get(i), base_files.get(j)) {
+            (Some(w), Some((b, _))) => w.as_bytes().cmp(b.as_bytes()),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        let (path, w, b) = match order {
+            std::cmp::Ordering::Less => (work_paths[i].to_string(), Some(work[i]), None),
+            std::cmp::Ordering::Greater => (base_files[j].0.clone(), None, Some(base_files[j].1)),
+            std::cmp::Ordering::Equal => (base_files[j].0.clone(), Some(work[i]), Some(base_files[j].1)),
+        };
+        if order != std::cmp::Ordering::Greater {
+            i += 1;
+        }
+        if order != std::cmp::Ordering::Less {
+            j += 1;
+        }
+        let work_state = w.map(|w| (w.kind, w.id));
+        if work_state != b {
+            changes.push(WorkChange { path: path.clone(), base: b, work: work_state });
+        }
+        entries.push(CacheEntry { path, base: b, work: w });
+    }
+    let cache_changed = !to_hash.is_empty() || old.base_snapshot != Some(base) || old.entries != entries;
+    let cache = StatCache { base_snapshot: Some(base), scan_started_ns: if cache_changed { scan_started_ns } else { old.scan_started_ns }, entries };
+    Ok(Scan { base_snapshot: base, changes, cache, cache_changed })
+}
+
+/// Hashes one file (and stores it in `sink` if given). Returns `None` if it vanished. The stat
+/// returned is the open file's, taken before reading; a file that changes while being read is
+/// read again, and reported as [`StoreError::FileChanged`] if it keeps changing.
+pub(crate) fn hash_path(path: &Path, kind: EntryKind, sink: Option<&Mutex<PackWriter<'_>>>) -> Result<Option<(ObjectId, FileStat)>> {
+    if kind == EntryKind::Symlink {
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::Io { op: "stat", path: path.to_path_buf(), source: e }),
+        };
+        let target = fs::read_link(path).ctx("read link", path)?;
+        let bytes = target.into_os_string().into_string().map_err(|_| StoreError::InvalidPath { path: path.to_path_buf(), reason: "symlink target is not UTF-8".into() })?;
+        let id = store_bytes(bytes.as_bytes(), sink)?;
+        return Ok(Some((id, FileStat::of(&meta))));
+    }
+    for _attempt in 0..3 {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::Io { op: "read", path: path.to_path_buf(), source: e }),
+        };
+        let before = file.metadata().ctx("stat", path)?;
+        if kind_of(&before).is_none_or(|k| k == EntryKind::Symlink) {
+            return Ok(None);
+        }
+        let id = if before.len() > STREAM_THRESHOLD {
+            match sink {
+                Some(sink) => {
+                    let tmp_dir = sink.lock().map_err(|_| poisoned())?.store_tmp_dir().to_path_buf();
+                    let spilled = odb::spill_blob(&mut file, &tmp_dir)?;
+                    let id = spilled.id;
+                    sink.lock().map_err(|_| poisoned())?.add_spilled(spilled)?;
+                    id
+                }
+                None => hash_stream(&mut file, path)?,
+            }
+        } else {
+            let mut data = Vec::with_capacity(before.len() as usize);
+            file.read_to_end(&mut data).ctx("read", path)?;
+            store_bytes(&data, sink)?
+        };
+        let after = file.metadata().ctx("stat", path)?;
+        if FileStat::of(&before) == FileStat::of(&after) {
+            return Ok(Some((id, FileStat::of(&before))));
+        }
+    }
+    Err(StoreError::FileChanged(path.to_path_buf()))
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Workspace("a pack writer was poisoned by a panic in another thread".into())
+}
+
+fn hash_stream(reader: &mut dyn Read, path: &Path) -> Result<ObjectId> {
+    let mut hasher = muse_core::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf).ctx("read", path)?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// Hashes `data` and, with a sink, compresses it (outside the lock) and appends it if new.
+fn store_bytes(data: &[u8], sink: Option<&Mutex<PackWriter<'_>>>) -> Result<ObjectId> {
+    let id = ObjectId::of(data);
+    if let Some(sink) = sink {
+        if sink.lock().map_err(|_| poisoned())?.needs(&id)? {
+            let payload = odb::compress(data);
+            sink.lock().map_err(|_| poisoned())?.add_raw(ObjectKind::Blob, id, Encoding::Zstd, data.len() as u64, &payload)?;
+        }
+    }
+    Ok(id)
+}
+
+/// Makes sure every changed file's content is in the store or in `sink` (a file hashed by an
+/// earlier `status` is known by id but not stored yet), re-reading files whose content moved on.
+pub(crate) fn store_changed_content(repo: &Repository, scan: &mut Scan, sink: &Mutex<PackWriter<'_>>) -> Result<()> {
+    let missing: Vec<usize> = (0..scan.changes.len())
+        .filter(|&i| scan.changes[i].work.is_some())
+        .map(|i| -> Result<Option<usize>> {
+            let id = scan.changes[i].work.expect("filtered").1;
+            Ok(sink.lock().map_err(|_| poisoned())?.needs(&id)?.then_some(i))
+        })
+        .filter_map(Result::transpose)
+        .collect::<Result<_>>()?;
+    let results: Vec<Option<(ObjectId, FileStat)>> = missing
+        .par_iter()
+        .map(|&i| {
+            let change = &scan.changes[i];
+            hash_path(&repo.work_dir().join(&change.path), change.work.expect("has work").0, Some(sink))
+        })
+        .collect::<Result<_>>()?;
+    for (&i, result) in missing.iter().zip(results) {
+        let change = &mut scan.changes[i];
+        let (id, stat) = result.ok_or_else(|| StoreError::FileChanged(repo.work_dir().join(&change.path)))?;
+        let kind = change.work.expect("has work").0;
+        change.work = Some((kind, id));
+        if let Ok(pos) = scan.cache.entries.binary_search_by(|e| e.path.as_bytes().cmp(change.path.as_bytes())) {
+            scan.cache.entries[pos].work = Some(WorkInfo { kind, id, stat });
+        }
+    }
+    scan.changes.retain(|c| c.work != c.base);
+    Ok(())
+}
+
+/// Saves the stat cache for a working copy whose files are all committed as `snapshot`.
+pub(crate) fn save_committed_cache(repo: &Repository, scan: Scan, snapshot: TreeId) -> Result<()> {
+    let path = cache_path(repo);
+    scan.committed_cache(snapshot).save(&path).ctx("write", &path)
+}
