@@ -6,6 +6,7 @@
 //! the store keeps its integrity rule (a commit is visible only once its closure is durable).
 
 mod pack;
+mod raw;
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
