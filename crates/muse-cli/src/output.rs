@@ -34,7 +34,7 @@ impl Ctx {
     /// Prints a value as one JSON document on stdout.
     pub fn print_json<T: serde::Serialize + ?Sized>(&self, value: &T) -> CliResult {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, value).map_err(|e| CliError::new(EXIT_IO, "io", format!("cannot write JSON: {e}")))?;
+        serde_json::to_writer_pretty(&mut out, value).map_err(|e| stdout_error(e.into()))?;
         writeln!(out).map_err(stdout_error)
     }
 
@@ -56,7 +56,12 @@ impl Ctx {
     }
 }
 
-/// Maps a failed write to stdout (e.g. a closed pipe) to an I/O error.
+/// Maps a failed write to stdout to an I/O error; a closed pipe (`muse log | head`) is the
+/// reader's choice, so it ends the command quietly.
 pub fn stdout_error(e: std::io::Error) -> CliError {
-    CliError::new(EXIT_IO, "io", format!("cannot write to stdout: {e}"))
+    let kind = if e.kind() == std::io::ErrorKind::BrokenPipe { BROKEN_PIPE } else { "io" };
+    CliError::new(EXIT_IO, kind, format!("cannot write to stdout: {e}"))
 }
+
+/// The error kind of a write to a closed pipe, which is not reported.
+pub const BROKEN_PIPE: &str = "broken_pipe";

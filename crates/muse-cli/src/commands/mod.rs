@@ -1,6 +1,18 @@
 //! One module per command; [`Command`] lists them and [`run`] dispatches.
 
+mod branch;
+mod commit;
+mod common;
+mod config;
+mod diff;
+mod fsck;
 mod init;
+mod log;
+mod show;
+mod status;
+mod switch;
+mod tag;
+mod workspace;
 
 use crate::error::CliResult;
 use crate::output::Ctx;
@@ -10,11 +22,44 @@ use crate::output::Ctx;
 pub enum Command {
     /// Create an empty repository.
     Init(init::Args),
+    /// Record the working copy as a new commit, with provenance.
+    Commit(commit::Args),
+    /// Show how the working copy differs from HEAD.
+    Status(status::Args),
+    /// Show line changes between the working copy and commits.
+    Diff(diff::Args),
+    /// Show history, newest first (only commits touching PATHs after `--`).
+    Log(log::Args),
+    /// Show one commit with its provenance and changes.
+    Show(show::Args),
+    /// List, create or delete branches.
+    Branch(branch::Args),
+    /// Switch the working copy to another branch.
+    Switch(switch::Args),
+    /// List, create or delete tags.
+    Tag(tag::Args),
+    /// Verify the integrity of the whole store.
+    Fsck(fsck::Args),
+    /// Manage extra working copies that share this store.
+    Workspace(workspace::Args),
+    /// Read or set repository settings.
+    Config(config::Args),
 }
 
 /// Runs one parsed command.
 pub fn run(command: Command, ctx: &Ctx) -> CliResult {
     match command {
         Command::Init(args) => init::run(args, ctx),
+        Command::Commit(args) => commit::run(args, ctx),
+        Command::Status(args) => status::run(args, ctx),
+        Command::Diff(args) => diff::run(args, ctx),
+        Command::Log(args) => log::run(args, ctx),
+        Command::Show(args) => show::run(args, ctx),
+        Command::Branch(args) => branch::run(args, ctx),
+        Command::Switch(args) => switch::run(args, ctx),
+        Command::Tag(args) => tag::run(args, ctx),
+        Command::Fsck(args) => fsck::run(args, ctx),
+        Command::Workspace(args) => workspace::run(args, ctx),
+        Command::Config(args) => config::run(args, ctx),
     }
 }

@@ -1,0 +1,89 @@
+//! `muse branch`: list, create (`muse branch NAME [REV]`) or delete (`-d NAME`) branches.
+
+use muse_core::CommitId;
+use muse_store::history::resolve_revision;
+use muse_store::{Head, RefName, Repository};
+
+use super::common::short;
+use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
+use crate::output::Ctx;
+
+/// Arguments of `muse branch`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The branch to create (or delete, with -d). Without it, list branches.
+    name: Option<String>,
+    /// Where the new branch points (default: HEAD).
+    start: Option<String>,
+    /// Delete the branch.
+    #[arg(short, long, requires = "name", conflicts_with = "start")]
+    delete: bool,
+}
+
+#[derive(serde::Serialize)]
+struct BranchJson {
+    name: String,
+    commit_id: CommitId,
+    current: bool,
+}
+
+/// The branches checked out by any working copy, with the workspace holding them (`None`: the
+/// main working copy).
+pub fn checked_out(repo: &Repository) -> CliResult<Vec<(RefName, Option<String>)>> {
+    let mut out = Vec::new();
+    for (name, dir) in repo.workspaces()? {
+        if let Ok(Head::Branch(branch)) = Repository::open(&dir).and_then(|r| r.head()) {
+            out.push((branch, name));
+        }
+    }
+    Ok(out)
+}
+
+/// How a workspace is named in messages.
+pub fn workspace_label(name: Option<&str>) -> String {
+    name.map_or_else(|| "the main working copy".to_string(), |n| format!("workspace '{n}'"))
+}
+
+/// Lists, creates or deletes.
+pub fn run(args: Args, ctx: &Ctx) -> CliResult {
+    let repo = ctx.repo()?;
+    let Some(name) = args.name else {
+        let head = repo.head()?;
+        let list: Vec<BranchJson> = repo
+            .refs()
+            .list("refs/heads/")?
+            .into_iter()
+            .map(|(n, id)| BranchJson { current: head == Head::Branch(n.clone()), name: n.short().to_string(), commit_id: id })
+            .collect();
+        if ctx.json {
+            return ctx.print_json(&list);
+        }
+        for b in list {
+            println!("{} {:<24} {}", if b.current { '*' } else { ' ' }, b.name, short(b.commit_id));
+        }
+        return Ok(());
+    };
+    let ref_name = RefName::branch(&name)?;
+    if args.delete {
+        let current = repo.refs().read(&ref_name)?.ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("branch '{name}' not found")))?;
+        if let Some((_, holder)) = checked_out(&repo)?.into_iter().find(|(b, _)| *b == ref_name) {
+            return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("cannot delete branch '{name}': it is checked out in {}", workspace_label(holder.as_deref()))));
+        }
+        repo.refs().compare_and_swap(&ref_name, Some(current), None)?;
+        if ctx.json {
+            return ctx.print_json(&serde_json::json!({ "deleted": name, "commit_id": current }));
+        }
+        println!("Deleted branch {name} (was {})", short(current));
+        return Ok(());
+    }
+    let target = resolve_revision(&repo, args.start.as_deref().unwrap_or("HEAD"))?;
+    if repo.refs().read(&ref_name)?.is_some() {
+        return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("a branch named '{name}' already exists")));
+    }
+    repo.refs().compare_and_swap(&ref_name, None, Some(target))?;
+    if ctx.json {
+        return ctx.print_json(&BranchJson { name, commit_id: target, current: false });
+    }
+    println!("Created branch {name} at {}", short(target));
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `muse log [REV…] [-- PATH…]`: history, newest first; with paths, only commits that changed them.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use muse_core::CommitId;
+use muse_store::history::{resolve_revision, LogWalk};
+use muse_store::{Head, Repository};
+
+use super::common::{commit_header, repo_path, short, CommitJson};
+use crate::error::CliResult;
+use crate::output::{stdout_error, Ctx};
+
+/// Arguments of `muse log`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where to start (default: HEAD).
+    revisions: Vec<String>,
+    /// Start from every branch and tag as well.
+    #[arg(long)]
+    all: bool,
+    /// Show at most N commits.
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    max_count: Option<usize>,
+    /// One line per commit: short id, bump, model and subject.
+    #[arg(long)]
+    oneline: bool,
+    /// Only commits that changed these paths.
+    #[arg(last = true, value_name = "PATH")]
+    paths: Vec<String>,
+}
+
+/// Ref names pointing at each commit, for `(HEAD -> main, tag: v1)` decorations.
+pub fn decorations(repo: &Repository) -> CliResult<HashMap<CommitId, Vec<String>>> {
+    let mut out: HashMap<CommitId, Vec<String>> = HashMap::new();
+    let head = repo.head()?;
+    for (name, id) in repo.refs().list("refs/heads/")? {
+        let label = if head == Head::Branch(name.clone()) { format!("HEAD -> {}", name.short()) } else { name.short().to_string() };
+        out.entry(id).or_default().push(label);
+    }
+    if let Head::Detached(id) = head {
+        out.entry(id).or_default().insert(0, "HEAD".into());
+    }
+    for (name, id) in repo.refs().list("refs/tags/")? {
+        out.entry(id).or_default().push(format!("tag: {}", name.short()));
+    }
+    Ok(out)
+}
+
+/// Walks and prints the history.
+pub fn run(args: Args, ctx: &Ctx) -> CliResult {
+    let repo = ctx.repo()?;
+    let mut starts = Vec::new();
+    for rev in &args.revisions {
+        starts.push(resolve_revision(&repo, rev)?);
+    }
+    if args.all {
+        for prefix in ["refs/heads/", "refs/tags/"] {
+            starts.extend(repo.refs().list(prefix)?.into_iter().map(|(_, id)| id));
+        }
+    }
+    if args.revisions.is_empty() {
+        starts.extend(repo.head_commit()?);
+    }
+    let paths = args.paths.iter().map(|p| repo_path(&repo, &ctx.cwd, p)).collect::<CliResult<Vec<_>>>()?;
+    let walk = LogWalk::new(&repo, &starts, paths)?.take(args.max_count.unwrap_or(usize::MAX));
+    if ctx.json {
+        let commits: Vec<(CommitId, muse_core::Commit)> = walk.collect::<Result<_, _>>()?;
+        let view: Vec<CommitJson> = commits.iter().map(|(id, c)| CommitJson::new(*id, c)).collect();
+        return ctx.print_json(&view);
+    }
+    let decorations = decorations(&repo)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (i, item) in walk.enumerate() {
+        let (id, commit) = item?;
+        let decoration = decorations.get(&id).map(|d| format!(" ({})", d.join(", "))).unwrap_or_default();
+        if args.oneline {
+            let warn = if commit.breaking_changes.is_empty() { "" } else { " ⚠" };
+            let model = if commit.model_id.is_empty() { String::new() } else { format!(" [{}]", commit.model_id) };
+            writeln!(out, "{}{decoration} {}{warn}{model} {}", short(id), commit.sem_ver_bump, commit.message.lines().next().unwrap_or("")).map_err(stdout_error)?;
+        } else {
+            if i > 0 {
+                writeln!(out).map_err(stdout_error)?;
+            }
+            write!(out, "{}", commit_header(id, &commit, &decoration)).map_err(stdout_error)?;
+        }
+    }
+    out.flush().map_err(stdout_error)
+}

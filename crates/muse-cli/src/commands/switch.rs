@@ -1,0 +1,97 @@
+//! `muse switch NAME` / `muse switch -c NAME [START]` / `muse switch --detach REV`: change the
+//! working copy's branch, updating only the files that differ.
+
+use muse_core::{CommitId, Tree};
+use muse_store::history::resolve_revision;
+use muse_store::worktree::checkout::checkout;
+use muse_store::{Head, RefName};
+
+use super::branch::{checked_out, workspace_label};
+use super::common::short;
+use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
+use crate::output::Ctx;
+
+/// Arguments of `muse switch`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The branch to switch to (or the revision, with --detach).
+    target: String,
+    /// Create the branch first, at START (default: HEAD).
+    #[arg(short = 'c', long = "create")]
+    create: bool,
+    /// Where a branch created with -c starts.
+    #[arg(requires = "create")]
+    start: Option<String>,
+    /// Check out a revision without a branch.
+    #[arg(long, conflicts_with = "create")]
+    detach: bool,
+    /// Discard uncommitted changes to files that differ between the two commits.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(serde::Serialize)]
+struct SwitchJson {
+    branch: Option<String>,
+    commit_id: Option<CommitId>,
+    #[serde(flatten)]
+    stats: muse_store::worktree::checkout::CheckoutStats,
+}
+
+/// Moves HEAD and the files.
+pub fn run(args: Args, ctx: &Ctx) -> CliResult {
+    let repo = ctx.repo()?;
+    let from = match repo.head_commit()? {
+        Some(id) => repo.objects().read_commit(&id)?.snapshot,
+        None => Tree::empty_id(),
+    };
+    let (head, target) = if args.detach {
+        let id = resolve_revision(&repo, &args.target)?;
+        (Head::Detached(id), Some(id))
+    } else {
+        let name = RefName::branch(&args.target)?;
+        let existing = repo.refs().read(&name)?;
+        if args.create {
+            if existing.is_some() {
+                return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("a branch named '{}' already exists", args.target)));
+            }
+            let start = match &args.start {
+                Some(rev) => Some(resolve_revision(&repo, rev)?),
+                None => repo.head_commit()?,
+            };
+            (Head::Branch(name), start)
+        } else {
+            let id = existing.ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("branch '{}' not found (use -c to create it)", args.target)))?;
+            if let Some((_, holder)) = checked_out(&repo)?.into_iter().find(|(b, holder)| *b == name && holder.as_deref() != repo.workspace()) {
+                return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("branch '{}' is already checked out in {}", args.target, workspace_label(holder.as_deref()))));
+            }
+            (Head::Branch(name), Some(id))
+        }
+    };
+    let to = match target {
+        Some(id) => repo.objects().read_commit(&id)?.snapshot,
+        None => Tree::empty_id(),
+    };
+    let stats = checkout(&repo, from, to, args.force)?;
+    if let (Head::Branch(name), true, Some(id)) = (&head, args.create, target) {
+        repo.refs().compare_and_swap(name, None, Some(id))?;
+    }
+    repo.set_head(&head)?;
+    let branch = match &head {
+        Head::Branch(n) => Some(n.short().to_string()),
+        Head::Detached(_) => None,
+    };
+    if ctx.json {
+        return ctx.print_json(&SwitchJson { branch, commit_id: target, stats });
+    }
+    match (&branch, target) {
+        (Some(b), _) if args.create => println!("Switched to a new branch '{b}'"),
+        (Some(b), _) => println!("Switched to branch '{b}'"),
+        (None, Some(id)) => println!("HEAD is now at {} (detached)", short(id)),
+        (None, None) => {}
+    }
+    if stats.carried > 0 {
+        println!("{} uncommitted change(s) carried over", stats.carried);
+    }
+    Ok(())
+}
