@@ -1,0 +1,19 @@
+//! mpack: Muse's transfer pack. One streaming format carries every clone, fetch, push and bundle
+//! (`docs/mpack.md` specifies it byte by byte); this crate builds packs from a store, applies
+//! them to a store under the seed's integrity rules, and repacks a store (`gc`).
+//!
+//! The rule everything here serves: a commit is never written whose chain (snapshot trees,
+//! blobs, parents) is not complete and durable, whatever a pack contains and whatever fails
+//! while applying it; refs move only after the commits they name are durable.
+
+mod apply;
+mod build;
+mod compress;
+mod error;
+pub mod format;
+mod input;
+
+pub use apply::{apply, ApplyOptions, ApplyReport, Rejected, WriteHook, WriteStep};
+pub use build::{build, BuildOptions, BuildStats};
+pub use error::{PackError, Result};
+pub use format::{MpackWriter, RecordHeader};

@@ -1,0 +1,71 @@
+//! Reference checks: a tree is accepted only if every entry names an object accepted earlier in
+//! the pack or already in the store, of the right kind; a commit only if its snapshot and every
+//! parent are. Because an object in the store has its closure in the store (the store's rule),
+//! these one-level checks give complete closures by induction over the pack's order.
+
+use muse_core::{Commit, ObjectId, Tree};
+use muse_store::ObjectKind;
+
+use super::Applier;
+use crate::error::Result;
+
+/// Where a referenced object was found.
+enum Found {
+    /// Accepted in this pack, or in the store, with the expected kind.
+    Present,
+    /// Nowhere.
+    Missing,
+    /// In this pack, but rejected.
+    Rejected,
+    /// Present, but of another kind.
+    WrongKind(ObjectKind),
+}
+
+impl Applier<'_> {
+    fn find(&self, id: &ObjectId, expected: ObjectKind) -> Result<Found> {
+        let kind = match self.slots.get(id) {
+            Some(slot) if !slot.accepted => return Ok(Found::Rejected),
+            Some(slot) => slot.kind,
+            None => match self.store.kind(id)? {
+                Some(kind) => kind,
+                None => return Ok(Found::Missing),
+            },
+        };
+        Ok(if kind == expected { Found::Present } else { Found::WrongKind(kind) })
+    }
+
+    /// Why a reference from a record (described by `what`, e.g. "its parent") fails, if it does.
+    fn reference(&self, what: &str, id: &ObjectId, expected: ObjectKind) -> Result<Option<String>> {
+        let kind = expected.as_str();
+        Ok(match self.find(id, expected)? {
+            Found::Present => None,
+            Found::Missing => Some(format!("{what} {kind} {id} is neither earlier in the pack nor in the store")),
+            Found::Rejected => Some(format!("{what} {kind} {id} was rejected")),
+            Found::WrongKind(actual) => Some(format!("{what} {id} should be a {kind} but is a {}", actual.as_str())),
+        })
+    }
+
+    /// Checks every entry of a received tree.
+    pub(super) fn check_tree(&self, tree: &Tree) -> Result<std::result::Result<(), String>> {
+        for entry in tree.entries() {
+            let expected = if entry.kind.is_blob() { ObjectKind::Blob } else { ObjectKind::Tree };
+            if let Some(reason) = self.reference(&format!("its entry '{}':", entry.name), &entry.id, expected)? {
+                return Ok(Err(reason));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Checks a received commit's snapshot and parents.
+    pub(super) fn check_commit(&self, commit: &Commit) -> Result<std::result::Result<(), String>> {
+        if let Some(reason) = self.reference("its snapshot", &commit.snapshot.0, ObjectKind::Tree)? {
+            return Ok(Err(reason));
+        }
+        for parent in &commit.parents {
+            if let Some(reason) = self.reference("its parent", &parent.0, ObjectKind::Commit)? {
+                return Ok(Err(reason));
+            }
+        }
+        Ok(Ok(()))
+    }
+}

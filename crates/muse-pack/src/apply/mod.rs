@@ -1,0 +1,353 @@
+//! Applying an mpack to a store, under the seed's integrity rules (PF-1..PF-4, `docs/mpack.md`
+//! §Apply): a commit, tree or delta is only ever published together with everything it needs.
+//!
+//! The pack is read once, as a stream. Each record is decoded and verified as it arrives (its
+//! bytes against its id; a tree's entries and a commit's snapshot and parents against what was
+//! accepted earlier in the pack or is already in the store) and its encoded payload is copied to
+//! a spool file. Nothing is visible yet. Only once the trailer's checksum has matched are the
+//! accepted records copied from the spool into one new store pack, which is published atomically
+//! (the store's index rename). Any I/O error before that leaves the store as it was.
+
+mod closure;
+mod spool;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use muse_core::{Commit, ObjectId, Tree};
+use muse_store::odb::Encoding;
+use muse_store::{ObjectKind, ObjectStore, StoreError};
+
+use crate::compress::{compress, decompress};
+use crate::error::{PackError, Result};
+use crate::format::{RecordHeader, MAX_DELTA_DEPTH, MAX_INLINE_SIZE};
+use crate::input::Input;
+use spool::{BaseCache, EntryHeader, Spool};
+
+/// Decoded objects kept in memory for resolving later deltas.
+const BASE_CACHE_BYTES: usize = 48 << 20;
+/// Blobs above this size are not kept for the base cache (they are re-read from the spool).
+const CACHE_OBJECT_MAX: u64 = 8 << 20;
+/// zstd level for deltas against store objects, which are re-encoded whole (see `receive`).
+const REENCODE_LEVEL: i32 = 3;
+
+/// One record that was not written, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rejected {
+    /// The id the record declared.
+    pub id: ObjectId,
+    /// "blob", "tree" or "commit".
+    pub kind: ObjectKind,
+    /// Why it was rejected, naming the object at fault.
+    pub reason: String,
+}
+
+/// What an apply wrote (the seed's names) and what it rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ApplyReport {
+    /// Commits newly written to the store.
+    pub commits_written: u64,
+    /// Tree objects newly written (a snapshot is a tree of trees; its records are tree records).
+    pub snapshots_written: u64,
+    /// Blobs newly written.
+    pub blobs_written: u64,
+    /// Records not written, in pack order.
+    pub rejected: Vec<Rejected>,
+}
+
+/// A write step of an apply, passed to [`ApplyOptions::hook`] before it happens.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteStep<'a> {
+    /// A received record is about to be copied to the spool.
+    Spool(&'a ObjectId),
+    /// An accepted object is about to be appended to the new store pack.
+    Store(&'a ObjectId),
+    /// The new store pack is about to be made durable and visible.
+    Publish,
+}
+
+impl fmt::Display for WriteStep<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteStep::Spool(id) => write!(f, "spool {id}"),
+            WriteStep::Store(id) => write!(f, "write {id} to the store"),
+            WriteStep::Publish => f.write_str("publish the received objects"),
+        }
+    }
+}
+
+/// A callback run before every write step; an error aborts the apply as an I/O error would.
+/// Used for progress reporting and, in tests, for fault injection.
+pub type WriteHook<'a> = &'a (dyn Fn(&WriteStep<'_>) -> io::Result<()> + Sync);
+
+/// Options of [`apply`].
+#[derive(Default, Clone, Copy)]
+pub struct ApplyOptions<'a> {
+    /// Called before each write step.
+    pub hook: Option<WriteHook<'a>>,
+}
+
+/// Reads an mpack from `input` and writes every record whose closure is complete to `store`,
+/// in one atomically published pack. Records that fail verification, and everything that
+/// depends on them, are reported in [`ApplyReport::rejected`]. A malformed, truncated or
+/// checksum-failing pack, or an I/O error, writes nothing and returns the error.
+pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -> Result<ApplyReport> {
+    let mut input = Input::open(input)?;
+    let mut applier = Applier {
+        store,
+        hook: options.hook,
+        spool: Spool::create(store.tmp_dir())?,
+        slots: HashMap::new(),
+        cache: BaseCache::new(BASE_CACHE_BYTES),
+        rejected: Vec::new(),
+    };
+    while let Some(record) = input.next_record()? {
+        applier.record(&mut input, record)?;
+    }
+    input.finish()?;
+    applier.publish()
+}
+
+/// What is known about one received record.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    kind: ObjectKind,
+    accepted: bool,
+    /// Length of the delta chain within the spool (0 for a whole object).
+    depth: u32,
+    /// Where its entry starts in the spool.
+    offset: u64,
+}
+
+/// The outcome of verifying one record: its spool offset and delta depth, or the reason.
+type Verdict = std::result::Result<(u64, u32), String>;
+
+struct Applier<'s> {
+    store: &'s ObjectStore,
+    hook: Option<WriteHook<'s>>,
+    spool: Spool,
+    slots: HashMap<ObjectId, Slot>,
+    cache: BaseCache,
+    rejected: Vec<Rejected>,
+}
+
+impl Applier<'_> {
+    fn step(&self, step: WriteStep<'_>) -> Result<()> {
+        match self.hook {
+            Some(hook) => hook(&step).map_err(|source| PackError::Hook { step: step.to_string(), source }),
+            None => Ok(()),
+        }
+    }
+
+    fn record<R: Read>(&mut self, input: &mut Input<R>, record: RecordHeader) -> Result<()> {
+        if self.slots.contains_key(&record.id) {
+            return Err(PackError::Malformed { offset: input.offset(), reason: format!("{} appears twice", record.id) });
+        }
+        let verdict = self.receive(input, &record)?;
+        let slot = match verdict {
+            Ok((offset, depth)) => Slot { kind: record.kind, accepted: true, depth, offset },
+            Err(reason) => {
+                self.rejected.push(Rejected { id: record.id, kind: record.kind, reason });
+                Slot { kind: record.kind, accepted: false, depth: 0, offset: 0 }
+            }
+        };
+        self.slots.insert(record.id, slot);
+        Ok(())
+    }
+
+    /// Decodes and verifies one record, spooling it. Fatal errors are returned as `Err`.
+    fn receive<R: Read>(&mut self, input: &mut Input<R>, record: &RecordHeader) -> Result<Verdict> {
+        if let Some(reason) = limits(record) {
+            input.skip_payload(record)?;
+            return Ok(Err(reason));
+        }
+        let (base, depth, thin) = match record.encoding {
+            Encoding::Zstd => (None, 0, false),
+            Encoding::ZstdDelta(base_id) => match self.base_for(&base_id)? {
+                Ok(found) => (Some(found.0), found.1, found.2),
+                Err(reason) => {
+                    input.skip_payload(record)?;
+                    return Ok(Err(reason));
+                }
+            },
+        };
+        let keep = record.kind != ObjectKind::Blob || record.size <= CACHE_OBJECT_MAX || thin;
+        let base_bytes = base.as_deref().map(Vec::as_slice);
+        let (offset, decoded) = if thin {
+            (None, input.decode_payload(record, base_bytes, None, keep)?)
+        } else {
+            self.step(WriteStep::Spool(&record.id))?;
+            let header = EntryHeader { id: record.id, kind: record.kind, encoding: record.encoding, size: record.size, payload_len: record.payload_len };
+            let at = self.spool.begin(&header)?;
+            (Some(at), input.decode_payload(record, base_bytes, Some(&mut self.spool as &mut dyn Write), keep)?)
+        };
+        let (hash, bytes) = match decoded {
+            Ok(decoded) => decoded,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        if let Err(reason) = self.verify(record, hash, bytes.as_deref())? {
+            return Ok(Err(reason));
+        }
+        let offset = match offset {
+            Some(at) => at,
+            None => {
+                // A delta against a store object is stored whole: the store's reader bounds delta
+                // chains, and the base's own chain length in the store is not known here.
+                self.step(WriteStep::Spool(&record.id))?;
+                let data = bytes.as_deref().unwrap_or_default();
+                let payload = compress(data, None, REENCODE_LEVEL);
+                let header = EntryHeader { id: record.id, kind: record.kind, encoding: Encoding::Zstd, size: record.size, payload_len: payload.len() as u64 };
+                self.spool.put(&header, &payload)?
+            }
+        };
+        if let (Some(data), true) = (bytes, record.kind != ObjectKind::Commit) {
+            self.cache.put(record.id, Arc::new(data));
+        }
+        Ok(Ok((offset, if thin { 0 } else { depth })))
+    }
+
+    /// Checks a decoded record's id and, for trees and commits, their references.
+    fn verify(&self, record: &RecordHeader, hash: ObjectId, bytes: Option<&[u8]>) -> Result<std::result::Result<(), String>> {
+        let bytes = bytes.unwrap_or_default();
+        match record.kind {
+            ObjectKind::Blob | ObjectKind::Tree if hash != record.id => Ok(Err(format!("its bytes hash to {hash}, not to its declared id"))),
+            ObjectKind::Blob => Ok(Ok(())),
+            ObjectKind::Tree => match Tree::decode(bytes) {
+                Ok(tree) => self.check_tree(&tree),
+                Err(e) => Ok(Err(e.to_string())),
+            },
+            ObjectKind::Commit => match Commit::decode(bytes) {
+                Ok((_, actual)) if actual.0 != record.id => Ok(Err(format!("its fields hash to {actual}, not to its declared id"))),
+                Ok((commit, _)) => self.check_commit(&commit),
+                Err(e) => Ok(Err(e.to_string())),
+            },
+        }
+    }
+
+    /// The bytes of a delta base, its chain depth for the new object, and whether it is in the
+    /// store rather than the pack (a "thin" delta); or why the delta cannot be accepted.
+    fn base_for(&mut self, base: &ObjectId) -> Result<std::result::Result<(Arc<Vec<u8>>, u32, bool), String>> {
+        if let Some(slot) = self.slots.get(base).copied() {
+            if !slot.accepted {
+                return Ok(Err(format!("its delta base {base} was rejected")));
+            }
+            if slot.kind == ObjectKind::Commit {
+                return Ok(Err(format!("its delta base {base} is a commit")));
+            }
+            if slot.depth + 1 > MAX_DELTA_DEPTH {
+                return Ok(Err(format!("its delta chain is longer than {MAX_DELTA_DEPTH}")));
+            }
+            let data = self.spooled_object(base, slot)?;
+            if data.len() as u64 > MAX_INLINE_SIZE {
+                return Ok(Err(format!("its delta base {base} is larger than {MAX_INLINE_SIZE} bytes")));
+            }
+            return Ok(Ok((data, slot.depth + 1, false)));
+        }
+        match self.store.kind(base)? {
+            None => Ok(Err(format!("its delta base {base} is neither earlier in the pack nor in the store"))),
+            Some(ObjectKind::Commit) => Ok(Err(format!("its delta base {base} is a commit"))),
+            Some(_) => {
+                let mut capped = CappedVec::default();
+                match self.store.read_into(base, &mut capped) {
+                    Ok(_) => Ok(Ok((Arc::new(capped.data), 1, true))),
+                    Err(StoreError::Io { op: "write", .. }) if capped.full => {
+                        Ok(Err(format!("its delta base {base} is larger than {MAX_INLINE_SIZE} bytes")))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// The bytes of an accepted record, from the cache or decoded again from the spool.
+    fn spooled_object(&mut self, id: &ObjectId, slot: Slot) -> Result<Arc<Vec<u8>>> {
+        if let Some(data) = self.cache.get(id) {
+            return Ok(data);
+        }
+        let (header, payload) = self.spool.read_at(slot.offset)?;
+        let base = match header.encoding {
+            Encoding::Zstd => None,
+            Encoding::ZstdDelta(base) => {
+                let base_slot = self.slots.get(&base).copied().ok_or_else(|| spool_damaged(id))?;
+                Some(self.spooled_object(&base, base_slot)?)
+            }
+        };
+        let data = decompress(&payload, header.size, base.as_deref().map(Vec::as_slice)).map_err(|_| spool_damaged(id))?;
+        if header.id != *id || ObjectId::of(&data) != *id {
+            return Err(spool_damaged(id));
+        }
+        let data = Arc::new(data);
+        self.cache.put(*id, Arc::clone(&data));
+        Ok(data)
+    }
+
+    /// Copies the accepted records from the spool into one new store pack and publishes it.
+    fn publish(mut self) -> Result<ApplyReport> {
+        let mut report = ApplyReport { rejected: std::mem::take(&mut self.rejected), ..ApplyReport::default() };
+        let mut writer = self.store.begin_write()?;
+        let mut entries = self.spool.entries()?;
+        while let Some(header) = entries.next_header()? {
+            let accepted = self.slots.get(&header.id).is_some_and(|slot| slot.accepted);
+            if !accepted || self.store.contains(&header.id)? {
+                entries.skip(header.payload_len)?;
+                continue;
+            }
+            self.step(WriteStep::Store(&header.id))?;
+            let mut payload = entries.payload(header.payload_len);
+            writer.add_raw_from_reader(header.kind, header.id, header.encoding, header.size, header.payload_len, &mut payload)?;
+            match header.kind {
+                ObjectKind::Blob => report.blobs_written += 1,
+                ObjectKind::Tree => report.snapshots_written += 1,
+                ObjectKind::Commit => report.commits_written += 1,
+            }
+        }
+        self.step(WriteStep::Publish)?;
+        writer.finish()?;
+        Ok(report)
+    }
+}
+
+/// Size limits a record must meet before it is decoded (see `docs/mpack.md` §Limits).
+fn limits(record: &RecordHeader) -> Option<String> {
+    let kind = record.kind.as_str();
+    let inline = record.kind != ObjectKind::Blob || matches!(record.encoding, Encoding::ZstdDelta(_));
+    if inline && record.size > MAX_INLINE_SIZE {
+        return Some(format!("a {kind} of {} bytes exceeds the {MAX_INLINE_SIZE}-byte limit for trees, commits and deltas", record.size));
+    }
+    if record.kind == ObjectKind::Commit && record.encoding != Encoding::Zstd {
+        return Some("a commit record cannot be a delta".into());
+    }
+    let bound = usize::try_from(record.size).map_or(u64::MAX, |size| zstd::zstd_safe::compress_bound(size) as u64).saturating_add(4096);
+    if record.payload_len > bound {
+        return Some(format!("its payload of {} bytes is larger than any zstd frame of {} bytes", record.payload_len, record.size));
+    }
+    None
+}
+
+fn spool_damaged(id: &ObjectId) -> PackError {
+    PackError::io("read", format!("the spooled copy of {id}"), io::Error::new(io::ErrorKind::InvalidData, "damaged apply spool"))
+}
+
+/// A writer that collects at most [`MAX_INLINE_SIZE`] bytes and fails after that.
+#[derive(Default)]
+struct CappedVec {
+    data: Vec<u8>,
+    full: bool,
+}
+
+impl Write for CappedVec {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.data.len() as u64 + buf.len() as u64 > MAX_INLINE_SIZE {
+            self.full = true;
+            return Err(io::Error::other("delta base too large"));
+        }
+        self.data.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

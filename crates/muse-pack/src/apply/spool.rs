@@ -1,0 +1,252 @@
+//! The apply spool: a scratch file in the store's `objects/tmp/` holding each received record in
+//! store-ready form (encoded payload kept as it arrived, deltas kept as deltas), so that after
+//! the whole pack is verified the accepted subset can be copied into one store pack, and so that
+//! delta bases received earlier can be decoded again without holding them in memory.
+//!
+//! Entry layout (private to this process): `id[32] u8:kind u8:encoding [base[32]] u64:size
+//! u64:payload_len payload`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use muse_core::ObjectId;
+use muse_store::odb::Encoding;
+use muse_store::ObjectKind;
+
+use crate::error::{PackError, Result};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The fixed part of a spool entry.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryHeader {
+    /// The object's id.
+    pub id: ObjectId,
+    /// Its kind.
+    pub kind: ObjectKind,
+    /// How its payload is encoded.
+    pub encoding: Encoding,
+    /// Its decoded size.
+    pub size: u64,
+    /// The payload's length.
+    pub payload_len: u64,
+}
+
+impl EntryHeader {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + 2 + 32 + 16);
+        out.extend_from_slice(self.id.as_bytes());
+        out.push(self.kind as u8);
+        match self.encoding {
+            Encoding::Zstd => out.push(0),
+            Encoding::ZstdDelta(base) => {
+                out.push(1);
+                out.extend_from_slice(base.as_bytes());
+            }
+        }
+        out.extend_from_slice(&self.size.to_be_bytes());
+        out.extend_from_slice(&self.payload_len.to_be_bytes());
+        out
+    }
+
+    fn decode(read: &mut dyn Read) -> io::Result<EntryHeader> {
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "damaged spool entry");
+        let mut fixed = [0u8; 34];
+        read.read_exact(&mut fixed)?;
+        let id = ObjectId::from_slice(&fixed[..32]).ok_or_else(bad)?;
+        let kind = ObjectKind::from_code(fixed[32]).ok_or_else(bad)?;
+        let encoding = match fixed[33] {
+            0 => Encoding::Zstd,
+            1 => {
+                let mut base = [0u8; 32];
+                read.read_exact(&mut base)?;
+                Encoding::ZstdDelta(ObjectId::from_bytes(base))
+            }
+            _ => return Err(bad()),
+        };
+        let mut sizes = [0u8; 16];
+        read.read_exact(&mut sizes)?;
+        let (size, payload_len) = sizes.split_at(8);
+        let size = u64::from_be_bytes(size.try_into().map_err(|_| bad())?);
+        let payload_len = u64::from_be_bytes(payload_len.try_into().map_err(|_| bad())?);
+        Ok(EntryHeader { id, kind, encoding, size, payload_len })
+    }
+}
+
+/// The spool file of one apply; removed when dropped.
+pub struct Spool {
+    path: PathBuf,
+    out: BufWriter<File>,
+    offset: u64,
+}
+
+impl Spool {
+    /// Creates an empty spool in `dir` (the store's temporary directory). The name follows the
+    /// store's `stem-pid-counter-nanos` convention so `gc` can tell whether its writer still runs.
+    pub fn create(dir: &Path) -> Result<Spool> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let name = format!("spool-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let path = dir.join(name);
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| PackError::io("create", path.display(), e))?;
+        Ok(Spool { path, out: BufWriter::with_capacity(1 << 20, file), offset: 0 })
+    }
+
+    fn err(&self, op: &'static str, e: io::Error) -> PackError {
+        PackError::io(op, self.path.display(), e)
+    }
+
+    /// Starts an entry; its payload is then written through [`Write`]. Returns its offset.
+    pub fn begin(&mut self, header: &EntryHeader) -> Result<u64> {
+        let at = self.offset;
+        let bytes = header.encode();
+        self.write_all(&bytes).map_err(|e| self.err("write", e))?;
+        Ok(at)
+    }
+
+    /// Writes a whole entry; returns its offset.
+    pub fn put(&mut self, header: &EntryHeader, payload: &[u8]) -> Result<u64> {
+        let at = self.begin(header)?;
+        self.write_all(payload).map_err(|e| self.err("write", e))?;
+        Ok(at)
+    }
+
+    /// Reads back the entry at `offset` (its payload in memory: only used for delta bases, which
+    /// are at most `MAX_INLINE_SIZE` bytes).
+    pub fn read_at(&mut self, offset: u64) -> Result<(EntryHeader, Vec<u8>)> {
+        self.out.flush().map_err(|e| self.err("write", e))?;
+        let file = self.out.get_ref();
+        let mut reader = PositionalReader { file, offset };
+        let header = EntryHeader::decode(&mut reader).map_err(|e| self.err("read", e))?;
+        let len = usize::try_from(header.payload_len).map_err(|_| self.err("read", io::ErrorKind::InvalidData.into()))?;
+        let mut payload = vec![0u8; len];
+        reader.read_exact(&mut payload).map_err(|e| self.err("read", e))?;
+        Ok((header, payload))
+    }
+
+    /// Flushes the spool and returns a sequential reader over its entries from the start.
+    pub fn entries(&mut self) -> Result<SpoolEntries> {
+        self.out.flush().map_err(|e| self.err("write", e))?;
+        let file = self.out.get_ref().try_clone().map_err(|e| self.err("open", e))?;
+        Ok(SpoolEntries { reader: BufReader::with_capacity(1 << 20, PositionalFile { file, offset: 0 }), remaining: self.offset, path: self.path.clone() })
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+struct PositionalReader<'a> {
+    file: &'a File,
+    offset: u64,
+}
+
+impl Read for PositionalReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+struct PositionalFile {
+    file: File,
+    offset: u64,
+}
+
+impl Read for PositionalFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// Sequential iteration over a spool's entries (for publishing).
+pub struct SpoolEntries {
+    reader: BufReader<PositionalFile>,
+    remaining: u64,
+    path: PathBuf,
+}
+
+impl SpoolEntries {
+    /// The next entry's header, or `None` at the end. Its payload must then be consumed with
+    /// [`SpoolEntries::payload`] or [`SpoolEntries::skip`].
+    pub fn next_header(&mut self) -> Result<Option<EntryHeader>> {
+        if self.remaining == 0 {
+            return Ok(None);
+        }
+        let header = EntryHeader::decode(&mut self.reader).map_err(|e| PackError::io("read", self.path.display(), e))?;
+        let header_len = 32 + 2 + if matches!(header.encoding, Encoding::ZstdDelta(_)) { 32 } else { 0 } + 16;
+        self.remaining = self.remaining.saturating_sub(header_len + header.payload_len);
+        Ok(Some(header))
+    }
+
+    /// A reader over the current entry's payload of `len` bytes.
+    pub fn payload(&mut self, len: u64) -> impl Read + '_ {
+        (&mut self.reader).take(len)
+    }
+
+    /// Skips the current entry's payload of `len` bytes.
+    pub fn skip(&mut self, len: u64) -> Result<()> {
+        let copied = io::copy(&mut (&mut self.reader).take(len), &mut io::sink()).map_err(|e| PackError::io("read", self.path.display(), e))?;
+        if copied != len {
+            return Err(PackError::io("read", self.path.display(), io::ErrorKind::UnexpectedEof.into()));
+        }
+        Ok(())
+    }
+}
+
+/// Recently decoded objects kept for resolving deltas, within a byte budget (oldest out first).
+pub struct BaseCache {
+    map: HashMap<ObjectId, Arc<Vec<u8>>>,
+    order: VecDeque<ObjectId>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl BaseCache {
+    /// An empty cache holding at most `budget` bytes of objects.
+    pub fn new(budget: usize) -> Self {
+        BaseCache { map: HashMap::new(), order: VecDeque::new(), bytes: 0, budget }
+    }
+
+    /// The cached bytes of `id`.
+    pub fn get(&self, id: &ObjectId) -> Option<Arc<Vec<u8>>> {
+        self.map.get(id).cloned()
+    }
+
+    /// Caches `data` as the bytes of `id` (ignored if larger than the whole budget).
+    pub fn put(&mut self, id: ObjectId, data: Arc<Vec<u8>>) {
+        if data.len() > self.budget || self.map.contains_key(&id) {
+            return;
+        }
+        self.bytes += data.len();
+        self.map.insert(id, data);
+        self.order.push_back(id);
+        while self.bytes > self.budget {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some(evicted) = self.map.remove(&old) {
+                self.bytes -= evicted.len();
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Building an mpack: plan what the receiver lacks (see [`plan`]), then compress it in parallel
+//! in bounded batches and write the records in pack order.
+
+mod plan;
+
+use std::io::Write;
+
+use muse_core::CommitId;
+use muse_store::odb::Encoding;
+use muse_store::{ObjectKind, ObjectStore};
+use rayon::prelude::*;
+
+use crate::compress::compress;
+use crate::error::{PackError, Result};
+use crate::format::{MpackWriter, RecordHeader, MAX_DELTA_DEPTH};
+pub use plan::{ancestors, plan, Item, Plan};
+
+/// Objects larger than this are always sent whole (deltas need both object and base in memory).
+const DELTA_MAX_SIZE: usize = 16 << 20;
+/// Objects compressed together in one parallel batch (bounds the memory held at once).
+const BATCH: usize = 64;
+
+/// How to build a pack.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// The zstd level for every payload.
+    pub level: i32,
+    /// The longest delta chain to create (at most [`MAX_DELTA_DEPTH`]).
+    pub max_depth: u32,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { level: 19, max_depth: MAX_DELTA_DEPTH }
+    }
+}
+
+/// What a build wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BuildStats {
+    /// Commit records.
+    pub commits: u64,
+    /// Tree records.
+    pub trees: u64,
+    /// Blob records.
+    pub blobs: u64,
+    /// Records encoded as deltas.
+    pub deltas: u64,
+    /// Payload bytes.
+    pub payload_bytes: u64,
+}
+
+/// Writes to `out` an mpack of everything reachable from `want` and not from `have`.
+pub fn build(store: &ObjectStore, want: &[CommitId], have: &[CommitId], out: impl Write, options: &BuildOptions) -> Result<BuildStats> {
+    let plan = plan(store, want, have, options.max_depth.min(MAX_DELTA_DEPTH))?;
+    let mut writer = MpackWriter::new(out).map_err(|e| PackError::io("write", "the mpack", e))?;
+    let stats = encode_plan(store, &plan, options.level, &mut |header, payload| {
+        writer.write_object(&header, &payload).map_err(|e| PackError::io("write", "the mpack", e))
+    })?;
+    writer.finish().map_err(|e| PackError::io("write", "the mpack", e))?;
+    Ok(stats)
+}
+
+/// Compresses every object of `plan` (in parallel batches) and hands each record, in pack
+/// order, to `sink`.
+pub fn encode_plan(store: &ObjectStore, plan: &Plan, level: i32, sink: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>) -> Result<BuildStats> {
+    let mut stats = BuildStats::default();
+    for (kind, items) in [(ObjectKind::Blob, &plan.blobs), (ObjectKind::Tree, &plan.trees)] {
+        for batch in items.chunks(BATCH) {
+            let encoded: Vec<(RecordHeader, Vec<u8>)> = batch.par_iter().map(|item| encode_object(store, kind, item, level)).collect::<Result<_>>()?;
+            for (header, payload) in encoded {
+                stats.count(&header);
+                sink(header, payload)?;
+            }
+        }
+    }
+    for batch in plan.commits.chunks(BATCH) {
+        let encoded: Vec<(RecordHeader, Vec<u8>)> = batch.par_iter().map(|id| encode_commit(store, id, level)).collect::<Result<_>>()?;
+        for (header, payload) in encoded {
+            stats.count(&header);
+            sink(header, payload)?;
+        }
+    }
+    Ok(stats)
+}
+
+impl BuildStats {
+    fn count(&mut self, header: &RecordHeader) {
+        match header.kind {
+            ObjectKind::Blob => self.blobs += 1,
+            ObjectKind::Tree => self.trees += 1,
+            ObjectKind::Commit => self.commits += 1,
+        }
+        if matches!(header.encoding, Encoding::ZstdDelta(_)) {
+            self.deltas += 1;
+        }
+        self.payload_bytes += header.payload_len;
+    }
+}
+
+/// Encodes a blob or tree, as a delta against its planned base when both are small enough.
+fn encode_object(store: &ObjectStore, kind: ObjectKind, item: &Item, level: i32) -> Result<(RecordHeader, Vec<u8>)> {
+    let data = store.read(&item.id)?.data;
+    let mut encoding = Encoding::Zstd;
+    let mut payload = None;
+    if let Some(base) = item.base.filter(|_| data.len() <= DELTA_MAX_SIZE) {
+        let base_data = store.read(&base)?.data;
+        if base_data.len() <= DELTA_MAX_SIZE {
+            encoding = Encoding::ZstdDelta(base);
+            payload = Some(compress(&data, Some(&base_data), level));
+        }
+    }
+    let payload = payload.unwrap_or_else(|| compress(&data, None, level));
+    Ok((RecordHeader { kind, encoding, id: item.id, size: data.len() as u64, payload_len: payload.len() as u64 }, payload))
+}
+
+/// Encodes a commit as stored (with its signature, if any) under its id.
+fn encode_commit(store: &ObjectStore, id: &CommitId, level: i32) -> Result<(RecordHeader, Vec<u8>)> {
+    let data = store.read_commit(id)?.encode();
+    let payload = compress(&data, None, level);
+    let header = RecordHeader { kind: ObjectKind::Commit, encoding: Encoding::Zstd, id: id.0, size: data.len() as u64, payload_len: payload.len() as u64 };
+    Ok((header, payload))
+}

@@ -1,0 +1,183 @@
+//! What a pack must carry: the commits reachable from `want` and not from `have`, and every
+//! tree and blob they reach that the receiver (who has everything reachable from `have`) lacks,
+//! in the order the format requires, each with a delta base candidate: the object at the same
+//! path in the commit's first parent.
+
+use std::collections::{HashMap, HashSet};
+
+use muse_core::{CommitId, ObjectId, Tree, TreeId};
+use muse_store::{ObjectKind, ObjectStore, StoreError};
+
+use crate::error::{PackError, Result};
+
+/// One object to send, with the base to delta it against (if any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Item {
+    /// The object.
+    pub id: ObjectId,
+    /// An object the receiver will have when this one arrives, similar to it.
+    pub base: Option<ObjectId>,
+}
+
+/// The objects of a pack, in pack order.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Blobs; a base always precedes the blob that deltas against it (or is the receiver's).
+    pub blobs: Vec<Item>,
+    /// Trees, every subtree before its parent.
+    pub trees: Vec<Item>,
+    /// Commits, every parent before its children.
+    pub commits: Vec<CommitId>,
+}
+
+impl Plan {
+    /// Every object id the plan sends.
+    pub fn ids(&self) -> impl Iterator<Item = ObjectId> + '_ {
+        self.blobs.iter().chain(&self.trees).map(|item| item.id).chain(self.commits.iter().map(|c| c.0))
+    }
+}
+
+/// Plans a pack of what is reachable from `want` and not from `have`. Ids in `have` that the
+/// store does not hold are ignored (a receiver may know commits the sender does not).
+pub fn plan(store: &ObjectStore, want: &[CommitId], have: &[CommitId], max_depth: u32) -> Result<Plan> {
+    let mut planner = Planner { store, seen: HashSet::new(), depth: HashMap::new(), max_depth, plan: Plan::default() };
+    let mut known_have = Vec::new();
+    for id in have {
+        if store.kind(&id.0)? == Some(ObjectKind::Commit) {
+            known_have.push(*id);
+        }
+    }
+    let have_commits = ancestors(store, &known_have)?;
+    for commit in &have_commits {
+        planner.mark_received(store.read_commit(commit)?.snapshot)?;
+    }
+    let mut snapshots = HashMap::new();
+    let order = commits_to_send(store, want, &have_commits, &mut snapshots)?;
+    for commit in &order {
+        let (snapshot, first_parent) = snapshots[commit];
+        let old = match first_parent {
+            Some(parent) => Some(match snapshots.get(&parent) {
+                Some((tree, _)) => *tree,
+                None => store.read_commit(&parent)?.snapshot,
+            }),
+            None => None,
+        };
+        planner.visit_tree(snapshot, old)?;
+    }
+    planner.plan.commits = order;
+    Ok(planner.plan)
+}
+
+/// Every commit reachable from `roots` (inclusive).
+pub fn ancestors(store: &ObjectStore, roots: &[CommitId]) -> Result<HashSet<CommitId>> {
+    let mut seen: HashSet<CommitId> = HashSet::new();
+    let mut stack: Vec<CommitId> = roots.to_vec();
+    while let Some(id) = stack.pop() {
+        if seen.insert(id) {
+            stack.extend(store.read_commit(&id)?.parents);
+        }
+    }
+    Ok(seen)
+}
+
+/// The commits reachable from `want` but not in `have`, parents first; records each one's
+/// snapshot and first parent in `snapshots`.
+fn commits_to_send(
+    store: &ObjectStore,
+    want: &[CommitId],
+    have: &HashSet<CommitId>,
+    snapshots: &mut HashMap<CommitId, (TreeId, Option<CommitId>)>,
+) -> Result<Vec<CommitId>> {
+    let mut order = Vec::new();
+    let mut stack: Vec<(CommitId, bool)> = want.iter().rev().map(|id| (*id, false)).collect();
+    while let Some((id, expanded)) = stack.pop() {
+        if expanded {
+            order.push(id);
+            continue;
+        }
+        if have.contains(&id) || snapshots.contains_key(&id) {
+            continue;
+        }
+        let commit = match store.read_commit(&id) {
+            Ok(commit) => commit,
+            Err(StoreError::ObjectNotFound(missing)) if missing == id.0 => return Err(PackError::UnknownCommit(id.0)),
+            Err(e) => return Err(e.into()),
+        };
+        snapshots.insert(id, (commit.snapshot, commit.parents.first().copied()));
+        stack.push((id, true));
+        for parent in commit.parents.iter().rev() {
+            if !have.contains(parent) && !snapshots.contains_key(parent) {
+                stack.push((*parent, false));
+            }
+        }
+    }
+    Ok(order)
+}
+
+struct Planner<'s> {
+    store: &'s ObjectStore,
+    /// Objects the receiver has or will have before the next one: received or planned.
+    seen: HashSet<ObjectId>,
+    /// Delta chain length of planned objects (absent: 0).
+    depth: HashMap<ObjectId, u32>,
+    max_depth: u32,
+    plan: Plan,
+}
+
+impl Planner<'_> {
+    /// Marks a tree the receiver has, and everything under it.
+    fn mark_received(&mut self, root: TreeId) -> Result<()> {
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if !self.seen.insert(id.0) {
+                continue;
+            }
+            for entry in self.store.read_tree(&id)?.entries() {
+                if entry.kind.is_blob() {
+                    self.seen.insert(entry.id);
+                } else if !self.seen.contains(&entry.id) {
+                    stack.push(TreeId(entry.id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans a tree the receiver lacks, comparing it with `old`, the tree at the same path in
+    /// the first parent, to find delta bases.
+    fn visit_tree(&mut self, id: TreeId, old: Option<TreeId>) -> Result<()> {
+        if !self.seen.insert(id.0) {
+            return Ok(());
+        }
+        let tree = self.store.read_tree(&id)?;
+        let old_tree = match old {
+            Some(old) if old != id => Some(self.store.read_tree(&old)?),
+            _ => None,
+        };
+        for entry in tree.entries() {
+            let before = old_tree.as_ref().and_then(|t: &Tree| t.get(&entry.name)).filter(|o| o.kind.is_blob() == entry.kind.is_blob()).map(|o| o.id);
+            if entry.kind.is_blob() {
+                if self.seen.insert(entry.id) {
+                    let item = self.item(entry.id, before);
+                    self.plan.blobs.push(item);
+                }
+            } else {
+                self.visit_tree(TreeId(entry.id), before.map(TreeId))?;
+            }
+        }
+        let item = self.item(id.0, old.map(|t| t.0));
+        self.plan.trees.push(item);
+        Ok(())
+    }
+
+    /// An item with `base` as its delta base, unless that would make the chain too long.
+    fn item(&mut self, id: ObjectId, base: Option<ObjectId>) -> Item {
+        let base = base.filter(|b| *b != id && self.seen.contains(b));
+        let depth = base.map_or(0, |b| self.depth.get(&b).copied().unwrap_or(0) + 1);
+        if depth > self.max_depth || depth == 0 {
+            return Item { id, base: None };
+        }
+        self.depth.insert(id, depth);
+        Item { id, base }
+    }
+}

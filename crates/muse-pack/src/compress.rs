@@ -1,0 +1,69 @@
+//! zstd helpers shared by the builder, the applier and gc: whole-object frames and delta frames
+//! (a frame compressed with the base object's bytes as a raw-content prefix).
+
+use std::io::Read;
+
+use zstd::zstd_safe::{self, CCtx, CParameter};
+
+/// Compresses `data` into one zstd frame at `level`, against `base` as a prefix if given.
+pub fn compress(data: &[u8], base: Option<&[u8]>, level: i32) -> Vec<u8> {
+    let mut cctx = CCtx::create();
+    let mut out = Vec::with_capacity(zstd_safe::compress_bound(data.len()));
+    let result = (|| {
+        cctx.set_parameter(CParameter::CompressionLevel(level))?;
+        cctx.set_parameter(CParameter::ChecksumFlag(false))?;
+        if let Some(base) = base {
+            // A window that spans the base and the object, so matches reach the whole base.
+            let span = (base.len() + data.len()).max(1);
+            let log = usize::BITS - (span - 1).leading_zeros();
+            cctx.set_parameter(CParameter::WindowLog(log.clamp(10, 27)))?;
+            cctx.ref_prefix(base)?;
+        }
+        cctx.compress2(&mut out, data)
+    })();
+    match result {
+        Ok(_) => out,
+        // Only a zstd bug can fail here: the buffer is large enough and the parameters valid.
+        Err(code) => panic!("zstd compression failed: {}", zstd_safe::get_error_name(code)),
+    }
+}
+
+/// Decompresses one frame that must yield exactly `size` bytes, optionally against a base.
+/// Reads at most `size + 1` bytes of output, so a lying size cannot cause a large allocation.
+pub fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<u8>, String> {
+    let cap = usize::try_from(size).map_err(|_| "object too large for memory".to_string())?;
+    let decoder = match base {
+        Some(base) => zstd::stream::read::Decoder::with_ref_prefix(payload, base),
+        None => zstd::stream::read::Decoder::with_buffer(payload),
+    };
+    let mut out = Vec::with_capacity(cap.min(64 << 20));
+    decoder
+        .map_err(|e| format!("zstd: {e}"))?
+        .single_frame()
+        .take(size.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("zstd: {e}"))?;
+    if out.len() as u64 != size {
+        return Err(format!("decodes to {} bytes, expected {size}", out.len()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_frames_are_small_and_round_trip() {
+        let base: Vec<u8> = (0..200_000u32).flat_map(|i| (i * 7919).to_le_bytes()).collect();
+        let mut target = base.clone();
+        target[123_456] ^= 0xff;
+        let delta = compress(&target, Some(&base), 3);
+        assert!(delta.len() < 2000, "delta of {} bytes for {} bytes", delta.len(), target.len());
+        assert_eq!(decompress(&delta, target.len() as u64, Some(&base)).unwrap(), target);
+        assert!(decompress(&delta, target.len() as u64, None).is_err());
+        let full = compress(&target, None, 3);
+        assert_eq!(decompress(&full, target.len() as u64, None).unwrap(), target);
+        assert!(decompress(&full, target.len() as u64 - 1, None).is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! The errors of building, reading and applying mpacks. Each names the pack position, object or
+//! file concerned. Problems with one record (a poisoned object, a missing parent) are not errors:
+//! they are reported per record as [`crate::Rejected`] and the rest of the pack is applied.
+
+use std::io;
+
+use muse_core::ObjectId;
+use muse_store::StoreError;
+
+/// Why a pack could not be built, read or applied at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// Reading the pack or writing a temporary file failed (disk full, broken pipe, ...).
+    #[error("{op} {what}: {source}")]
+    Io {
+        /// What was being done ("read", "write", "create", ...).
+        op: &'static str,
+        /// The file or stream, e.g. "the mpack stream" or a spool path.
+        what: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The local store failed (including I/O errors while publishing objects).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The bytes do not start with the mpack magic.
+    #[error("not an mpack (bad magic bytes)")]
+    NotAPack,
+    /// The pack's version is not one this build reads.
+    #[error("unsupported mpack version {0} (this muse reads version 1)")]
+    UnsupportedVersion(u32),
+    /// The framing is broken: unknown record type, records out of order, a duplicate id, ...
+    #[error("malformed mpack at byte {offset}: {reason}")]
+    Malformed {
+        /// Offset of the offending bytes from the start of the pack.
+        offset: u64,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// The pack ends before its trailer.
+    #[error("truncated mpack: the stream ends at byte {offset}, inside {inside}")]
+    Truncated {
+        /// How many bytes were read.
+        offset: u64,
+        /// Which part was being read ("a record header", "the payload of sha256:…", ...).
+        inside: String,
+    },
+    /// The trailing SHA-256 does not match the pack's bytes.
+    #[error("mpack checksum mismatch: the trailer says {expected}, the bytes hash to {actual}")]
+    ChecksumMismatch {
+        /// The checksum written in the trailer.
+        expected: ObjectId,
+        /// The checksum of the bytes received.
+        actual: ObjectId,
+    },
+    /// A bundle's header is malformed or its prerequisites are missing.
+    #[error("bundle: {0}")]
+    Bundle(String),
+    /// A commit asked for by a build is not in the store.
+    #[error("cannot pack commit {0}: it is not in the store")]
+    UnknownCommit(ObjectId),
+    /// A write step was refused by the caller's hook (fault injection, cancellation).
+    #[error("{step}: {source}")]
+    Hook {
+        /// The step that was refused.
+        step: String,
+        /// The error the hook returned.
+        source: io::Error,
+    },
+}
+
+impl PackError {
+    /// An I/O error on `what`.
+    pub(crate) fn io(op: &'static str, what: impl std::fmt::Display, source: io::Error) -> Self {
+        PackError::Io { op, what: what.to_string(), source }
+    }
+
+    /// Whether the error is about the pack's bytes (as opposed to the local store or the disk).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            PackError::NotAPack
+                | PackError::UnsupportedVersion(_)
+                | PackError::Malformed { .. }
+                | PackError::Truncated { .. }
+                | PackError::ChecksumMismatch { .. }
+                | PackError::Bundle(_)
+        )
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = PackError> = std::result::Result<T, E>;

@@ -1,0 +1,289 @@
+//! Reading an mpack as a stream: the framing (header, record headers, end record, trailer) and
+//! the decoding of one payload with bounded memory. Nothing here trusts a length field for an
+//! allocation: payloads are streamed, and only objects known to be at most
+//! [`MAX_INLINE_SIZE`] bytes are collected in memory.
+
+use std::io::{self, BufReader, Read, Write};
+
+use muse_core::{Hasher, ObjectId};
+use muse_store::odb::Encoding;
+use muse_store::ObjectKind;
+
+use crate::error::{PackError, Result};
+use crate::format::{RecordHeader, ENCODING_ZSTD, ENCODING_ZSTD_DELTA, MAGIC, MAX_INLINE_SIZE, RECORD_END, RECORD_OBJECT, VERSION};
+
+/// An mpack being read: counts and hashes every byte before the trailer.
+pub struct Input<R> {
+    inner: R,
+    hasher: Hasher,
+    offset: u64,
+    records: u64,
+    last_kind: u8,
+}
+
+impl<R: Read> Input<R> {
+    /// Reads and checks the pack header.
+    pub fn open(inner: R) -> Result<Self> {
+        let mut input = Input { inner, hasher: Hasher::new(), offset: 0, records: 0, last_kind: 0 };
+        let mut magic = [0u8; 8];
+        match input.read_exact(&mut magic, || "the header".into()) {
+            Err(PackError::Truncated { .. }) => return Err(PackError::NotAPack),
+            other => other?,
+        }
+        if magic != MAGIC {
+            return Err(PackError::NotAPack);
+        }
+        let version = input.read_u32(|| "the header".into())?;
+        if version != VERSION {
+            return Err(PackError::UnsupportedVersion(version));
+        }
+        let flags = input.read_u32(|| "the header".into())?;
+        if flags != 0 {
+            return Err(input.malformed(4, format!("unknown header flags {flags:#x} (must be 0)")));
+        }
+        Ok(input)
+    }
+
+    /// Bytes read so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn malformed(&self, back: u64, reason: String) -> PackError {
+        PackError::Malformed { offset: self.offset.saturating_sub(back), reason }
+    }
+
+    /// Reads up to `buf.len()` bytes of the pack body; 0 only at the end of the stream.
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match self.inner.read(buf) {
+                Ok(n) => {
+                    self.hasher.update(&buf[..n]);
+                    self.offset += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(PackError::io("read", "the mpack stream", e)),
+            }
+        }
+    }
+
+    fn read_exact(&mut self, mut buf: &mut [u8], inside: impl Fn() -> String) -> Result<()> {
+        while !buf.is_empty() {
+            let n = self.read_some(buf)?;
+            if n == 0 {
+                return Err(PackError::Truncated { offset: self.offset, inside: inside() });
+            }
+            buf = &mut buf[n..];
+        }
+        Ok(())
+    }
+
+    fn read_u8(&mut self, inside: impl Fn() -> String) -> Result<u8> {
+        let mut b = [0u8; 1];
+        self.read_exact(&mut b, inside)?;
+        Ok(b[0])
+    }
+
+    fn read_u32(&mut self, inside: impl Fn() -> String) -> Result<u32> {
+        let mut b = [0u8; 4];
+        self.read_exact(&mut b, inside)?;
+        Ok(u32::from_be_bytes(b))
+    }
+
+    fn read_u64(&mut self, inside: impl Fn() -> String) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.read_exact(&mut b, inside)?;
+        Ok(u64::from_be_bytes(b))
+    }
+
+    fn read_id(&mut self, inside: impl Fn() -> String) -> Result<ObjectId> {
+        let mut b = [0u8; 32];
+        self.read_exact(&mut b, inside)?;
+        Ok(ObjectId::from_bytes(b))
+    }
+
+    /// The next object record's header, or `None` once the end record has been read (its record
+    /// count checked). Rejects unknown types, kinds and encodings, and kinds out of order.
+    pub fn next_record(&mut self) -> Result<Option<RecordHeader>> {
+        let at = || "a record header".to_string();
+        match self.read_u8(at)? {
+            RECORD_END => {
+                let count = self.read_u64(at)?;
+                if count != self.records {
+                    return Err(self.malformed(8, format!("the end record counts {count} records, the pack holds {}", self.records)));
+                }
+                return Ok(None);
+            }
+            RECORD_OBJECT => {}
+            other => return Err(self.malformed(1, format!("unknown record type {other}"))),
+        }
+        let code = self.read_u8(at)?;
+        let kind = ObjectKind::from_code(code).ok_or_else(|| self.malformed(1, format!("unknown object kind {code}")))?;
+        if code < self.last_kind {
+            return Err(self.malformed(1, format!("a {} record after a {} record (order is blobs, trees, commits)", kind.as_str(), kind_name(self.last_kind))));
+        }
+        self.last_kind = code;
+        let encoding_code = self.read_u8(at)?;
+        let id = self.read_id(at)?;
+        let encoding = match encoding_code {
+            ENCODING_ZSTD => Encoding::Zstd,
+            ENCODING_ZSTD_DELTA => Encoding::ZstdDelta(self.read_id(at)?),
+            other => return Err(self.malformed(33, format!("unknown encoding {other} for {id}"))),
+        };
+        let size = self.read_u64(at)?;
+        let payload_len = self.read_u64(at)?;
+        self.records += 1;
+        Ok(Some(RecordHeader { kind, encoding, id, size, payload_len }))
+    }
+
+    /// Reads the trailer and checks it against the bytes read, then checks the stream ends.
+    pub fn finish(mut self) -> Result<()> {
+        let actual = std::mem::take(&mut self.hasher).finish();
+        let mut trailer = [0u8; 32];
+        let mut filled = 0;
+        while filled < trailer.len() {
+            match self.inner.read(&mut trailer[filled..]) {
+                Ok(0) => return Err(PackError::Truncated { offset: self.offset + filled as u64, inside: "the trailer".into() }),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(PackError::io("read", "the mpack stream", e)),
+            }
+        }
+        let expected = ObjectId::from_bytes(trailer);
+        if expected != actual {
+            return Err(PackError::ChecksumMismatch { expected, actual });
+        }
+        let mut extra = [0u8; 1];
+        loop {
+            match self.inner.read(&mut extra) {
+                Ok(0) => return Ok(()),
+                Ok(_) => return Err(PackError::Malformed { offset: self.offset + 32, reason: "bytes after the trailer".into() }),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(PackError::io("read", "the mpack stream", e)),
+            }
+        }
+    }
+
+    /// Reads and discards a record's payload (still hashed into the checksum).
+    pub fn skip_payload(&mut self, record: &RecordHeader) -> Result<()> {
+        let mut sink = io::sink();
+        let mut reader = PayloadReader { input: self, id: record.id, remaining: record.payload_len, tee: None, fatal: None };
+        drain(&mut reader, &mut sink)
+    }
+
+    /// Decodes a record's payload, streaming it (and copying its raw bytes to `tee`, if given).
+    /// The outer error is fatal (I/O, truncation); the inner one is why the record is invalid.
+    /// `keep` collects the decoded bytes; callers pass it only for records of at most
+    /// [`MAX_INLINE_SIZE`] bytes.
+    pub fn decode_payload(&mut self, record: &RecordHeader, base: Option<&[u8]>, tee: Option<&mut dyn Write>, keep: bool) -> Result<Decoded> {
+        let mut reader = PayloadReader { input: self, id: record.id, remaining: record.payload_len, tee, fatal: None };
+        if record.payload_len == 0 {
+            return Ok(Err("the payload is empty (a zstd frame is at least 9 bytes)".into()));
+        }
+        let outcome = decode_frame(&mut reader, record.size, base, keep && record.size <= MAX_INLINE_SIZE);
+        if let Some(fatal) = reader.fatal.take() {
+            return Err(fatal);
+        }
+        let leftover = reader.remaining;
+        drain(&mut reader, &mut io::sink())?;
+        Ok(match outcome {
+            Ok(_) if leftover > 0 => Err("the payload has bytes after its zstd frame".into()),
+            other => other,
+        })
+    }
+}
+
+fn kind_name(code: u8) -> &'static str {
+    ObjectKind::from_code(code).map_or("?", ObjectKind::as_str)
+}
+
+/// A decoded payload: the SHA-256 of its bytes and, if asked for, the bytes; or why it is invalid.
+pub type Decoded = std::result::Result<(ObjectId, Option<Vec<u8>>), String>;
+
+/// Reads exactly one payload from the pack, teeing it to a spool, remembering fatal errors so
+/// they are not mistaken for a bad zstd frame.
+struct PayloadReader<'a, 't, R> {
+    input: &'a mut Input<R>,
+    id: ObjectId,
+    remaining: u64,
+    tee: Option<&'t mut dyn Write>,
+    fatal: Option<PackError>,
+}
+
+impl<R: Read> Read for PayloadReader<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || self.fatal.is_some() {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let fail = |this: &mut Self, e: PackError| {
+            this.fatal = Some(e);
+            Err(io::Error::other("the mpack stream failed"))
+        };
+        let n = match self.input.read_some(&mut buf[..want]) {
+            Ok(0) => {
+                let e = PackError::Truncated { offset: self.input.offset, inside: format!("the payload of {}", self.id) };
+                return fail(self, e);
+            }
+            Ok(n) => n,
+            Err(e) => return fail(self, e),
+        };
+        if let Some(tee) = self.tee.as_mut() {
+            if let Err(e) = tee.write_all(&buf[..n]) {
+                return fail(self, PackError::io("write", "the apply spool", e));
+            }
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+fn drain<R: Read>(reader: &mut PayloadReader<'_, '_, R>, sink: &mut dyn Write) -> Result<()> {
+    let mut buf = [0u8; 64 << 10];
+    loop {
+        let n = reader.read(&mut buf).unwrap_or(0);
+        if let Some(fatal) = reader.fatal.take() {
+            return Err(fatal);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let _ = sink.write_all(&buf[..n]);
+    }
+}
+
+/// Decodes one zstd frame of exactly `size` bytes from `source`, hashing it as it goes.
+fn decode_frame(source: &mut dyn Read, size: u64, base: Option<&[u8]>, keep: bool) -> Decoded {
+    let buffered = BufReader::with_capacity(64 << 10, source);
+    let decoder = match base {
+        Some(base) => zstd::stream::read::Decoder::with_ref_prefix(buffered, base),
+        None => zstd::stream::read::Decoder::with_buffer(buffered),
+    };
+    let mut decoder = decoder.map_err(|e| format!("zstd: {e}"))?.single_frame();
+    let mut hasher = Hasher::new();
+    let mut kept = if keep { Vec::with_capacity(usize::try_from(size).unwrap_or(0)) } else { Vec::new() };
+    let mut buf = vec![0u8; 256 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = decoder.read(&mut buf).map_err(|e| format!("the payload is not a valid zstd frame: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > size {
+            return Err(format!("the payload decodes to more than its declared size of {size} bytes"));
+        }
+        hasher.update(&buf[..n]);
+        if keep {
+            kept.extend_from_slice(&buf[..n]);
+        }
+    }
+    if total != size {
+        return Err(format!("the payload decodes to {total} bytes, its header declares {size}"));
+    }
+    if !decoder.finish().buffer().is_empty() {
+        return Err("the payload has bytes after its zstd frame".into());
+    }
+    Ok((hasher.finish(), keep.then_some(kept)))
+}
