@@ -1,0 +1,167 @@
+//! The import run: find new commits, convert them window by window, publish packs, move refs.
+
+use std::path::Path;
+use std::time::Instant;
+
+use gix::hashtable::{HashMap, HashSet};
+use gix::ObjectId as GitId;
+use muse_core::{CommitId, Tree, TreeId};
+use muse_store::Repository;
+
+use crate::blobs::BlobReader;
+use crate::error::{ImportError, Result};
+use crate::map::{GitMap, ImportLock};
+use crate::sink::Sink;
+use crate::summary::{ImportOptions, ImportPhase, ImportProgress, ImportSummary, Skips};
+use crate::tree::{TreeConverter, Window};
+use crate::{commit, graph, refs};
+
+/// Imports every commit reachable from the branches and tags of the git repository at
+/// `git_dir` (bare or not) into `repo`, then mirrors those branches and tags; see the crate
+/// documentation. Commits imported by earlier runs (recorded in `.muse/import/git-map`) are
+/// skipped, so a re-run only converts what is new. `progress` is called now and then.
+pub fn import_git(git_dir: &Path, repo: &Repository, opts: &ImportOptions, progress: &mut dyn FnMut(ImportProgress)) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let _lock = ImportLock::acquire(repo.store_dir())?;
+    let sync = gix::open::Options::isolated()
+        .open(git_dir)
+        .map_err(|source| ImportError::NotAGitRepository { path: git_dir.to_path_buf(), source: source.into() })?;
+    let git = sync.to_thread_local();
+    let mut summary = ImportSummary::default();
+    let mut map = GitMap::load(repo.store_dir())?;
+    summary.commits_previously_imported = map.len() as u64;
+
+    let refs = refs::list(&git, &mut summary)?;
+    let mut tips: Vec<(String, GitId)> = refs.iter().map(|r| (r.full_name.clone(), r.target)).collect();
+    if let Ok(head) = git.head() {
+        if let gix::head::Kind::Detached { target, peeled } = head.kind {
+            tips.push(("HEAD".into(), peeled.unwrap_or(target)));
+        }
+    }
+    let shallow = shallow_commits(&git)?;
+    if !shallow.is_empty() {
+        summary.shallow = true;
+        summary.warnings.push(format!(
+            "the git repository is a shallow clone: history stops at {} boundary commit(s), imported without their parents",
+            shallow.len()
+        ));
+    }
+
+    let report = |phase, done: u64, total: u64, bytes: u64| ImportProgress { phase, commits_done: done, commits_total: total, bytes_written: bytes, elapsed: started.elapsed() };
+    let order = graph::new_commits(&git, &tips, &|id| map.contains(id), &shallow, &mut |n| progress(report(ImportPhase::Scanning, n as u64, 0, 0)))?;
+    if !order.is_empty() {
+        let mut run = Run { git: &git, repo, opts, shallow: &shallow, summary: &mut summary, checked: HashSet::default() };
+        run.convert(&sync, &order, &mut map, &mut |done, bytes| progress(report(ImportPhase::Importing, done, order.len() as u64, bytes)))?;
+    }
+
+    progress(report(ImportPhase::UpdatingRefs, summary.commits, order.len() as u64, summary.bytes_written));
+    refs::update(repo, &refs, &map, &mut summary)?;
+    summary.head = refs::adopt_head(repo, &git, &refs, &map)?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The shallow boundary: commits whose parents the git repository does not hold.
+fn shallow_commits(git: &gix::Repository) -> Result<HashSet<GitId>> {
+    let commits = git.shallow_commits().map_err(|e| ImportError::git("read the shallow file", e))?;
+    Ok(commits.map(|c| c.iter().copied().collect()).unwrap_or_default())
+}
+
+/// The state of converting one run's commits.
+struct Run<'a> {
+    git: &'a gix::Repository,
+    repo: &'a Repository,
+    opts: &'a ImportOptions,
+    shallow: &'a HashSet<GitId>,
+    summary: &'a mut ImportSummary,
+    /// Commits of earlier runs, used as parents, that were found in the store.
+    checked: HashSet<GitId>,
+}
+
+impl Run<'_> {
+    /// Converts `order` (parents first) window by window, publishing a pack every
+    /// `commits_per_pack` commits and recording its commits in `map`.
+    fn convert(&mut self, sync: &gix::ThreadSafeRepository, order: &[GitId], map: &mut GitMap, progress: &mut dyn FnMut(u64, u64)) -> Result<()> {
+        let check_store = !self.repo.objects().packs()?.is_empty();
+        let mut sink = Sink::new(self.repo.objects(), check_store);
+        let mut converter = TreeConverter::new(self.opts.memo_capacity, self.opts.strict_paths);
+        let reader = BlobReader::new(sync.clone());
+        let mut skips = Skips::default();
+        let mut snapshots: std::collections::HashSet<TreeId> = std::collections::HashSet::new();
+        let mut unpublished: HashMap<GitId, CommitId> = HashMap::default();
+        for window_ids in order.chunks(self.opts.window_commits.max(1)) {
+            let mut window = Window::default();
+            let mut commits = Vec::with_capacity(window_ids.len());
+            for &id in window_ids {
+                let object = self.git.find_object(id).map_err(|e| ImportError::git(format!("read commit {id}"), e))?;
+                commit::verify(&object, "commit")?;
+                let data = object.detach().data;
+                let tree = gix::objs::CommitRefIter::from_bytes(&data, gix::hash::Kind::Sha1)
+                    .tree_id()
+                    .map_err(|e| ImportError::CorruptObject { kind: "commit", id, reason: format!("{e:#}") })?;
+                converter.collect(self.git, tree, id, &mut window, &mut skips)?;
+                commits.push((id, tree, data));
+            }
+            let jobs = std::mem::take(&mut window.new_blobs);
+            reader.convert(&jobs, self.repo.objects(), sink.checks_store(), &mut |blob| {
+                if let Some(payload) = &blob.payload {
+                    sink.add_blob(blob.id, blob.size, payload)?;
+                }
+                converter.blob_converted(blob.git, blob.id, &mut window);
+                Ok(())
+            })?;
+            converter.build(&mut window, &mut sink)?;
+            for (id, tree, data) in commits {
+                let snapshot = match window.tree(&tree).expect("every commit's tree was collected") {
+                    Some(snapshot) => snapshot,
+                    None => sink.add_tree(&Tree::default())?,
+                };
+                let (parents, missing) = self.parents(id, &data, map, &unpublished)?;
+                let converted = commit::convert(id, &data, parents, &missing, snapshot)?;
+                unpublished.insert(id, sink.add_commit(id, &converted)?);
+                snapshots.insert(snapshot);
+                self.summary.commits += 1;
+            }
+            if sink.pending_commits() >= self.opts.commits_per_pack {
+                map.append(&sink.publish()?)?;
+                unpublished.clear();
+            }
+            progress(self.summary.commits, sink.stats.bytes);
+        }
+        map.append(&sink.publish()?)?;
+        let stats = sink.stats;
+        let summary = &mut *self.summary;
+        summary.snapshots = snapshots.len() as u64;
+        (summary.blobs_written, summary.trees_written, summary.commits_written) = (stats.blobs, stats.trees, stats.commits);
+        summary.objects_written = stats.blobs + stats.trees + stats.commits;
+        summary.bytes_written = stats.bytes;
+        skips.fill(summary);
+        Ok(())
+    }
+
+    /// The Muse parents of git commit `id`, and the git parents a shallow clone lacks.
+    fn parents(&mut self, id: GitId, data: &[u8], map: &GitMap, unpublished: &HashMap<GitId, CommitId>) -> Result<(Vec<CommitId>, Vec<GitId>)> {
+        let mut parents = Vec::new();
+        let mut missing = Vec::new();
+        for parent in gix::objs::CommitRefIter::from_bytes(data, gix::hash::Kind::Sha1).parent_ids() {
+            if self.shallow.contains(&id) {
+                missing.push(parent);
+            } else if let Some(muse) = unpublished.get(&parent) {
+                parents.push(*muse);
+            } else if let Some(muse) = map.get(&parent) {
+                // A commit of an earlier run: make sure the map is not stale before relying on it.
+                if self.checked.insert(parent) && !self.repo.objects().contains(&muse.0)? {
+                    return Err(ImportError::CorruptMap {
+                        path: GitMap::path_in(self.repo.store_dir()),
+                        line: 0,
+                        reason: format!("it names commit {muse} (git {parent}), which the store does not hold"),
+                    });
+                }
+                parents.push(muse);
+            } else {
+                return Err(ImportError::MissingObject { kind: "commit", id: parent, needed_by: format!("commit {id}") });
+            }
+        }
+        Ok((parents, missing))
+    }
+}

@@ -1,0 +1,231 @@
+//! Git trees → Muse trees, memoized by git tree id.
+//!
+//! Conversion runs in windows of commits, in two steps so that file contents can be hashed in
+//! parallel in between: [`TreeConverter::collect`] decodes every git tree of a window that was
+//! not converted before (children first) and lists the blobs never seen; once the caller has
+//! hashed those, [`TreeConverter::build`] writes the Muse trees bottom-up. Gitlinks (submodules)
+//! are skipped and counted, empty directories are dropped (Muse stores none), and names Muse
+//! cannot store are skipped and reported, or refused under `strict_paths`.
+
+use gix::hashtable::{HashMap, HashSet};
+use gix::ObjectId as GitId;
+use muse_core::{validate_name, EntryKind, ObjectId, Tree, TreeEntry, TreeId};
+
+use crate::error::{ImportError, Result};
+use crate::memo::Memo;
+use crate::sink::Sink;
+use crate::summary::Skips;
+
+/// One entry of a decoded git tree that Muse can store.
+struct PendingEntry {
+    name: String,
+    kind: EntryKind,
+    id: GitId,
+}
+
+/// A git tree on the collection stack, with the index of the next entry to look at.
+struct Frame {
+    id: GitId,
+    path: String,
+    entries: Vec<PendingEntry>,
+    next: usize,
+}
+
+/// The conversion state of one window of commits.
+#[derive(Default)]
+pub(crate) struct Window {
+    /// Decoded trees not converted yet.
+    pending: HashMap<GitId, Vec<PendingEntry>>,
+    /// The pending trees, every tree after its subtrees.
+    order: Vec<GitId>,
+    /// Converted trees this window uses (`None`: empty once converted, so left out).
+    trees: HashMap<GitId, Option<TreeId>>,
+    /// Converted blobs this window uses.
+    blobs: HashMap<GitId, ObjectId>,
+    queued: HashSet<GitId>,
+    /// Blobs to read and hash, with a commit that needs each (for error messages).
+    pub new_blobs: Vec<(GitId, GitId)>,
+}
+
+impl Window {
+    /// The Muse tree a converted git tree became (`None`: it was empty once converted).
+    pub fn tree(&self, id: &GitId) -> Option<Option<TreeId>> {
+        self.trees.get(id).copied()
+    }
+}
+
+/// Memoized git → Muse tree and blob ids, bounded in memory.
+pub(crate) struct TreeConverter {
+    trees: Memo<Option<TreeId>>,
+    blobs: Memo<ObjectId>,
+    strict_paths: bool,
+}
+
+impl TreeConverter {
+    /// A converter remembering up to about `2 × memo_capacity` trees and as many blobs.
+    pub fn new(memo_capacity: usize, strict_paths: bool) -> Self {
+        TreeConverter { trees: Memo::new(memo_capacity), blobs: Memo::new(memo_capacity), strict_paths }
+    }
+
+    /// Decodes the not-yet-converted trees under `root` (the tree of `commit`) into `window`.
+    pub fn collect(&mut self, repo: &gix::Repository, root: GitId, commit: GitId, window: &mut Window, skips: &mut Skips) -> Result<()> {
+        if self.is_resolved(root, window) {
+            return Ok(());
+        }
+        let entries = self.decode(repo, root, "", commit, window, skips)?;
+        let mut stack = vec![Frame { id: root, path: String::new(), entries, next: 0 }];
+        while let Some(top) = stack.last_mut() {
+            let child = top.entries[top.next..].iter().position(|e| e.kind == EntryKind::Tree).map(|i| top.next + i);
+            let Some(index) = child else {
+                let done = stack.pop().expect("the loop runs only while the stack has a frame");
+                window.pending.insert(done.id, done.entries);
+                window.order.push(done.id);
+                continue;
+            };
+            top.next = index + 1;
+            let entry = &top.entries[index];
+            let (id, path) = (entry.id, format!("{}{}/", top.path, entry.name));
+            if self.is_resolved(id, window) {
+                continue;
+            }
+            if stack.iter().any(|f| f.id == id) {
+                return Err(ImportError::CorruptObject { kind: "tree", id, reason: format!("it contains itself (at {path})") });
+            }
+            let entries = self.decode(repo, id, &path, commit, window, skips)?;
+            stack.push(Frame { id, path, entries, next: 0 });
+        }
+        Ok(())
+    }
+
+    /// Whether `id` is converted or pending in `window`; a memo hit is pinned into the window so
+    /// that it cannot be evicted before the window is built.
+    fn is_resolved(&mut self, id: GitId, window: &mut Window) -> bool {
+        if window.trees.contains_key(&id) || window.pending.contains_key(&id) {
+            return true;
+        }
+        match self.trees.get(&id) {
+            Some(converted) => {
+                window.trees.insert(id, converted);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reads one git tree, keeping the entries Muse can store and queueing unseen blobs.
+    fn decode(&mut self, repo: &gix::Repository, id: GitId, path: &str, commit: GitId, window: &mut Window, skips: &mut Skips) -> Result<Vec<PendingEntry>> {
+        let needed_by = || if path.is_empty() { format!("commit {commit}") } else { format!("{path} in commit {commit}") };
+        let object = repo.try_find_object(id).map_err(|e| ImportError::git(format!("read tree {id}"), e))?;
+        let object = object.ok_or_else(|| ImportError::MissingObject { kind: "tree", id, needed_by: needed_by() })?;
+        crate::commit::verify(&object, "tree")?;
+        let mut entries = Vec::new();
+        for entry in gix::objs::TreeRefIter::from_bytes(&object.data, gix::hash::Kind::Sha1) {
+            let entry = entry.map_err(|e| ImportError::CorruptObject { kind: "tree", id, reason: format!("{e:#}") })?;
+            let full_path = || format!("{path}{}", escape(entry.filename));
+            let mode = entry.mode;
+            let kind = if mode.is_tree() {
+                EntryKind::Tree
+            } else if mode.is_commit() {
+                skips.submodule(full_path());
+                continue;
+            } else if mode.is_link() {
+                EntryKind::Symlink
+            } else if mode.is_blob() {
+                if mode.is_executable() { EntryKind::Executable } else { EntryKind::File }
+            } else {
+                self.refuse(commit, full_path(), format!("unsupported git mode {mode:o}"), skips)?;
+                continue;
+            };
+            let name = match std::str::from_utf8(entry.filename) {
+                Ok(name) => name,
+                Err(_) => {
+                    self.refuse(commit, full_path(), "the name is not UTF-8".into(), skips)?;
+                    continue;
+                }
+            };
+            if let Err(e) = validate_name(name) {
+                self.refuse(commit, full_path(), e.to_string(), skips)?;
+                continue;
+            }
+            let git_id = entry.oid.to_owned();
+            if kind.is_blob() && !window.blobs.contains_key(&git_id) && !window.queued.contains(&git_id) {
+                match self.blobs.get(&git_id) {
+                    Some(muse) => {
+                        window.blobs.insert(git_id, muse);
+                    }
+                    None => {
+                        window.queued.insert(git_id);
+                        window.new_blobs.push((git_id, commit));
+                    }
+                }
+            }
+            entries.push(PendingEntry { name: name.to_string(), kind, id: git_id });
+        }
+        Ok(entries)
+    }
+
+    fn refuse(&self, commit: GitId, path: String, reason: String, skips: &mut Skips) -> Result<()> {
+        if self.strict_paths {
+            return Err(ImportError::InvalidPath { commit, path, reason });
+        }
+        skips.invalid_path(commit, path, reason);
+        Ok(())
+    }
+
+    /// Records the Muse id of a blob read for `window`.
+    pub fn blob_converted(&mut self, git: GitId, muse: ObjectId, window: &mut Window) {
+        window.blobs.insert(git, muse);
+        self.blobs.insert(git, muse);
+    }
+
+    /// Converts and writes the window's pending trees, subtrees first.
+    pub fn build(&mut self, window: &mut Window, sink: &mut Sink<'_>) -> Result<()> {
+        for id in std::mem::take(&mut window.order) {
+            let entries = window.pending.remove(&id).expect("every ordered tree is pending");
+            let mut converted = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let target = if entry.kind == EntryKind::Tree {
+                    match window.trees.get(&entry.id).copied().expect("subtrees are converted before their parents") {
+                        Some(tree) => tree.0,
+                        None => continue,
+                    }
+                } else {
+                    *window.blobs.get(&entry.id).expect("blobs are hashed before trees are built")
+                };
+                converted.push(TreeEntry { name: entry.name, kind: entry.kind, id: target });
+            }
+            let muse = if converted.is_empty() {
+                None
+            } else {
+                let tree = Tree::from_entries(converted).map_err(|e| ImportError::CorruptObject { kind: "tree", id, reason: e.reason })?;
+                Some(sink.add_tree(&tree)?)
+            };
+            window.trees.insert(id, muse);
+            self.trees.insert(id, muse);
+        }
+        Ok(())
+    }
+}
+
+/// A path's bytes as text, with every byte that is not part of valid UTF-8 written `\xNN`.
+pub(crate) fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_keeps_utf8_and_marks_other_bytes() {
+        assert_eq!(escape("dir/é.txt".as_bytes()), "dir/é.txt");
+        assert_eq!(escape(b"caf\xe9.txt"), "caf\\xe9.txt");
+    }
+}
