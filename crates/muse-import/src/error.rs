@@ -95,19 +95,6 @@ impl ImportError {
     pub(crate) fn git(op: impl Into<String>, source: gix::Error) -> Self {
         ImportError::Git { op: op.into(), source }
     }
-
-    /// Whether the error lies in the git input (not a repository, missing or corrupted objects,
-    /// unstorable paths) rather than in the Muse store or the file system: the CLI's exit code 8.
-    pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
-            ImportError::NotAGitRepository { .. }
-                | ImportError::Git { .. }
-                | ImportError::MissingObject { .. }
-                | ImportError::CorruptObject { .. }
-                | ImportError::InvalidPath { .. }
-        )
-    }
 }
 
 /// Shorthand for results of this crate.

@@ -6,7 +6,8 @@
 //! created or moved only if it is absent or still points at an imported commit: a branch that
 //! gained Muse-only commits is left alone and reported.
 
-use gix::hashtable::HashSet;
+use std::collections::HashSet;
+
 use gix::ObjectId as GitId;
 use muse_core::CommitId;
 use muse_store::{Head, RefName, Repository};

@@ -6,6 +6,7 @@ mod common;
 mod config;
 mod diff;
 mod fsck;
+mod import;
 mod init;
 mod log;
 mod show;
@@ -44,6 +45,8 @@ pub enum Command {
     Workspace(workspace::Args),
     /// Read or set repository settings.
     Config(config::Args),
+    /// Import history from another version control system (git).
+    Import(import::Args),
 }
 
 /// Runs one parsed command.
@@ -61,5 +64,6 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Fsck(args) => fsck::run(args, ctx),
         Command::Workspace(args) => workspace::run(args, ctx),
         Command::Config(args) => config::run(args, ctx),
+        Command::Import(args) => import::run(args, ctx),
     }
 }
