@@ -56,9 +56,18 @@ pub enum PackError {
     /// A bundle's header is malformed or its prerequisites are missing.
     #[error("bundle: {0}")]
     Bundle(String),
+    /// A bundle needs a commit the store does not have.
+    #[error("the bundle needs commit {0}, which this repository does not have (apply the bundle it builds on first)")]
+    MissingPrerequisite(ObjectId),
     /// A commit asked for by a build is not in the store.
     #[error("cannot pack commit {0}: it is not in the store")]
     UnknownCommit(ObjectId),
+    /// Another `gc` holds the store's gc lock.
+    #[error("another muse gc is running (lock {}); try again later", .0.display())]
+    Locked(std::path::PathBuf),
+    /// A clone's target directory exists and is not empty.
+    #[error("{} exists and is not an empty directory", .0.display())]
+    TargetNotEmpty(std::path::PathBuf),
     /// A write step was refused by the caller's hook (fault injection, cancellation).
     #[error("{step}: {source}")]
     Hook {

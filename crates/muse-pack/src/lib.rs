@@ -8,12 +8,21 @@
 
 mod apply;
 mod build;
+mod bundle;
+mod clone;
 mod compress;
 mod error;
 pub mod format;
+mod gc;
 mod input;
+mod pipe;
+mod refs;
 
 pub use apply::{apply, ApplyOptions, ApplyReport, Rejected, WriteHook, WriteStep};
 pub use build::{build, BuildOptions, BuildStats};
+pub use bundle::{apply_bundle, create_bundle, BundleHeader, BundleReport};
+pub use clone::{clone_local, CloneReport};
 pub use error::{PackError, Result};
 pub use format::{MpackWriter, RecordHeader};
+pub use gc::{gc, GcReport};
+pub use refs::{update_refs, RefStatus, RefUpdate};

@@ -66,6 +66,8 @@ pub enum WriteStep<'a> {
     Store(&'a ObjectId),
     /// The new store pack is about to be made durable and visible.
     Publish,
+    /// A ref is about to be moved (after the pack is published).
+    Ref(&'a str),
 }
 
 impl fmt::Display for WriteStep<'_> {
@@ -74,6 +76,7 @@ impl fmt::Display for WriteStep<'_> {
             WriteStep::Spool(id) => write!(f, "spool {id}"),
             WriteStep::Store(id) => write!(f, "write {id} to the store"),
             WriteStep::Publish => f.write_str("publish the received objects"),
+            WriteStep::Ref(name) => write!(f, "move {name}"),
         }
     }
 }
@@ -124,6 +127,14 @@ struct Slot {
 /// The outcome of verifying one record: its spool offset and delta depth, or the reason.
 type Verdict = std::result::Result<(u64, u32), String>;
 
+/// Runs the hook (if any) before a write step.
+pub(crate) fn run_hook(hook: Option<WriteHook<'_>>, step: WriteStep<'_>) -> Result<()> {
+    match hook {
+        Some(hook) => hook(&step).map_err(|source| PackError::Hook { step: step.to_string(), source }),
+        None => Ok(()),
+    }
+}
+
 struct Applier<'s> {
     store: &'s ObjectStore,
     hook: Option<WriteHook<'s>>,
@@ -135,10 +146,7 @@ struct Applier<'s> {
 
 impl Applier<'_> {
     fn step(&self, step: WriteStep<'_>) -> Result<()> {
-        match self.hook {
-            Some(hook) => hook(&step).map_err(|source| PackError::Hook { step: step.to_string(), source }),
-            None => Ok(()),
-        }
+        run_hook(self.hook, step)
     }
 
     fn record<R: Read>(&mut self, input: &mut Input<R>, record: RecordHeader) -> Result<()> {

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::compress::compress;
 use crate::error::{PackError, Result};
 use crate::format::{MpackWriter, RecordHeader, MAX_DELTA_DEPTH};
-pub use plan::{ancestors, plan, Item, Plan};
+pub use plan::{plan, Item, Plan};
 
 /// Objects larger than this are always sent whole (deltas need both object and base in memory).
 const DELTA_MAX_SIZE: usize = 16 << 20;

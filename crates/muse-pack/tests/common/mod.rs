@@ -178,3 +178,91 @@ pub fn repo() -> (tempfile::TempDir, Repository) {
     let repo = Repository::init(&dir.path().join("r"), "main").unwrap();
     (dir, repo)
 }
+
+/// Writes the nested trees of `files` (path → bytes; paths use `/`) and their blobs into
+/// `writer`; returns the root tree.
+pub fn write_snapshot(writer: &mut muse_store::PackWriter<'_>, files: &std::collections::BTreeMap<String, Vec<u8>>) -> TreeId {
+    let mut entries = Vec::new();
+    let mut dirs: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<u8>>> = Default::default();
+    for (path, data) in files {
+        match path.split_once('/') {
+            Some((dir, rest)) => {
+                dirs.entry(dir.to_string()).or_default().insert(rest.to_string(), data.clone());
+            }
+            None => entries.push(entry(path, EntryKind::File, writer.add(ObjectKind::Blob, data).unwrap())),
+        }
+    }
+    for (dir, sub) in dirs {
+        let id = write_snapshot(writer, &sub);
+        entries.push(entry(&dir, EntryKind::Tree, id.0));
+    }
+    writer.add_tree(&tree(entries)).unwrap()
+}
+
+/// A random-ish history: each step picks parents among earlier commits and edits some files.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Indices (modulo the commits so far) of the parents; empty for a root.
+    pub parents: Vec<usize>,
+    /// (path index, operation, seed): operation 0 appends, 1 rewrites, 2 deletes.
+    pub edits: Vec<(usize, u8, u8)>,
+}
+
+pub const PATHS: &[&str] = &["README", "src/lib.rs", "src/main.rs", "src/util/mod.rs", "docs/a.md", "docs/b.md", "bin.dat"];
+
+/// Writes the history into `store` (one pack per commit); returns the commit ids in order.
+pub fn write_history(store: &ObjectStore, steps: &[Step]) -> Vec<CommitId> {
+    let mut ids: Vec<CommitId> = Vec::new();
+    let mut states: Vec<std::collections::BTreeMap<String, Vec<u8>>> = Vec::new();
+    for (n, step) in steps.iter().enumerate() {
+        let mut parents: Vec<usize> = if ids.is_empty() { vec![] } else { step.parents.iter().map(|p| p % ids.len()).collect() };
+        parents.dedup();
+        let mut files = parents.first().map(|p| states[*p].clone()).unwrap_or_default();
+        for (path, op, seed) in &step.edits {
+            let path = PATHS[path % PATHS.len()].to_string();
+            let line = format!("line {seed} of commit {n}: {}\n", "lorem ipsum dolor sit amet ".repeat(*seed as usize % 5 + 1));
+            match op % 3 {
+                0 => files.entry(path).or_default().extend_from_slice(line.as_bytes()),
+                1 => {
+                    files.insert(path, line.repeat(*seed as usize % 7 + 1).into_bytes());
+                }
+                _ => {
+                    files.remove(&path);
+                }
+            }
+        }
+        let mut writer = store.begin_write().unwrap();
+        let root = write_snapshot(&mut writer, &files);
+        let c = commit(root, parents.iter().map(|p| ids[*p]).collect(), &format!("commit {n}"));
+        ids.push(writer.add_commit(&c).unwrap());
+        writer.finish().unwrap();
+        states.push(files);
+    }
+    ids
+}
+
+/// Every object reachable from `tips`, as the test understands reachability.
+pub fn reachable(store: &ObjectStore, tips: &[CommitId]) -> HashSet<ObjectId> {
+    let mut seen = HashSet::new();
+    let mut commits: Vec<CommitId> = tips.to_vec();
+    let mut trees: Vec<TreeId> = Vec::new();
+    while let Some(id) = commits.pop() {
+        if seen.insert(id.0) {
+            let c = store.read_commit(&id).unwrap();
+            trees.push(c.snapshot);
+            commits.extend(c.parents);
+        }
+    }
+    while let Some(id) = trees.pop() {
+        if seen.insert(id.0) {
+            for e in store.read_tree(&id).unwrap().entries() {
+                if e.kind.is_blob() {
+                    seen.insert(e.id);
+                } else {
+                    trees.push(TreeId(e.id));
+                }
+            }
+        }
+    }
+    seen
+}
