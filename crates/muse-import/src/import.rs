@@ -55,8 +55,11 @@ pub fn import_git(git_dir: &Path, repo: &Repository, opts: &ImportOptions, progr
     }
 
     progress(report(ImportPhase::UpdatingRefs, summary.commits, order.len() as u64, summary.bytes_written));
+    let head_was_unborn = refs::head_is_unborn(repo)?;
     refs::update(repo, &refs, &map, &mut summary)?;
-    summary.head = refs::adopt_head(repo, &git, &refs, &map)?;
+    if head_was_unborn {
+        summary.head = refs::adopt_head(repo, &git, &refs, &map)?;
+    }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

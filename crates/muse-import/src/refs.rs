@@ -117,16 +117,17 @@ fn ensure_stored(repo: &Repository, id: CommitId) -> Result<()> {
     })
 }
 
-/// Points the Muse HEAD where the git HEAD points, if the Muse HEAD is on a branch that does
-/// not exist yet (a fresh repository). Returns what it was set to.
-pub(crate) fn adopt_head(repo: &Repository, git: &gix::Repository, refs: &[GitRef], map: &GitMap) -> Result<Option<String>> {
-    let unborn = match repo.head()? {
+/// Whether the Muse HEAD is on a branch that does not exist yet (a fresh repository).
+pub(crate) fn head_is_unborn(repo: &Repository) -> Result<bool> {
+    Ok(match repo.head()? {
         Head::Branch(branch) => repo.refs().read(&branch)?.is_none(),
         Head::Detached(_) => false,
-    };
-    if !unborn {
-        return Ok(None);
-    }
+    })
+}
+
+/// Points the Muse HEAD where the git HEAD points (used when it was unborn before the import,
+/// as `git clone` would). Returns what it was set to.
+pub(crate) fn adopt_head(repo: &Repository, git: &gix::Repository, refs: &[GitRef], map: &GitMap) -> Result<Option<String>> {
     let head = git.head().map_err(|e| ImportError::git("read HEAD", e))?;
     let new_head = match head.kind {
         gix::head::Kind::Symbolic(reference) => {

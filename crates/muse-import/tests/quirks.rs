@@ -1,0 +1,180 @@
+//! Odd but real git input, crafted with real git: odd time zones, zero-padded modes, submodules,
+//! non-UTF-8 names, empty directories, tags of trees, shallow clones, damaged objects.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{git, git_bytes, import_into, muse_files};
+use muse_core::{CommitId, EntryKind, ObjectId, SemVerBump};
+use muse_import::{import_git, ImportError, ImportOptions};
+use muse_store::{RefName, Repository};
+
+/// The crafted repository and the ids the assertions need.
+struct Fixture {
+    git_dir: PathBuf,
+    blob_a: String,
+    c1: String,
+    c2: String,
+}
+
+fn hash_object(dir: &Path, kind: &str, content: &[u8]) -> String {
+    let out = git_bytes(dir, &["hash-object", "-w", "--literally", "-t", kind, "--stdin"], Some(content));
+    String::from_utf8(out).unwrap().trim().to_string()
+}
+
+fn mktree(dir: &Path, listing: &[u8]) -> String {
+    String::from_utf8(git_bytes(dir, &["mktree"], Some(listing))).unwrap().trim().to_string()
+}
+
+fn raw_id(hex: &str) -> Vec<u8> {
+    hex::decode(hex).unwrap()
+}
+
+/// A bare repository whose `main` is: c1 (every kind of entry) ← c2 (odd time zone, zero-padded
+/// tree mode) ← c3 (merge of c2 and c1 with provenance trailers); tags `v1` (annotated, on c1)
+/// and `treetag` (on a tree).
+fn fixture(tmp: &Path) -> Fixture {
+    let git_dir = tmp.join("q.git");
+    git(tmp, &["init", "--quiet", "--bare", "q.git"]);
+    let blob_a = hash_object(&git_dir, "blob", b"hello\n");
+    let blob_x = hash_object(&git_dir, "blob", b"#!/bin/sh\n");
+    let target = hash_object(&git_dir, "blob", b"a.txt");
+    let sub = mktree(&git_dir, format!("100644 blob {blob_a}\tb.txt\n").as_bytes());
+    let empty = mktree(&git_dir, b"");
+    let mut listing = format!(
+        "100644 blob {blob_a}\ta.txt\n100755 blob {blob_x}\trun.sh\n120000 blob {target}\tlink\n040000 tree {sub}\tdir\n\
+         040000 tree {empty}\temptydir\n160000 commit 1111111111111111111111111111111111111111\tvendor\n"
+    )
+    .into_bytes();
+    listing.extend_from_slice(format!("100644 blob {blob_a}\tcaf").as_bytes());
+    listing.extend_from_slice(b"\xe9.txt\n");
+    let root1 = mktree(&git_dir, &listing);
+    let c1 = git(&git_dir, &["commit-tree", &root1, "-m", "first"]).trim().to_string();
+
+    let mut padded = b"100644 a.txt\0".to_vec();
+    padded.extend(raw_id(&blob_a));
+    padded.extend_from_slice(b"040000 dir\0");
+    padded.extend(raw_id(&sub));
+    let root2 = hash_object(&git_dir, "tree", &padded);
+    let odd = format!("tree {root2}\nparent {c1}\nauthor Odd <odd@x.org> 1313584730 +051800\ncommitter Odd <odd@x.org> 1313584730 +051800\n\nodd tz\n");
+    let c2 = hash_object(&git_dir, "commit", odd.as_bytes());
+    let message = "merge\n\nCo-authored-by: Claude <noreply@anthropic.com>\nSemver: minor";
+    let c3 = git(&git_dir, &["commit-tree", &root1, "-p", &c2, "-p", &c1, "-m", message]).trim().to_string();
+    git(&git_dir, &["update-ref", "refs/heads/main", &c3]);
+    git(&git_dir, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    git(&git_dir, &["tag", "-a", "v1", "-m", "version 1", &c1]);
+    git(&git_dir, &["tag", "treetag", &root1]);
+    Fixture { git_dir, blob_a, c1, c2 }
+}
+
+fn muse_id(repo: &Repository, map_git: &str) -> CommitId {
+    let tip = repo.refs().read(&RefName::branch("main").unwrap()).unwrap().unwrap();
+    let mut stack = vec![tip];
+    while let Some(id) = stack.pop() {
+        let commit = repo.objects().read_commit(&id).unwrap();
+        if commit.metadata["git.commit-id"] == map_git {
+            return id;
+        }
+        stack.extend(commit.parents);
+    }
+    panic!("git commit {map_git} not imported");
+}
+
+#[test]
+fn quirky_history_imports_without_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = fixture(tmp.path());
+    let (repo, summary) = import_into(&fx.git_dir, &tmp.path().join("muse"));
+    assert_eq!((summary.commits, summary.branches, summary.tags), (3, 1, 1));
+    assert_eq!((summary.submodules_skipped, summary.submodule_paths.clone()), (1, vec!["vendor".to_string()]));
+    assert_eq!(summary.paths_skipped, 1);
+    assert_eq!(summary.skipped_paths[0].path, "caf\\xe9.txt");
+    assert!(summary.skipped_paths[0].reason.contains("UTF-8"));
+    assert!(summary.skipped_refs.iter().any(|r| r.name == "refs/tags/treetag" && r.reason.contains("tree")));
+    assert_eq!(summary.head.as_deref(), Some("main"));
+
+    let c1 = muse_id(&repo, &fx.c1);
+    let first = repo.objects().read_commit(&c1).unwrap();
+    let files = muse_files(&repo, first.snapshot);
+    let hello = ObjectId::of(b"hello\n");
+    let expected = [
+        ("a.txt", EntryKind::File, hello),
+        ("dir/b.txt", EntryKind::File, hello),
+        ("link", EntryKind::Symlink, ObjectId::of(b"a.txt")),
+        ("run.sh", EntryKind::Executable, ObjectId::of(b"#!/bin/sh\n")),
+    ];
+    assert_eq!(files, expected.iter().map(|(p, k, id)| (p.to_string(), (*k, *id))).collect(), "empty dir, submodule and bad name dropped");
+    assert_eq!(repo.refs().read(&RefName::tag("v1").unwrap()).unwrap(), Some(c1));
+    assert_eq!(first.metadata["git.committer"], "Test Committer <committer@example.com>");
+
+    let c2 = muse_id(&repo, &fx.c2);
+    let odd = repo.objects().read_commit(&c2).unwrap();
+    assert_eq!(odd.committed_at, "2011-08-17T12:38:50Z");
+    assert_eq!(odd.metadata["git.committer-raw-date"], "1313584730 +051800");
+    assert_eq!(odd.metadata["git.author-raw-date"], "1313584730 +051800");
+    let padded_dir = repo.objects().read_tree(&odd.snapshot).unwrap().get("dir").unwrap().id;
+    let normal_dir = repo.objects().read_tree(&first.snapshot).unwrap().get("dir").unwrap().id;
+    assert_eq!(padded_dir, normal_dir, "a zero-padded mode converts like a normal one");
+
+    let tip = repo.refs().read(&RefName::branch("main").unwrap()).unwrap().unwrap();
+    let merge = repo.objects().read_commit(&tip).unwrap();
+    assert_eq!(merge.parents, [c2, c1]);
+    assert_eq!((merge.agent_id.as_str(), merge.sem_ver_bump), ("claude", SemVerBump::Minor));
+
+    let strict = Repository::init(&tmp.path().join("strict"), "main").unwrap();
+    let opts = ImportOptions { strict_paths: true, ..ImportOptions::default() };
+    match import_git(&fx.git_dir, &strict, &opts, &mut |_| {}) {
+        Err(ImportError::InvalidPath { path, commit, .. }) => assert_eq!((path.as_str(), commit.to_string()), ("caf\\xe9.txt", fx.c1.clone())),
+        other => panic!("expected InvalidPath, got {other:?}"),
+    }
+}
+
+#[test]
+fn shallow_clones_import_what_is_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = fixture(tmp.path());
+    let url = format!("file://{}", fx.git_dir.display());
+    git(tmp.path(), &["clone", "--quiet", "--depth", "1", &url, "shallow"]);
+    let (repo, summary) = import_into(&tmp.path().join("shallow"), &tmp.path().join("muse"));
+    assert!(summary.shallow);
+    assert!(summary.warnings.iter().any(|w| w.contains("shallow")));
+    assert_eq!(summary.commits, 1);
+    assert!(summary.skipped_refs.iter().any(|r| r.name.starts_with("refs/remotes/")));
+    let tip = repo.refs().read(&RefName::branch("main").unwrap()).unwrap().unwrap();
+    let commit = repo.objects().read_commit(&tip).unwrap();
+    assert!(commit.parents.is_empty());
+    assert_eq!(commit.metadata["git.shallow-parents"], format!("{} {}", fx.c2, fx.c1));
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repository::init(&tmp.path().join("muse"), "main").unwrap();
+    let nowhere = tmp.path().join("not-a-repo");
+    std::fs::create_dir(&nowhere).unwrap();
+    let err = import_git(&nowhere, &repo, &ImportOptions::default(), &mut |_| {}).unwrap_err();
+    assert!(matches!(err, ImportError::NotAGitRepository { .. }), "{err:?}");
+    assert!(err.to_string().contains("not-a-repo"));
+
+    let fx = fixture(tmp.path());
+    let object = |id: &str| fx.git_dir.join("objects").join(&id[..2]).join(&id[2..]);
+    let hello = object(&fx.blob_a);
+    let original = std::fs::read(&hello).unwrap();
+    std::fs::set_permissions(&hello, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let other = hash_object(&fx.git_dir, "blob", b"not hello\n");
+    std::fs::write(&hello, std::fs::read(object(&other)).unwrap()).unwrap();
+    match import_git(&fx.git_dir, &repo, &ImportOptions::default(), &mut |_| {}) {
+        Err(ImportError::CorruptObject { id, kind: "blob", .. }) => assert_eq!(id.to_string(), fx.blob_a),
+        other => panic!("expected a corrupted blob, got {other:?}"),
+    }
+    std::fs::remove_file(&hello).unwrap();
+    match import_git(&fx.git_dir, &repo, &ImportOptions::default(), &mut |_| {}) {
+        Err(ImportError::MissingObject { id, kind: "blob", .. }) => assert_eq!(id.to_string(), fx.blob_a),
+        other => panic!("expected a missing blob, got {other:?}"),
+    }
+    std::fs::write(&hello, original).unwrap();
+    let summary = import_git(&fx.git_dir, &repo, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(summary.commits, 3, "nothing of the failed runs was recorded as imported");
+}
