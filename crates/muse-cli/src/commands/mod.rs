@@ -1,11 +1,14 @@
 //! One module per command; [`Command`] lists them and [`run`] dispatches.
 
 mod branch;
+mod bundle;
+mod clone;
 mod commit;
 mod common;
 mod config;
 mod diff;
 mod fsck;
+mod gc;
 mod import;
 mod init;
 mod log;
@@ -47,6 +50,12 @@ pub enum Command {
     Config(config::Args),
     /// Import history from another version control system (git).
     Import(import::Args),
+    /// Write or apply a bundle: history in one file, for offline transfer.
+    Bundle(bundle::Args),
+    /// Copy a local repository: every branch and tag, HEAD and the files.
+    Clone(clone::Args),
+    /// Repack the store into one compact pack; remove leftovers of interrupted writes.
+    Gc(gc::Args),
 }
 
 /// Runs one parsed command.
@@ -65,5 +74,8 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Workspace(args) => workspace::run(args, ctx),
         Command::Config(args) => config::run(args, ctx),
         Command::Import(args) => import::run(args, ctx),
+        Command::Bundle(args) => bundle::run(args, ctx),
+        Command::Clone(args) => clone::run(args, ctx),
+        Command::Gc(args) => gc::run(args, ctx),
     }
 }

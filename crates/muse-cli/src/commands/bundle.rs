@@ -1,0 +1,230 @@
+//! `muse bundle create FILE [REV…] [--not REV…]` and `muse bundle apply FILE`: offline transfer
+//! of history as an mpack with a ref header (see docs/mpack.md §Bundles and docs/cli.md).
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use muse_core::CommitId;
+use muse_pack::{apply_bundle, create_bundle, ApplyOptions, BuildOptions, BundleHeader, PackError, RefStatus, WriteStep};
+use muse_store::history::resolve_revision;
+use muse_store::{Head, RefName, Repository};
+
+use super::common::short;
+use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_FAILED, EXIT_IO, EXIT_NOT_FOUND};
+use crate::output::Ctx;
+
+/// Arguments of `muse bundle`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Write the history of REVs (branches, tags or HEAD; default: every branch and tag) to
+    /// FILE, leaving out what the `--not` revisions reach.
+    Create {
+        /// The bundle file to write (`-` for standard output).
+        file: PathBuf,
+        /// Branches, tags or HEAD to include.
+        revs: Vec<String>,
+        /// Leave out what this revision reaches (the receiver must have it). Repeatable.
+        #[arg(long = "not", value_name = "REV")]
+        not: Vec<String>,
+        /// zstd level of the payloads (1-22).
+        #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
+        level: i32,
+    },
+    /// Write a bundle's objects (every valid chain; invalid records are reported), then move
+    /// its refs forward. Exit 1 if anything was rejected.
+    Apply {
+        /// The bundle file (`-` for standard input).
+        file: PathBuf,
+        /// Move refs even when that is not a fast-forward.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Runs `bundle create` or `bundle apply`.
+pub fn run(args: Args, ctx: &Ctx) -> CliResult {
+    let repo = ctx.repo()?;
+    match args.action {
+        Action::Create { file, revs, not, level } => create(&repo, ctx, &file, &revs, &not, level),
+        Action::Apply { file, force } => apply(&repo, ctx, &file, force),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RefJson {
+    name: String,
+    commit_id: CommitId,
+}
+
+#[derive(serde::Serialize)]
+struct Created {
+    file: String,
+    refs: Vec<RefJson>,
+    prerequisites: Vec<CommitId>,
+    #[serde(flatten)]
+    stats: muse_pack::BuildStats,
+    bytes: u64,
+}
+
+fn create(repo: &Repository, ctx: &Ctx, file: &Path, revs: &[String], not: &[String], level: i32) -> CliResult {
+    let refs = if revs.is_empty() { all_refs(repo)? } else { revs.iter().map(|rev| named_ref(repo, rev)).collect::<CliResult<Vec<_>>>()? };
+    let prerequisites = not.iter().map(|rev| resolve_revision(repo, rev)).collect::<Result<Vec<_>, _>>()?;
+    let head = match repo.head()? {
+        Head::Branch(name) if refs.iter().any(|(r, _)| *r == name) => Some(name),
+        _ => None,
+    };
+    let header = BundleHeader { prerequisites, refs, head };
+    let options = BuildOptions { level, ..BuildOptions::default() };
+    let spinner = ctx.progress(None, "packing");
+    let (stats, bytes) = if file == Path::new("-") {
+        let mut out = CountingWriter { inner: BufWriter::new(io::stdout().lock()), bytes: 0 };
+        let stats = create_bundle(repo, &header, &mut out, &options).map_err(pack_error)?;
+        (stats, out.bytes)
+    } else {
+        write_atomically(file, |out| create_bundle(repo, &header, out, &options))?
+    };
+    spinner.finish_and_clear();
+    let out = Created {
+        file: file.display().to_string(),
+        refs: header.refs.iter().map(|(name, id)| RefJson { name: name.to_string(), commit_id: *id }).collect(),
+        prerequisites: header.prerequisites.clone(),
+        stats,
+        bytes,
+    };
+    if ctx.json {
+        return ctx.print_json(&out);
+    }
+    if file != Path::new("-") {
+        println!(
+            "Wrote {}: {} commits, {} trees, {} blobs ({} as deltas), {bytes} bytes",
+            out.file, stats.commits, stats.trees, stats.blobs, stats.deltas
+        );
+        for r in &out.refs {
+            println!("  {} {}", short(r.commit_id), r.name);
+        }
+    }
+    Ok(())
+}
+
+/// Writes `file` through a temporary file renamed into place, so a failed create leaves nothing.
+fn write_atomically(file: &Path, write: impl FnOnce(&mut CountingWriter<BufWriter<File>>) -> muse_pack::Result<muse_pack::BuildStats>) -> CliResult<(muse_pack::BuildStats, u64)> {
+    let io_err = |op: &str, e: io::Error| CliError::new(EXIT_IO, "io", format!("{op} {}: {e}", file.display()));
+    let mut tmp_name = file.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = file.with_file_name(tmp_name);
+    let result = (|| {
+        let mut out = CountingWriter { inner: BufWriter::new(File::create(&tmp).map_err(|e| io_err("create", e))?), bytes: 0 };
+        let stats = write(&mut out).map_err(pack_error)?;
+        let file_handle = out.inner.into_inner().map_err(|e| io_err("write", e.into_error()))?;
+        file_handle.sync_all().map_err(|e| io_err("fsync", e))?;
+        fs::rename(&tmp, file).map_err(|e| io_err("rename to", e))?;
+        Ok((stats, out.bytes))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Counts the bytes written through it.
+struct CountingWriter<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Every branch and tag.
+fn all_refs(repo: &Repository) -> CliResult<Vec<(RefName, CommitId)>> {
+    let mut refs = repo.refs().list("refs/heads/")?;
+    refs.extend(repo.refs().list("refs/tags/")?);
+    Ok(refs)
+}
+
+/// A bundle carries refs by name: `rev` must be HEAD (on a branch), a branch, a tag or a full
+/// ref name.
+fn named_ref(repo: &Repository, rev: &str) -> CliResult<(RefName, CommitId)> {
+    let not_found = || CliError::new(EXIT_NOT_FOUND, "not_found", format!("'{rev}' is not a branch or tag (a bundle carries refs by name)"));
+    let candidates: Vec<RefName> = if rev == "HEAD" || rev == "@" {
+        match repo.head()? {
+            Head::Branch(name) => vec![name],
+            Head::Detached(_) => return Err(CliError::invalid("HEAD is detached; name a branch or tag to bundle")),
+        }
+    } else if rev.starts_with("refs/") {
+        vec![RefName::parse(rev)?]
+    } else {
+        [RefName::branch(rev), RefName::tag(rev)].into_iter().filter_map(Result::ok).collect()
+    };
+    for name in candidates {
+        if let Some(id) = repo.refs().read(&name)? {
+            return Ok((name, id));
+        }
+    }
+    Err(not_found())
+}
+
+fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
+    let bar = ctx.progress(None, "applying");
+    let steps = AtomicU64::new(0);
+    let hook = |_: &WriteStep<'_>| {
+        bar.set_position(steps.fetch_add(1, Ordering::Relaxed) + 1);
+        Ok(())
+    };
+    let options = ApplyOptions { hook: Some(&hook) };
+    let report = if file == Path::new("-") {
+        apply_bundle(repo, io::stdin().lock(), force, options)
+    } else {
+        let input = File::open(file).map_err(|e| CliError::new(EXIT_IO, "io", format!("open {}: {e}", file.display())))?;
+        apply_bundle(repo, BufReader::with_capacity(1 << 20, input), force, options)
+    }
+    .map_err(pack_error)?;
+    bar.finish_and_clear();
+    let refs_rejected = report.refs.iter().filter(|r| r.status == RefStatus::Rejected).count();
+    if ctx.json {
+        ctx.print_json(&report)?;
+    } else {
+        println!("Wrote {} commits, {} trees, {} blobs", report.apply.commits_written, report.apply.snapshots_written, report.apply.blobs_written);
+        for r in &report.apply.rejected {
+            println!("rejected {} {}: {}", r.kind.as_str(), r.id, r.reason);
+        }
+        for r in &report.refs {
+            let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            println!("{:<12} {} -> {} {}{}", status, r.old.map(short).unwrap_or_else(|| "(none)".into()), short(r.new), r.name, r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default());
+        }
+    }
+    let rejected = report.apply.rejected.len() + refs_rejected;
+    if rejected > 0 {
+        return Err(CliError::new(EXIT_FAILED, "failed", format!("{rejected} record(s) or ref(s) were rejected; everything else was applied")));
+    }
+    Ok(())
+}
+
+/// Maps a pack error to the CLI's exit codes (docs/cli.md).
+pub fn pack_error(e: PackError) -> CliError {
+    match e {
+        PackError::Store(e) => e.into(),
+        PackError::MissingPrerequisite(_) | PackError::UnknownCommit(_) => CliError::new(EXIT_NOT_FOUND, "not_found", e.to_string()),
+        PackError::Locked(_) | PackError::TargetNotEmpty(_) => CliError::new(EXIT_CONFLICT, "conflict", e.to_string()),
+        PackError::Io { .. } | PackError::Hook { .. } => CliError::new(EXIT_IO, "io", e.to_string()),
+        e if e.is_invalid_input() => CliError::invalid(e.to_string()),
+        e => CliError::new(EXIT_FAILED, "failed", e.to_string()),
+    }
+}
