@@ -43,6 +43,11 @@ impl CliError {
         CliError::new(EXIT_INVALID_INPUT, "invalid_input", message)
     }
 
+    /// The operation ran and reports a failure (exit 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_FAILED, "failed", message)
+    }
+
     /// Prints the error (as JSON on stderr under `--json`) and returns the exit code.
     pub fn report(&self, json: bool) -> ExitCode {
         if self.kind == crate::output::BROKEN_PIPE {

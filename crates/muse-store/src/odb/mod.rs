@@ -256,10 +256,11 @@ impl ObjectStore {
         Ok(self.snapshot_packs().iter().map(|p| PackInfo { path: p.pack_path.clone(), objects: p.len(), bytes: p.pack_len() }).collect())
     }
 
-    /// Checks every pack's trailing checksum; returns the packs that fail with the reason.
+    /// Checks every pack's and index's checksum and the index order; returns the packs that
+    /// fail, with the reason.
     pub fn verify_packs(&self) -> Result<Vec<(PathBuf, String)>> {
         self.rescan()?;
-        Ok(self.snapshot_packs().iter().filter_map(|p| p.verify_checksum().err().map(|e| (p.pack_path.clone(), e.to_string()))).collect())
+        Ok(self.snapshot_packs().iter().filter_map(|p| p.verify().err().map(|e| (p.pack_path.clone(), e.to_string()))).collect())
     }
 
     /// Starts a new pack. Nothing it holds is visible until [`PackWriter::finish`].

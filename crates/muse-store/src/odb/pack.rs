@@ -28,6 +28,8 @@ pub(crate) const PACK_VERSION: u32 = 1;
 pub(crate) const PACK_HEADER_LEN: u64 = 12;
 /// Bytes of an index entry: id and offset.
 const INDEX_ENTRY_LEN: usize = 40;
+/// Where the entries of an index start: after magic, count and fanout.
+const INDEX_ENTRIES_AT: usize = 12 + 1024;
 /// Bytes of an entry header without the optional base id.
 pub(crate) const ENTRY_HEADER_LEN: usize = 18;
 
@@ -107,22 +109,20 @@ pub(crate) struct Pack {
     file: File,
     pack_len: u64,
     fanout: Box<[u32; 256]>,
-    /// Sorted `id || offset` records.
-    entries: Vec<u8>,
+    /// The whole index file; its sorted `id || offset` records start at [`INDEX_ENTRIES_AT`].
+    index: Vec<u8>,
 }
 
 impl Pack {
-    /// Opens `NAME.idx` and its `NAME.pack`, checking the index checksum and structure.
+    /// Opens `NAME.idx` and its `NAME.pack`, checking the index's structure (magic, length,
+    /// fanout). The checksums and the id order are checked by [`Pack::verify`] (fsck), so
+    /// opening a store stays cheap for every command.
     pub fn open(index_path: &Path) -> Result<Pack> {
         let pack_path = index_path.with_extension("pack");
         let corrupt = |reason: &str| StoreError::CorruptPack { path: index_path.to_path_buf(), reason: reason.to_string() };
         let bytes = std::fs::read(index_path).ctx("read", index_path)?;
         if bytes.len() < 12 + 1024 + 64 || &bytes[..8] != INDEX_MAGIC {
             return Err(corrupt("not a muse pack index"));
-        }
-        let (body, checksum) = bytes.split_at(bytes.len() - 32);
-        if ObjectId::of(body).as_bytes() != checksum {
-            return Err(corrupt("index checksum mismatch"));
         }
         let count = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
         let entries_start = 12 + 1024;
@@ -139,17 +139,25 @@ impl Pack {
         }
         let file = File::open(&pack_path).ctx("open", &pack_path)?;
         let pack_len = file.metadata().ctx("stat", &pack_path)?.len();
-        let entries = bytes[entries_start..entries_end].to_vec();
-        let pack = Pack { pack_path, index_path: index_path.to_path_buf(), file, pack_len, fanout, entries };
-        if pack.entries.chunks_exact(INDEX_ENTRY_LEN).zip(pack.entries.chunks_exact(INDEX_ENTRY_LEN).skip(1)).any(|(a, b)| a[..32] >= b[..32]) {
+        Ok(Pack { pack_path, index_path: index_path.to_path_buf(), file, pack_len, fanout, index: bytes })
+    }
+
+    /// Checks the index checksum, the strict order of its ids and the pack's trailing checksum.
+    pub fn verify(&self) -> Result<()> {
+        let corrupt = |reason: &str| StoreError::CorruptPack { path: self.index_path.clone(), reason: reason.to_string() };
+        let (body, checksum) = self.index.split_at(self.index.len() - 32);
+        if ObjectId::of(body).as_bytes() != checksum {
+            return Err(corrupt("index checksum mismatch"));
+        }
+        if (1..self.len()).any(|i| self.id_at(i - 1) >= self.id_at(i)) {
             return Err(corrupt("index ids are not strictly sorted"));
         }
-        Ok(pack)
+        self.verify_checksum()
     }
 
     /// The number of objects in the pack.
     pub fn len(&self) -> usize {
-        self.entries.len() / INDEX_ENTRY_LEN
+        (self.index.len() - INDEX_ENTRIES_AT - 64) / INDEX_ENTRY_LEN
     }
 
     /// The size of the pack file in bytes.
@@ -158,12 +166,13 @@ impl Pack {
     }
 
     fn id_at(&self, i: usize) -> ObjectId {
-        ObjectId::from_slice(&self.entries[i * INDEX_ENTRY_LEN..i * INDEX_ENTRY_LEN + 32]).expect("32 bytes")
+        let at = INDEX_ENTRIES_AT + i * INDEX_ENTRY_LEN;
+        ObjectId::from_slice(&self.index[at..at + 32]).expect("32 bytes")
     }
 
     fn offset_at(&self, i: usize) -> u64 {
-        let at = i * INDEX_ENTRY_LEN + 32;
-        u64::from_be_bytes(self.entries[at..at + 8].try_into().expect("8 bytes"))
+        let at = INDEX_ENTRIES_AT + i * INDEX_ENTRY_LEN + 32;
+        u64::from_be_bytes(self.index[at..at + 8].try_into().expect("8 bytes"))
     }
 
     fn bucket(&self, first: u8) -> (usize, usize) {
@@ -239,8 +248,8 @@ impl Pack {
         RegionReader { file: &self.file, offset: header.payload_offset, remaining: header.payload_len }
     }
 
-    /// Checks the pack's header and trailing checksum against its bytes (used by fsck).
-    pub fn verify_checksum(&self) -> Result<()> {
+    /// Checks the pack's header and trailing checksum against its bytes.
+    fn verify_checksum(&self) -> Result<()> {
         let corrupt = |reason: &str| StoreError::CorruptPack { path: self.pack_path.clone(), reason: reason.to_string() };
         if self.pack_len < PACK_HEADER_LEN + 32 {
             return Err(corrupt("too short"));

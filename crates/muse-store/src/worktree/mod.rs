@@ -82,12 +82,22 @@ pub(crate) fn now_ns() -> i64 {
 
 /// Compares the working copy with `base`. With a `sink`, every file hashed on the way is also
 /// written into that pack (the commit path: each changed file is read once).
+///
+/// The clean case reads no file: the walk's stat fields are compared with the cache's, and the
+/// cache is merged by moving its entries (no copies), so the cost is one readdir and one lstat
+/// per file plus a linear merge.
 pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>>) -> Result<Scan> {
     let scan_started_ns = now_ns();
-    let old = StatCache::load(&cache_path(repo));
+    let mut old = StatCache::load(&cache_path(repo));
+    let mut cache_changed = false;
+    if old.base_snapshot != Some(base) {
+        let files = if base == Tree::empty_id() { Vec::new() } else { flatten(repo.objects(), base)? };
+        old.entries = rebase(std::mem::take(&mut old.entries), files);
+        cache_changed = true;
+    }
     let walked = walk(repo.work_dir())?;
 
-    // Join the walk with the cache: trust an id when kind and stat are unchanged and not racy.
+    // Which files have a trusted id in the cache: same kind and stat, and not racy.
     let trusted_before = old.scan_started_ns - RACY_WINDOW_NS;
     let mut known: Vec<Option<ObjectId>> = Vec::with_capacity(walked.len());
     let mut cached = old.entries.iter().filter_map(|e| e.work.map(|w| (e.path.as_str(), w))).peekable();
@@ -99,69 +109,73 @@ pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>
         known.push(hit.map(|(_, w)| w.id));
     }
 
-    // Hash what is unknown, in parallel.
+    // Hash the rest, in parallel.
     let to_hash: Vec<usize> = (0..walked.len()).filter(|&i| known[i].is_none()).collect();
     let hashed: Vec<Option<(ObjectId, FileStat)>> = to_hash
         .par_iter()
         .map(|&i| hash_path(&repo.work_dir().join(&walked[i].path), walked[i].kind, sink))
         .collect::<Result<_>>()?;
-    let mut work: Vec<WorkInfo> = Vec::with_capacity(walked.len());
-    let mut work_paths: Vec<&str> = Vec::with_capacity(walked.len());
-    let mut hashed_iter = to_hash.iter().zip(hashed);
-    let mut next_hashed = hashed_iter.next();
-    for (i, file) in walked.iter().enumerate() {
-        let info = match known[i] {
-            Some(id) => WorkInfo { kind: file.kind, id, stat: file.stat },
+    cache_changed |= !to_hash.is_empty();
+    let mut hashed = to_hash.into_iter().zip(hashed).peekable();
+
+    // Merge walk and cache by moving entries; record what differs from the base.
+    let mut changes = Vec::new();
+    let mut entries = Vec::with_capacity(walked.len().max(old.entries.len()));
+    let mut old_entries = old.entries.into_iter().peekable();
+    let gone = |entry: CacheEntry, entries: &mut Vec<CacheEntry>, changes: &mut Vec<WorkChange>, cache_changed: &mut bool| {
+        *cache_changed |= entry.work.is_some();
+        if let Some(b) = entry.base {
+            changes.push(WorkChange { path: entry.path.clone(), base: Some(b), work: None });
+            entries.push(CacheEntry { work: None, ..entry });
+        }
+    };
+    for (i, file) in walked.into_iter().enumerate() {
+        while let Some(entry) = old_entries.next_if(|e| e.path.as_bytes() < file.path.as_bytes()) {
+            gone(entry, &mut entries, &mut changes, &mut cache_changed);
+        }
+        let previous = old_entries.next_if(|e| e.path == file.path);
+        let work = match known[i] {
+            Some(id) => Some(WorkInfo { kind: file.kind, id, stat: file.stat }),
             None => {
-                let (_, result) = next_hashed.take().expect("one hash result per unknown file");
-                next_hashed = hashed_iter.next();
-                match result {
-                    Some((id, stat)) => WorkInfo { kind: file.kind, id, stat },
-                    None => continue, // deleted while scanning
-                }
+                let (_, result) = hashed.next().expect("one hash result per unknown file");
+                result.map(|(id, stat)| WorkInfo { kind: file.kind, id, stat })
             }
         };
-        work.push(info);
-        work_paths.push(&file.path);
-    }
-
-    // Join with the base snapshot's files.
-    let base_files: Vec<(String, PathState)> = if old.base_snapshot == Some(base) {
-        old.entries.iter().filter_map(|e| e.base.map(|b| (e.path.clone(), b))).collect()
-    } else if base == Tree::empty_id() {
-        Vec::new()
-    } else {
-        flatten(repo.objects(), base)?.into_iter().map(|f| (f.path, (f.kind, f.id))).collect()
-    };
-    let mut changes = Vec::new();
-    let mut entries = Vec::with_capacity(work.len().max(base_files.len()));
-    let (mut i, mut j) = (0, 0);
-    while i < work.len() || j < base_files.len() {
-        let order = match (work_paths.get(i), base_files.get(j)) {
-            (Some(w), Some((b, _))) => w.as_bytes().cmp(b.as_bytes()),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            _ => std::cmp::Ordering::Greater,
+        let (path, base_state, old_work) = match previous {
+            Some(e) => (e.path, e.base, e.work),
+            None => (file.path, None, None),
         };
-        let (path, w, b) = match order {
-            std::cmp::Ordering::Less => (work_paths[i].to_string(), Some(work[i]), None),
-            std::cmp::Ordering::Greater => (base_files[j].0.clone(), None, Some(base_files[j].1)),
-            std::cmp::Ordering::Equal => (base_files[j].0.clone(), Some(work[i]), Some(base_files[j].1)),
-        };
-        if order != std::cmp::Ordering::Greater {
-            i += 1;
+        cache_changed |= old_work != work;
+        let work_state = work.map(|w| (w.kind, w.id));
+        if work_state != base_state {
+            changes.push(WorkChange { path: path.clone(), base: base_state, work: work_state });
         }
-        if order != std::cmp::Ordering::Less {
-            j += 1;
+        if work.is_some() || base_state.is_some() {
+            entries.push(CacheEntry { path, base: base_state, work });
         }
-        let work_state = w.map(|w| (w.kind, w.id));
-        if work_state != b {
-            changes.push(WorkChange { path: path.clone(), base: b, work: work_state });
-        }
-        entries.push(CacheEntry { path, base: b, work: w });
     }
-    let cache_changed = !to_hash.is_empty() || old.base_snapshot != Some(base) || old.entries != entries;
-    let cache = StatCache { base_snapshot: Some(base), scan_started_ns: if cache_changed { scan_started_ns } else { old.scan_started_ns }, entries };
+    for entry in old_entries {
+        gone(entry, &mut entries, &mut changes, &mut cache_changed);
+    }
+    let scan_started_ns = if cache_changed { scan_started_ns } else { old.scan_started_ns };
+    let cache = StatCache { base_snapshot: Some(base), scan_started_ns, entries };
     Ok(Scan { base_snapshot: base, changes, cache, cache_changed })
+}
+
+/// Replaces the base side of cache entries with the files of another snapshot, keeping what the
+/// cache knows of the working copy.
+fn rebase(entries: Vec<CacheEntry>, files: Vec<crate::snapshot::FileEntry>) -> Vec<CacheEntry> {
+    let mut out = Vec::with_capacity(entries.len().max(files.len()));
+    let mut old = entries.into_iter().filter(|e| e.work.is_some()).peekable();
+    for file in files {
+        while let Some(entry) = old.next_if(|e| e.path.as_bytes() < file.path.as_bytes()) {
+            out.push(CacheEntry { base: None, ..entry });
+        }
+        let work = old.next_if(|e| e.path == file.path).and_then(|e| e.work);
+        out.push(CacheEntry { path: file.path, base: Some((file.kind, file.id)), work });
+    }
+    out.extend(old.map(|e| CacheEntry { base: None, ..e }));
+    out
 }
 
 /// Hashes one file (and stores it in `sink` if given). Returns `None` if it vanished. The stat

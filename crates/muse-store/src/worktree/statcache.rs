@@ -2,11 +2,13 @@
 //! its id, plus the snapshot the working copy is based on. A clean tree is answered by comparing
 //! stat fields, without reading any file.
 //!
-//! The file is a cache: it is written atomically without fsync, checked by a trailing SHA-256,
-//! and simply ignored (everything is re-hashed) when missing, damaged or of another version.
+//! The file is a cache: it is written atomically without fsync, checked by a trailing 64-bit
+//! checksum (fast, not cryptographic: it guards against damage, and the file is never trusted
+//! across machines), and simply ignored (everything is re-hashed) when missing, damaged or of
+//! another version.
 //!
 //! ```text
-//! "MUSESC01" base_snapshot[32] scan_started_ns:i64 count:u32 entry* sha256[32]
+//! "MUSESC02" base_snapshot[32] scan_started_ns:i64 count:u32 entry* checksum:u64
 //! entry := path_len:u16 path flags:u8 [base_kind:u8 base_id[32]] [work_kind:u8 work_id[32] mtime:i64 ctime:i64 size:u64 ino:u64]
 //! flags := bit0 has base, bit1 has work, bit2 work id equals base id (work_id omitted)
 //! ```
@@ -18,7 +20,7 @@ use muse_core::{EntryKind, ObjectId, TreeId};
 use super::walk::FileStat;
 use crate::fsutil::write_atomic_with;
 
-const MAGIC: &[u8; 8] = b"MUSESC01";
+const MAGIC: &[u8; 8] = b"MUSESC02";
 const HAS_BASE: u8 = 1;
 const HAS_WORK: u8 = 2;
 const SAME_ID: u8 = 4;
@@ -97,10 +99,25 @@ impl StatCache {
                 }
             }
         }
-        let sum = ObjectId::of(&out);
-        out.extend_from_slice(sum.as_bytes());
+        let sum = checksum(&out);
+        out.extend_from_slice(&sum.to_be_bytes());
         out
     }
+}
+
+/// A fast 64-bit checksum: 8-byte words mixed with a multiply and a rotation (several GB/s).
+fn checksum(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut h = bytes.len() as u64 ^ K;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        h = (h ^ word).wrapping_mul(K).rotate_left(29);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    h ^ (h >> 32)
 }
 
 struct Cursor<'a> {
@@ -126,11 +143,11 @@ impl<'a> Cursor<'a> {
 }
 
 fn decode(bytes: &[u8]) -> Option<StatCache> {
-    if bytes.len() < 8 + 32 + 8 + 4 + 32 || &bytes[..8] != MAGIC {
+    if bytes.len() < 8 + 32 + 8 + 4 + 8 || &bytes[..8] != MAGIC {
         return None;
     }
-    let (body, sum) = bytes.split_at(bytes.len() - 32);
-    if ObjectId::of(body).as_bytes() != sum {
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
+    if checksum(body).to_be_bytes() != sum {
         return None;
     }
     let mut c = Cursor { bytes: body, pos: 8 };

@@ -10,6 +10,7 @@ use ignore::Match;
 use muse_core::EntryKind;
 use rayon::prelude::*;
 
+
 use crate::error::{IoContext, Result, StoreError};
 use crate::repo::DOT_MUSE;
 
@@ -87,14 +88,32 @@ impl Ignores {
 /// Every file under `root` that is not ignored, sorted by path bytes. Skips `.muse`, and
 /// directories holding their own `.muse` (nested repositories and workspaces).
 pub fn walk(root: &Path) -> Result<Vec<WalkedFile>> {
-    let mut files = walk_dir(root, "", &None)?;
-    // Directory order is not full-path byte order ("a/x" sorts after "a.txt"), so sort once.
-    files.par_sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    Ok(files)
+    walk_dir(root, "", &None)
+}
+
+/// A directory entry kept for the second pass: its name, whether it is a directory, its sort key.
+struct Listed {
+    name: String,
+    entry: fs::DirEntry,
+    is_dir: bool,
+}
+
+impl Listed {
+    /// Siblings sorted with directories compared as `name/` give a depth-first walk in the byte
+    /// order of full paths ("a.txt" < "a/x" because '.' < '/'), so no global sort is needed.
+    fn sort_key(&self) -> impl Iterator<Item = u8> + '_ {
+        self.name.bytes().chain(self.is_dir.then_some(b'/'))
+    }
+}
+
+/// What one directory level yields, in path order.
+enum Item {
+    File(WalkedFile),
+    Dir(PathBuf, String),
 }
 
 fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec<WalkedFile>> {
-    let mut names = Vec::new();
+    let mut listed = Vec::new();
     let mut has_ignore_file = false;
     for entry in fs::read_dir(abs).ctx("list", abs)? {
         let entry = entry.ctx("list", abs)?;
@@ -106,8 +125,8 @@ fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec
             continue;
         }
         has_ignore_file |= name == IGNORE_FILE;
-        let file_type = entry.file_type().ctx("stat", &entry.path())?;
-        names.push((name, file_type));
+        let is_dir = entry.file_type().ctx("stat", &entry.path())?.is_dir();
+        listed.push(Listed { name, entry, is_dir });
     }
     let ignores = if has_ignore_file {
         let file = abs.join(IGNORE_FILE);
@@ -120,32 +139,46 @@ fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec
     } else {
         ignores.clone()
     };
-    let mut files = Vec::new();
-    let mut dirs: Vec<(PathBuf, String)> = Vec::new();
-    for (name, file_type) in names {
-        let child = abs.join(&name);
-        let child_rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-        if Ignores::is_ignored(&ignores, &child, file_type.is_dir()) {
+    listed.sort_unstable_by(|a, b| a.sort_key().cmp(b.sort_key()));
+    let join = |name: &str| if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+    // Files are stat'ed here; subdirectories are walked in parallel and spliced back in order.
+    let mut items: Vec<Item> = Vec::with_capacity(listed.len());
+    for item in listed {
+        if ignores.is_some() && Ignores::is_ignored(&ignores, &abs.join(&item.name), item.is_dir) {
             continue;
         }
-        if file_type.is_dir() {
-            if !child.join(DOT_MUSE).exists() {
-                dirs.push((child, child_rel));
+        if item.is_dir {
+            let dir = abs.join(&item.name);
+            if !dir.join(DOT_MUSE).exists() {
+                items.push(Item::Dir(dir, join(&item.name)));
             }
             continue;
         }
-        let meta = match fs::symlink_metadata(&child) {
+        let meta = match item.entry.metadata() {
             Ok(meta) => meta,
             // Deleted between readdir and lstat: it is simply not there any more.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StoreError::Io { op: "stat", path: child, source: e }),
+            Err(e) => return Err(StoreError::Io { op: "stat", path: item.entry.path(), source: e }),
         };
         if let Some(kind) = kind_of(&meta) {
-            files.push(WalkedFile { path: child_rel, kind, stat: FileStat::of(&meta) });
+            items.push(Item::File(WalkedFile { path: join(&item.name), kind, stat: FileStat::of(&meta) }));
         }
     }
-    let nested: Vec<Vec<WalkedFile>> = dirs.par_iter().map(|(dir, dir_rel)| walk_dir(dir, dir_rel, &ignores)).collect::<Result<_>>()?;
-    files.extend(nested.into_iter().flatten());
+    let nested: Vec<Vec<WalkedFile>> = items
+        .par_iter()
+        .filter_map(|item| match item {
+            Item::Dir(dir, dir_rel) => Some(walk_dir(dir, dir_rel, &ignores)),
+            Item::File(_) => None,
+        })
+        .collect::<Result<_>>()?;
+    let mut nested = nested.into_iter();
+    let mut files = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Item::File(file) => files.push(file),
+            Item::Dir(..) => files.extend(nested.next().expect("one walk result per subdirectory")),
+        }
+    }
     Ok(files)
 }
 
