@@ -1,0 +1,473 @@
+//! Exit codes and JSON errors for bad input and damaged stores: not a repository, unknown
+//! revisions and prefixes, invalid values, paths outside the repository, unreadable files,
+//! corrupted packs, indexes and refs, missing objects, held locks, usage errors.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+use common::{exit, hex_of, Muse, Run, TestRepo};
+use serde_json::json;
+
+/// Every command that needs a repository, with valid arguments.
+const REPO_COMMANDS: &[&[&str]] = &[
+    &["status"],
+    &["status", "--short"],
+    &["commit", "-m", "x"],
+    &["diff"],
+    &["log"],
+    &["show"],
+    &["branch"],
+    &["branch", "b"],
+    &["switch", "main"],
+    &["tag"],
+    &["tag", "t"],
+    &["fsck"],
+    &["workspace", "list"],
+    &["config"],
+    &["config", "user.author", "X"],
+];
+
+#[test]
+fn outside_a_repository_every_command_exits_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("plain");
+    std::fs::create_dir(&dir).unwrap();
+    for args in REPO_COMMANDS {
+        let run = Muse::new(&dir).args(["--json"]).args(*args).run().fails_with(exit::NOT_A_REPO, "not_a_repository");
+        assert_eq!(run.stdout, "", "{args:?} printed on stdout");
+        let text = Muse::new(&dir).args(*args).run().code(exit::NOT_A_REPO);
+        assert!(text.stderr.starts_with("error: not a muse repository"), "{args:?}: {}", text.stderr);
+    }
+    // -C pointing nowhere is not a repository either.
+    Muse::new(&dir).args(["--json", "-C", "/nonexistent/place", "status"]).run().fails_with(exit::NOT_A_REPO, "not_a_repository");
+    // Nothing was created.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}
+
+#[test]
+fn unknown_revisions_exit_4() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    let c = repo.commit("one");
+    for args in [
+        vec!["log", "nope"],
+        vec!["log", "main", "nope"],
+        vec!["show", "nope"],
+        vec!["diff", "nope"],
+        vec!["diff", "HEAD", "nope"],
+        vec!["branch", "b", "nope"],
+        vec!["tag", "t", "nope"],
+        vec!["switch", "--detach", "nope"],
+        vec!["switch", "nope"],
+        vec!["show", "HEAD~1"],
+        vec!["show", "main~5"],
+        vec!["log", "HEAD^2"],
+        vec!["branch", "-d", "nope"],
+        vec!["tag", "-d", "nope"],
+        vec!["config", "no.such.key"],
+    ] {
+        let run = repo.json(&args).code(exit::NOT_FOUND);
+        assert_eq!(run.error_json()["kind"], "not_found", "{args:?}");
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+    // A well-formed id that is not in the store.
+    let absent = format!("sha256:{}", "0".repeat(64));
+    repo.json(["show", &absent]).fails_with(exit::NOT_FOUND, "not_found");
+    // The message names the revision.
+    let err = repo.json(["show", "nope"]).error_json();
+    assert!(err["message"].as_str().unwrap().contains("nope"), "{err}");
+    assert_eq!(repo.rev("HEAD"), c);
+}
+
+#[test]
+fn id_prefixes_need_at_least_7_hex_digits() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    let c = repo.commit("one");
+    let hex = hex_of(&c);
+    // 7 digits resolve (with or without sha256:), 6 or fewer are rejected as unknown.
+    assert_eq!(repo.rev(&hex[..7]), c);
+    assert_eq!(repo.rev(&format!("sha256:{}", &hex[..7])), c);
+    for short in [&hex[..6], &hex[..4], &hex[..1]] {
+        repo.json(["show", short]).fails_with(exit::NOT_FOUND, "not_found");
+        repo.json(["log", &format!("sha256:{short}")]).fails_with(exit::NOT_FOUND, "not_found");
+    }
+    // Not hex at all.
+    repo.json(["show", "zzzzzzzz"]).fails_with(exit::NOT_FOUND, "not_found");
+    // A prefix matching no commit (flip the first digit).
+    let other = if hex.starts_with('0') { "1" } else { "0" };
+    repo.json(["show", &format!("{other}{}", &hex[1..9])]).fails_with(exit::NOT_FOUND, "not_found");
+}
+
+/// A full id of an object that exists but is not a commit (a tree) is a user error, not a
+/// corrupted store: it should be reported like an unknown revision (4), not as corruption (6).
+/// (Id prefixes of trees already are: `resolve_base` filters prefix matches to commits.)
+#[test]
+#[ignore = "product bug: a tree id given as a revision exits 6 (corrupt) instead of 4 (see report)"]
+fn a_tree_id_is_not_a_revision() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    let c = repo.commit_json("one", &[]);
+    let tree = c["snapshot_id"].as_str().unwrap();
+    repo.json(["show", &tree[..20]]).fails_with(exit::NOT_FOUND, "not_found");
+    repo.json(["show", tree]).fails_with(exit::NOT_FOUND, "not_found");
+}
+
+#[test]
+fn invalid_commit_input_exits_8_and_commits_nothing() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    let c = repo.commit("one");
+    repo.write("a", "2\n");
+    let bad: &[&[&str]] = &[
+        &["--bump", "huge"],
+        &["--bump", "MAJOR"],
+        &["--bump", ""],
+        &["--date", "yesterday"],
+        &["--date", "2024-13-01T00:00:00Z"],
+        &["--date", "2024-01-01T00:00:00"],
+        &["--date", "2024-01-01 00:00:00Z"],
+        &["--date", ""],
+        &["--prompt-hash", "abc"],
+        &["--prompt-hash", "sha256:XYZ"],
+        &["--prompt-hash", &"a".repeat(64)],
+        &["--meta", "novalue"],
+        &["--meta", "=v"],
+    ];
+    for extra in bad {
+        let mut args = vec!["commit", "-m", "bad"];
+        args.extend_from_slice(extra);
+        let run = repo.json(&args).fails_with(exit::INVALID, "invalid_input");
+        assert_eq!(run.stdout, "", "{extra:?}");
+        repo.cmd().args(&args).run().code(exit::INVALID);
+    }
+    assert_eq!(repo.log_ids(&[]), [c]);
+    assert_eq!(repo.changes().len(), 1, "the working copy is untouched");
+}
+
+#[test]
+fn paths_outside_the_repository_exit_8() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    repo.commit("one");
+    let outside = repo.tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    for args in [
+        vec!["log", "--", "/etc/passwd"],
+        vec!["log", "--", "../elsewhere"],
+        vec!["diff", "--", "../elsewhere"],
+        vec!["diff", "HEAD", "HEAD", "--", outside.to_str().unwrap()],
+        vec!["log", "--", "a", "../../x"],
+    ] {
+        let run = repo.json(&args).fails_with(exit::INVALID, "invalid_input");
+        assert!(run.error_json()["message"].as_str().unwrap().contains("outside"), "{args:?}: {}", run.stderr);
+    }
+    // A path that climbs out and back in is fine.
+    let ok = repo.json(["log", "--", "../repo/a"]).ok().json();
+    assert_eq!(ok.as_array().unwrap().len(), 1);
+}
+
+/// Makes a tree readable and writable by everyone (for running `muse` as an unprivileged user).
+fn open_up(path: &Path) {
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    let mode = if meta.is_dir() { 0o777 } else { 0o666 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            open_up(&entry.unwrap().path());
+        }
+    }
+}
+
+/// Runs `muse --json ARGS` so that a mode-000 file really is unreadable: directly when the test
+/// runs unprivileged, or as user `nobody` (uid/gid 65534) when it runs as root (root reads
+/// mode-000 files). Returns `None` if neither is possible (e.g. no CAP_SETUID).
+fn run_unprivileged(repo: &TestRepo, args: &[&str], privileged: bool) -> Option<Run> {
+    let mut muse = repo.cmd().args(["--json"]).args(args);
+    if privileged {
+        muse.command_mut().uid(65534).gid(65534);
+    }
+    let mut child_probe = Muse::new(&repo.root).args(["--version"]);
+    if privileged {
+        child_probe.command_mut().uid(65534).gid(65534);
+        if child_probe.command_mut().output().is_err() {
+            return None;
+        }
+    }
+    Some(muse.run())
+}
+
+#[test]
+fn unreadable_files_exit_7() {
+    let repo = TestRepo::new();
+    repo.write("ok.txt", "fine\n");
+    let c = repo.commit("one");
+    repo.write("secret.txt", "cannot read me\n");
+    let secret = repo.path("secret.txt");
+    // chmod 000 does not stop root (CAP_DAC_OVERRIDE): detect that, and then run muse as
+    // `nobody` with the rest of the repository opened up, so the file is unreadable for it.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let privileged = std::fs::File::open(&secret).is_ok();
+    if privileged {
+        open_up(repo.tmp.path());
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let Some(status) = run_unprivileged(&repo, &["status"], privileged) else {
+        eprintln!("skipping: running as root and cannot switch to an unprivileged user");
+        return;
+    };
+    let err = status.fails_with(exit::IO, "io").error_json();
+    assert!(err["message"].as_str().unwrap().contains("secret.txt"), "{err}");
+    let commit = run_unprivileged(&repo, &["commit", "-m", "nope"], privileged).unwrap();
+    commit.fails_with(exit::IO, "io");
+    let diff = run_unprivileged(&repo, &["diff"], privileged).unwrap();
+    diff.fails_with(exit::IO, "io");
+    // Nothing was committed, and once readable again, it commits.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(repo.log_ids(&[]), [c.clone()]);
+    let next = repo.commit_json("now readable", &[]);
+    assert_eq!(next["parents"], json!([c]));
+    repo.assert_fsck_clean();
+}
+
+#[test]
+fn an_unreadable_prompt_file_exits_7() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    let missing = repo.tmp.path().join("no-such-prompt.txt");
+    repo.json(["commit", "-m", "x", "--prompt-file", missing.to_str().unwrap()]).fails_with(exit::IO, "io");
+    // A directory is not a readable prompt either.
+    repo.json(["commit", "-m", "x", "--prompt-file", repo.tmp.path().to_str().unwrap()]).fails_with(exit::IO, "io");
+    assert_eq!(repo.json(["log"]).ok().json(), json!([]));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let repo = TestRepo::new();
+    for args in [
+        vec!["bogus"],
+        vec!["commit"],
+        vec!["commit", "-m"],
+        vec!["status", "--nope"],
+        vec!["log", "-n", "many"],
+        vec!["diff", "a", "b", "c"],
+        vec!["switch"],
+        vec!["tag", "-d"],
+        vec!["workspace", "frobnicate"],
+    ] {
+        let run = repo.muse(&args).code(exit::USAGE);
+        assert!(run.stderr.contains("error"), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "");
+    }
+    repo.cmd().run().code(exit::USAGE);
+    // Help and version are not errors.
+    let help = repo.muse(["--help"]).ok();
+    assert!(help.stdout.contains("commit"), "{}", help.stdout);
+    assert!(repo.muse(["--version"]).ok().stdout.starts_with("muse "));
+    repo.muse(["commit", "--help"]).ok();
+}
+
+/// The brief: "errors under --json are printed on stderr as {"error":{...}}". Usage errors are
+/// reported by clap before `--json` is looked at, so they stay plain text.
+#[test]
+#[ignore = "product bug: usage errors (exit 2) are not JSON under --json (see report)"]
+fn usage_errors_are_json_under_json() {
+    let repo = TestRepo::new();
+    repo.json(["commit"]).code(exit::USAGE).error_json();
+    repo.json(["bogus"]).code(exit::USAGE).error_json();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Damaged stores
+
+/// A repository with two commits (nested files, a binary file), each in its own pack.
+fn damaged_fixture() -> (TestRepo, String, String) {
+    let repo = TestRepo::new();
+    for i in 0..20 {
+        repo.write(&format!("src/m{i}.rs"), format!("pub fn f{i}() -> u32 {{ {i} }}\n").repeat(20));
+    }
+    repo.write("bin/data.bin", (0..=255u8).collect::<Vec<u8>>());
+    let c1 = repo.commit("one");
+    repo.write("src/m3.rs", "changed\n");
+    repo.write("README", "read me\n");
+    let c2 = repo.commit("two");
+    assert_eq!(repo.packs().len(), 2);
+    (repo, c1, c2)
+}
+
+fn flip_byte(path: &Path, offset: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset as usize] ^= 0xff;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The pack holding `commit` (the one whose index lists its raw id bytes).
+fn pack_of(repo: &TestRepo, commit: &str) -> std::path::PathBuf {
+    let raw: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex_of(commit)[2 * i..2 * i + 2], 16).unwrap()).collect();
+    repo.packs()
+        .into_iter()
+        .find(|p| {
+            let idx = std::fs::read(p.with_extension("idx")).unwrap();
+            idx.windows(32).any(|w| w == raw.as_slice())
+        })
+        .expect("a pack holds the commit")
+}
+
+#[test]
+fn a_corrupted_commit_object_is_reported_by_fsck_and_reading_commands_exit_6() {
+    let (repo, _c1, c2) = damaged_fixture();
+    let pack = pack_of(&repo, &c2);
+    let len = std::fs::metadata(&pack).unwrap().len();
+    // The commit is the last entry written; its payload ends right before the 32-byte checksum.
+    flip_byte(&pack, len - 33);
+    let fsck = repo.json(["fsck"]).fails_with(exit::CORRUPT, "corrupt");
+    let report = fsck.json();
+    assert_eq!(report["ok"], false);
+    let problems = report["report"]["problems"].as_array().unwrap();
+    assert!(!problems.is_empty());
+    assert!(problems.iter().any(|p| p["subject"].as_str().unwrap().ends_with(".pack")), "the pack checksum: {report}");
+    assert!(problems.iter().any(|p| p["subject"] == c2.as_str()), "the commit object: {report}");
+    let text = repo.muse(["fsck"]).code(exit::CORRUPT);
+    assert!(text.stdout.contains("PROBLEMS FOUND"), "{}", text.stdout);
+    for args in [vec!["log"], vec!["show"], vec!["status"], vec!["diff"], vec!["log", "--oneline"], vec!["commit", "-m", "x", "--allow-empty"]] {
+        let run = repo.json(&args).fails_with(exit::CORRUPT, "corrupt");
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+    // Refs that do not need the damaged object still work.
+    repo.muse(["branch"]).ok();
+}
+
+#[test]
+fn every_flipped_pack_byte_is_caught_by_fsck_and_no_command_panics() {
+    let (pristine, c1, _c2) = damaged_fixture();
+    let mut cases = 0;
+    let mut early_fsck_stops = 0;
+    for (pack_no, pack) in pristine.packs().iter().enumerate() {
+        let len = std::fs::metadata(pack).unwrap().len();
+        // Header, first entry header fields, payloads, the last entry and the trailer.
+        let mut offsets = vec![0, 8, 11, 12, 13, 15, 21, 25, 29, 40, len / 3, len / 2, 2 * len / 3, len - 40, len - 33, len - 32, len - 1];
+        offsets.retain(|&o| o < len);
+        offsets.dedup();
+        for offset in offsets {
+            let scratch = tempfile::tempdir().unwrap();
+            let copy = scratch.path().join("repo");
+            common::copy_tree(&pristine.root, &copy);
+            let name = pack.file_name().unwrap();
+            flip_byte(&copy.join(".muse/objects/packs").join(name), offset);
+            let label = format!("pack {pack_no} offset {offset}/{len}");
+            let fsck = Muse::new(&copy).args(["--json", "fsck"]).run();
+            assert_eq!(fsck.code, Some(exit::CORRUPT), "{label}: fsck missed it: {}", fsck.stdout);
+            // Either a report listing the problem, or (when an entry header cannot even be
+            // parsed, fsck stops early) just the error.
+            if fsck.stdout.trim().is_empty() {
+                assert_eq!(fsck.error_json()["kind"], "corrupt", "{label}");
+                early_fsck_stops += 1;
+            } else {
+                assert_eq!(fsck.json()["ok"], false, "{label}");
+            }
+            for args in [
+                vec!["log"],
+                vec!["log", "--all", "--", "src"],
+                vec!["show"],
+                vec!["show", c1.as_str()],
+                vec!["status"],
+                vec!["diff", "HEAD~1", "HEAD"],
+                vec!["switch", "--detach", c1.as_str()],
+                vec!["commit", "-m", "on a damaged store", "--allow-empty"],
+            ] {
+                let run = Muse::new(&copy).args(["--json"]).args(&args).run();
+                match run.code {
+                    Some(0) => {}
+                    Some(code) => {
+                        let err = run.error_json();
+                        assert!(
+                            code == exit::CORRUPT && err["kind"] == "corrupt" || code == exit::CONFLICT && args[0] == "switch",
+                            "{label}: `{args:?}` exited {code}: {err}"
+                        );
+                    }
+                    None => unreachable!("checked by run()"),
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 100, "only {cases} cases ran");
+    eprintln!("{cases} command runs on damaged copies; fsck stopped without a report {early_fsck_stops} time(s)");
+}
+
+#[test]
+fn a_corrupted_pack_index_fails_every_command_with_6() {
+    let (repo, _c1, c2) = damaged_fixture();
+    let idx = pack_of(&repo, &c2).with_extension("idx");
+    flip_byte(&idx, 100);
+    repo.json(["fsck"]).fails_with(exit::CORRUPT, "corrupt");
+    for args in [vec!["log"], vec!["status"], vec!["show"], vec!["branch"]] {
+        repo.json(&args).fails_with(exit::CORRUPT, "corrupt");
+    }
+}
+
+#[test]
+fn a_corrupted_ref_exits_6() {
+    let (repo, c1, _c2) = damaged_fixture();
+    repo.muse(["tag", "v1", &c1]).ok();
+    std::fs::write(repo.path(".muse/refs/heads/main"), "not an id\n").unwrap();
+    repo.json(["log"]).fails_with(exit::CORRUPT, "corrupt");
+    repo.json(["status"]).fails_with(exit::CORRUPT, "corrupt");
+    repo.json(["fsck"]).fails_with(exit::CORRUPT, "corrupt");
+    // A ref pointing at something that is not a commit in the store: fsck reports it.
+    std::fs::write(repo.path(".muse/refs/heads/main"), format!("sha256:{}\n", "ab".repeat(32))).unwrap();
+    let fsck = repo.json(["fsck"]).fails_with(exit::CORRUPT, "corrupt");
+    let problems = fsck.json()["report"]["problems"].clone();
+    assert!(problems.as_array().unwrap().iter().any(|p| p["subject"] == "refs/heads/main"), "{problems}");
+    // Reading through it: the commit is missing (4).
+    repo.json(["log"]).fails_with(exit::NOT_FOUND, "not_found");
+    // The tag is still usable.
+    assert_eq!(repo.rev("v1"), c1);
+}
+
+#[test]
+fn a_missing_pack_means_missing_objects() {
+    let (repo, c1, c2) = damaged_fixture();
+    let pack = pack_of(&repo, &c2);
+    std::fs::remove_file(pack.with_extension("idx")).unwrap();
+    std::fs::remove_file(&pack).unwrap();
+    let fsck = repo.json(["fsck"]).fails_with(exit::CORRUPT, "corrupt");
+    assert_eq!(fsck.json()["ok"], false);
+    repo.json(["log"]).fails_with(exit::NOT_FOUND, "not_found");
+    repo.json(["show", &c2]).fails_with(exit::NOT_FOUND, "not_found");
+    // The older commit is intact.
+    let shown = repo.json(["show", &c1]).ok().json();
+    assert_eq!(shown["commit"]["message"], "one");
+}
+
+#[test]
+fn a_held_ref_lock_is_a_conflict_after_a_timeout() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    let c = repo.commit("one");
+    repo.write("a", "2\n");
+    // A lock held by a live process (this test) is not broken: the commit waits, then gives up.
+    let lock = repo.path(".muse/refs/heads/main.lock");
+    std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    let started = std::time::Instant::now();
+    let run = repo.json(["commit", "-m", "blocked"]).fails_with(exit::CONFLICT, "conflict");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(5), "gave up too early");
+    assert!(run.error_json()["message"].as_str().unwrap().contains("locked"), "{}", run.stderr);
+    assert_eq!(repo.rev("main"), c);
+    assert!(lock.exists(), "someone else's lock is left alone");
+    // Once released, committing works, and the store is sound despite the abandoned pack.
+    std::fs::remove_file(&lock).unwrap();
+    repo.commit("unblocked");
+    repo.assert_fsck_clean();
+    // A lock left by a dead process is broken.
+    repo.write("a", "3\n");
+    std::fs::write(&lock, "999999999\n").unwrap();
+    repo.commit("after a crash");
+    assert!(!lock.exists());
+}
