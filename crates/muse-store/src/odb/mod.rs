@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use muse_core::{Commit, CommitId, Hasher, IdPrefix, ObjectId, Tree, TreeId};
 
@@ -55,6 +55,8 @@ pub struct ObjectStore {
     packs_dir: PathBuf,
     tmp_dir: PathBuf,
     packs: RwLock<Vec<Arc<Pack>>>,
+    /// The pack directory's mtime at the last scan that found it settled.
+    scanned_mtime: Mutex<Option<std::time::SystemTime>>,
 }
 
 impl ObjectStore {
@@ -65,7 +67,7 @@ impl ObjectStore {
         for d in [&packs_dir, &tmp_dir] {
             fs::create_dir_all(d).ctx("create", d)?;
         }
-        let store = ObjectStore { packs_dir, tmp_dir, packs: RwLock::new(Vec::new()) };
+        let store = ObjectStore { packs_dir, tmp_dir, packs: RwLock::new(Vec::new()), scanned_mtime: Mutex::new(None) };
         store.rescan()?;
         Ok(store)
     }
@@ -116,8 +118,27 @@ impl ObjectStore {
         if let Some(found) = self.locate_loaded(id) {
             return Ok(Some(found));
         }
+        if self.rescan_if_changed()? {
+            return Ok(self.locate_loaded(id));
+        }
+        Ok(None)
+    }
+
+    /// Rescans the pack directory unless it provably did not change since the last scan (same
+    /// mtime, and that mtime is old enough that the coarse file clock cannot hide a later
+    /// change). Returns whether it rescanned. This keeps a storm of misses (checking which of
+    /// 100,000 new objects exist) from listing the directory 100,000 times.
+    fn rescan_if_changed(&self) -> Result<bool> {
+        let meta = fs::metadata(&self.packs_dir).ctx("stat", &self.packs_dir)?;
+        let mtime = meta.modified().ok();
+        let settled = mtime.and_then(|t| t.elapsed().ok()).is_some_and(|age| age > std::time::Duration::from_secs(2));
+        let mut last = self.scanned_mtime.lock().unwrap_or_else(|e| e.into_inner());
+        if settled && *last == mtime {
+            return Ok(false);
+        }
         self.rescan()?;
-        Ok(self.locate_loaded(id))
+        *last = mtime;
+        Ok(true)
     }
 
     /// Whether the store holds `id`.
@@ -403,6 +424,7 @@ pub struct PackWriter<'a> {
 
 impl<'a> PackWriter<'a> {
     fn new(store: &'a ObjectStore) -> Result<Self> {
+        store.rescan_if_changed()?;
         let tmp_path = store.tmp_dir.join(format!("{}.pack", unique_name("pack")));
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp_path).ctx("create", &tmp_path)?;
         let mut writer = PackWriter {
@@ -435,7 +457,9 @@ impl<'a> PackWriter<'a> {
         if self.written.contains(id) {
             return Ok(false);
         }
-        Ok(!(self.skip_existing && self.store.contains(id)?))
+        // Only the packs loaded when the writer started (and those published since by this
+        // process) count: an object another process publishes meanwhile is merely stored twice.
+        Ok(!(self.skip_existing && self.store.locate_loaded(id).is_some()))
     }
 
     /// Adds an object given its bytes; returns its id. Already-stored objects are skipped.
