@@ -24,7 +24,7 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { strict_paths: false, commits_per_pack: 5000, window_commits: 256, memo_capacity: 1 << 20 }
+        ImportOptions { strict_paths: false, commits_per_pack: 5000, window_commits: 256, memo_capacity: 1 << 19 }
     }
 }
 
