@@ -321,12 +321,7 @@ impl ObjectStore {
                 }
             }
             writer.finish()?;
-            for pack in packs {
-                fs::remove_file(&pack.index_path).ctx("remove", &pack.index_path)?;
-                fs::remove_file(&pack.pack_path).ctx("remove", &pack.pack_path)?;
-            }
-            sync_dir(&self.packs_dir).ctx("sync", &self.packs_dir)?;
-            self.rescan()
+            self.remove_packs(&packs.iter().map(|p| p.pack_path.clone()).collect::<Vec<_>>())
         })();
         let _ = fs::remove_file(&lock);
         result.map(|()| true)
