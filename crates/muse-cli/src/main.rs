@@ -28,10 +28,21 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { error::EXIT_USAGE } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: printed on stdout, success.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // Usage errors are found before `--json` is parsed, so look for it by hand.
+            let json = std::env::args_os().any(|a| a == "--json");
+            if !json {
+                let _ = e.print();
+                return ExitCode::from(error::EXIT_USAGE);
+            }
+            let message = e.render().to_string();
+            let first_line = message.lines().next().unwrap_or("usage error").trim_start_matches("error: ").to_string();
+            return error::CliError::new(error::EXIT_USAGE, "usage", first_line).report(true);
         }
     };
     let ctx = match Ctx::new(cli.json, cli.directory) {

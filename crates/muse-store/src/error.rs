@@ -99,6 +99,17 @@ pub enum StoreError {
     /// A revision expression names nothing.
     #[error("unknown revision '{0}'")]
     UnknownRevision(String),
+    /// A revision names an object that is not a commit (a tree or a blob).
+    #[error("revision '{revision}' names a {kind}, not a commit")]
+    NotACommit {
+        /// The revision as typed.
+        revision: String,
+        /// The kind of object it names.
+        kind: &'static str,
+    },
+    /// A workspace (or its directory) already exists.
+    #[error("{0}")]
+    WorkspaceExists(String),
     /// An id prefix names more than one object.
     #[error("ambiguous revision '{prefix}': it matches {} objects ({})", candidates.len(), candidates.iter().map(|c| c.short(12)).collect::<Vec<_>>().join(", "))]
     AmbiguousRevision {

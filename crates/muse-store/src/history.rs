@@ -55,14 +55,18 @@ fn resolve_base(repo: &Repository, base: &str, whole: &str) -> Result<CommitId> 
     if let Ok(id) = ObjectId::parse(base) {
         return match repo.objects().kind(&id)? {
             Some(ObjectKind::Commit) => Ok(CommitId(id)),
-            Some(kind) => Err(StoreError::WrongKind { id, expected: "commit", actual: kind.as_str() }),
+            Some(kind) => Err(StoreError::NotACommit { revision: whole.to_string(), kind: kind.as_str() }),
             None => Err(unknown()),
         };
     }
     let prefix = IdPrefix::parse(base).map_err(|_| unknown())?;
-    let matches: Vec<ObjectId> = repo.objects().resolve_prefix(&prefix)?.into_iter().filter(|id| matches!(repo.objects().kind(id), Ok(Some(ObjectKind::Commit)))).collect();
+    let all = repo.objects().resolve_prefix(&prefix)?;
+    let matches: Vec<ObjectId> = all.iter().copied().filter(|id| matches!(repo.objects().kind(id), Ok(Some(ObjectKind::Commit)))).collect();
     match matches.as_slice() {
-        [] => Err(unknown()),
+        [] => match all.as_slice() {
+            [only] => Err(StoreError::NotACommit { revision: whole.to_string(), kind: repo.objects().kind(only)?.map_or("object", ObjectKind::as_str) }),
+            _ => Err(unknown()),
+        },
         [one] => Ok(CommitId(*one)),
         _ => Err(StoreError::AmbiguousRevision { prefix: base.to_string(), candidates: matches }),
     }

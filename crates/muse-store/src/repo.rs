@@ -232,10 +232,10 @@ impl Repository {
         muse_core::validate_name(name).map_err(|e| StoreError::Workspace(e.to_string()))?;
         let state = self.store_dir.join("workspaces").join(name);
         if state.exists() {
-            return Err(StoreError::Workspace(format!("a workspace named '{name}' already exists")));
+            return Err(StoreError::WorkspaceExists(format!("a workspace named '{name}' already exists")));
         }
         if path.exists() && fs::read_dir(path).ctx("list", path)?.next().is_some() {
-            return Err(StoreError::Workspace(format!("{} exists and is not empty", path.display())));
+            return Err(StoreError::WorkspaceExists(format!("{} exists and is not empty", path.display())));
         }
         fs::create_dir_all(path).ctx("create", path)?;
         let abs = path.canonicalize().ctx("resolve", path)?;
