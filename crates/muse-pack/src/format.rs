@@ -1,14 +1,17 @@
-//! The mpack byte layout, as specified in `docs/mpack.md`: constants, record headers, and a
-//! streaming writer. Integers are big-endian; every object record is self-delimiting.
+//! The mpack byte layout, as specified in `docs/mpack.md`: constants, record headers, varints,
+//! and a streaming writer. Fixed-width integers are big-endian; varints are LEB128.
 //!
 //! ```text
 //! mpack   := header record* end trailer
 //! header  := "\x89MPACK\r\n" u32:version=1 u32:flags=0
-//! record  := u8:1 u8:kind u8:encoding id[32] [base[32] if encoding=1] u64:size u64:payload_len payload
+//! record  := u8:tag id[32] [base] varint:size varint:payload_len payload
+//! tag     := kind (low nibble: 1 blob, 2 tree, 3 commit) | encoding << 4 (0 zstd,
+//!            1 delta against base id[32], 2 delta against the record varint:distance back)
 //! end     := u8:0 u64:record_count
 //! trailer := sha256(every byte of header, records and end)
 //! ```
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use muse_core::{Hasher, ObjectId};
@@ -19,21 +22,21 @@ use muse_store::ObjectKind;
 pub const MAGIC: [u8; 8] = *b"\x89MPACK\r\n";
 /// The format version this crate writes and reads.
 pub const VERSION: u32 = 1;
-/// Bytes of the pack header: magic, version, flags.
-pub const HEADER_LEN: u64 = 16;
-/// Record type byte of the end record.
-pub const RECORD_END: u8 = 0;
-/// Record type byte of an object record.
-pub const RECORD_OBJECT: u8 = 1;
-/// Encoding byte: the payload is one zstd frame of the object.
+/// Tag byte of the end record.
+pub const TAG_END: u8 = 0;
+/// Encoding nibble: the payload is one zstd frame of the object.
 pub const ENCODING_ZSTD: u8 = 0;
-/// Encoding byte: one zstd frame compressed with the base object's bytes as a raw prefix.
-pub const ENCODING_ZSTD_DELTA: u8 = 1;
+/// Encoding nibble: a delta whose base is named by its id.
+pub const ENCODING_DELTA_ID: u8 = 1;
+/// Encoding nibble: a delta whose base is an earlier record, named by its distance back.
+pub const ENCODING_DELTA_BACK: u8 = 2;
 /// Largest tree, commit, delta target or delta base a reader must accept (they are decoded in
 /// memory); full blobs have no size limit (they are streamed).
 pub const MAX_INLINE_SIZE: u64 = 64 << 20;
 /// Longest chain of deltas (a delta whose base is a delta whose base is …) a reader must accept.
 pub const MAX_DELTA_DEPTH: u32 = 50;
+/// The most bytes a varint may take (enough for any u64).
+pub const MAX_VARINT_LEN: usize = 10;
 
 /// The fixed fields of one object record, everything but the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,26 +54,41 @@ pub struct RecordHeader {
 }
 
 impl RecordHeader {
-    /// The record's bytes up to (not including) the payload.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(3 + 64 + 16);
-        out.push(RECORD_OBJECT);
-        out.push(self.kind as u8);
-        match self.encoding {
-            Encoding::Zstd => {
-                out.push(ENCODING_ZSTD);
+    /// The record's bytes up to (not including) the payload. A delta base that is the record
+    /// `back` records earlier in the same pack is written as that distance, otherwise by id.
+    pub fn encode(&self, back: Option<u64>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1 + 64 + 3 * MAX_VARINT_LEN);
+        let kind = self.kind as u8;
+        match (self.encoding, back) {
+            (Encoding::Zstd, _) => {
+                out.push(kind | ENCODING_ZSTD << 4);
                 out.extend_from_slice(self.id.as_bytes());
             }
-            Encoding::ZstdDelta(base) => {
-                out.push(ENCODING_ZSTD_DELTA);
+            (Encoding::ZstdDelta(base), None) => {
+                out.push(kind | ENCODING_DELTA_ID << 4);
                 out.extend_from_slice(self.id.as_bytes());
                 out.extend_from_slice(base.as_bytes());
             }
+            (Encoding::ZstdDelta(_), Some(distance)) => {
+                out.push(kind | ENCODING_DELTA_BACK << 4);
+                out.extend_from_slice(self.id.as_bytes());
+                put_varint(&mut out, distance);
+            }
         }
-        out.extend_from_slice(&self.size.to_be_bytes());
-        out.extend_from_slice(&self.payload_len.to_be_bytes());
+        put_varint(&mut out, self.size);
+        put_varint(&mut out, self.payload_len);
         out
     }
+}
+
+/// Appends `value` as an unsigned LEB128 varint (7 bits per byte, least significant first, high
+/// bit set on every byte but the last; minimal length).
+pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
 }
 
 /// Writes an mpack to any byte sink, computing the trailer as it goes. Records must be given in
@@ -80,12 +98,14 @@ pub struct MpackWriter<W: Write> {
     hasher: Hasher,
     records: u64,
     last_kind: u8,
+    /// Record number of every object written, to name delta bases by distance.
+    index: HashMap<ObjectId, u64>,
 }
 
 impl<W: Write> MpackWriter<W> {
     /// Writes the pack header.
     pub fn new(out: W) -> io::Result<Self> {
-        let mut writer = MpackWriter { out, hasher: Hasher::new(), records: 0, last_kind: 0 };
+        let mut writer = MpackWriter { out, hasher: Hasher::new(), records: 0, last_kind: 0, index: HashMap::new() };
         let mut header = MAGIC.to_vec();
         header.extend_from_slice(&VERSION.to_be_bytes());
         header.extend_from_slice(&0u32.to_be_bytes());
@@ -109,8 +129,13 @@ impl<W: Write> MpackWriter<W> {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "mpack records must be blobs, then trees, then commits"));
         }
         self.last_kind = header.kind as u8;
-        self.put(&header.encode())?;
+        let back = match header.encoding {
+            Encoding::ZstdDelta(base) => self.index.get(&base).map(|at| self.records - at),
+            Encoding::Zstd => None,
+        };
+        self.put(&header.encode(back))?;
         self.put(payload)?;
+        self.index.insert(header.id, self.records);
         self.records += 1;
         Ok(())
     }
@@ -122,7 +147,7 @@ impl<W: Write> MpackWriter<W> {
 
     /// Writes the end record and the trailer, flushes, and returns the sink.
     pub fn finish(mut self) -> io::Result<W> {
-        let mut end = vec![RECORD_END];
+        let mut end = vec![TAG_END];
         end.extend_from_slice(&self.records.to_be_bytes());
         self.put(&end)?;
         let checksum = std::mem::take(&mut self.hasher).finish();

@@ -48,7 +48,12 @@ pub fn gc(repo: &Repository, options: &BuildOptions) -> Result<GcReport> {
     let store = repo.objects();
     let before = store.packs()?;
     let mut report = GcReport { packs_before: before.len(), bytes_before: before.iter().map(|p| p.bytes).sum(), ..GcReport::default() };
-    let plan = plan(store, &roots(repo)?, &[], options.max_depth.min(MAX_DELTA_DEPTH))?;
+    let mut plan = plan(store, &roots(repo)?, &[], options.max_depth.min(MAX_DELTA_DEPTH))?;
+    // The store resolves a delta base by its content hash, which a signed commit's bytes do not
+    // have: commits are stored whole.
+    for commit in &mut plan.commits {
+        commit.base = None;
+    }
     let planned: HashSet<ObjectId> = plan.ids().collect();
     let mut writer = store.begin_write()?;
     let stats = encode_plan(store, &plan, options.level, &mut |header, payload| {

@@ -10,21 +10,22 @@ use muse_store::odb::Encoding;
 use muse_store::ObjectKind;
 
 use crate::error::{PackError, Result};
-use crate::format::{RecordHeader, ENCODING_ZSTD, ENCODING_ZSTD_DELTA, MAGIC, MAX_INLINE_SIZE, RECORD_END, RECORD_OBJECT, VERSION};
+use crate::format::{RecordHeader, ENCODING_DELTA_BACK, ENCODING_DELTA_ID, ENCODING_ZSTD, MAGIC, MAX_INLINE_SIZE, MAX_VARINT_LEN, TAG_END, VERSION};
 
 /// An mpack being read: counts and hashes every byte before the trailer.
 pub struct Input<R> {
     inner: R,
     hasher: Hasher,
     offset: u64,
-    records: u64,
+    /// The id of every record read so far, to resolve delta bases named by distance.
+    ids: Vec<ObjectId>,
     last_kind: u8,
 }
 
 impl<R: Read> Input<R> {
     /// Reads and checks the pack header.
     pub fn open(inner: R) -> Result<Self> {
-        let mut input = Input { inner, hasher: Hasher::new(), offset: 0, records: 0, last_kind: 0 };
+        let mut input = Input { inner, hasher: Hasher::new(), offset: 0, ids: Vec::new(), last_kind: 0 };
         let mut magic = [0u8; 8];
         match input.read_exact(&mut magic, || "the header".into()) {
             Err(PackError::Truncated { .. }) => return Err(PackError::NotAPack),
@@ -103,37 +104,59 @@ impl<R: Read> Input<R> {
         Ok(ObjectId::from_bytes(b))
     }
 
+    /// Reads an unsigned LEB128 varint of at most [`MAX_VARINT_LEN`] bytes, in minimal form.
+    fn read_varint(&mut self, inside: impl Fn() -> String) -> Result<u64> {
+        let mut value = 0u64;
+        for i in 0..MAX_VARINT_LEN {
+            let byte = self.read_u8(&inside)?;
+            let bits = u64::from(byte & 0x7f);
+            if i == MAX_VARINT_LEN - 1 && byte > 1 {
+                return Err(self.malformed(1, "a varint overflows 64 bits".into()));
+            }
+            value |= bits << (7 * i);
+            if byte & 0x80 == 0 {
+                if byte == 0 && i > 0 {
+                    return Err(self.malformed(1, "a varint is not in its shortest form".into()));
+                }
+                return Ok(value);
+            }
+        }
+        Err(self.malformed(0, "a varint is longer than 10 bytes".into()))
+    }
+
     /// The next object record's header, or `None` once the end record has been read (its record
-    /// count checked). Rejects unknown types, kinds and encodings, and kinds out of order.
+    /// count checked). Rejects unknown tags, kinds out of order and bad back-references.
     pub fn next_record(&mut self) -> Result<Option<RecordHeader>> {
         let at = || "a record header".to_string();
-        match self.read_u8(at)? {
-            RECORD_END => {
-                let count = self.read_u64(at)?;
-                if count != self.records {
-                    return Err(self.malformed(8, format!("the end record counts {count} records, the pack holds {}", self.records)));
-                }
-                return Ok(None);
+        let tag = self.read_u8(at)?;
+        if tag == TAG_END {
+            let count = self.read_u64(at)?;
+            if count != self.ids.len() as u64 {
+                return Err(self.malformed(8, format!("the end record counts {count} records, the pack holds {}", self.ids.len())));
             }
-            RECORD_OBJECT => {}
-            other => return Err(self.malformed(1, format!("unknown record type {other}"))),
+            return Ok(None);
         }
-        let code = self.read_u8(at)?;
-        let kind = ObjectKind::from_code(code).ok_or_else(|| self.malformed(1, format!("unknown object kind {code}")))?;
+        let code = tag & 0x0f;
+        let kind = ObjectKind::from_code(code).ok_or_else(|| self.malformed(1, format!("unknown record tag {tag:#04x}")))?;
         if code < self.last_kind {
             return Err(self.malformed(1, format!("a {} record after a {} record (order is blobs, trees, commits)", kind.as_str(), kind_name(self.last_kind))));
         }
         self.last_kind = code;
-        let encoding_code = self.read_u8(at)?;
         let id = self.read_id(at)?;
-        let encoding = match encoding_code {
+        let encoding = match tag >> 4 {
             ENCODING_ZSTD => Encoding::Zstd,
-            ENCODING_ZSTD_DELTA => Encoding::ZstdDelta(self.read_id(at)?),
-            other => return Err(self.malformed(33, format!("unknown encoding {other} for {id}"))),
+            ENCODING_DELTA_ID => Encoding::ZstdDelta(self.read_id(at)?),
+            ENCODING_DELTA_BACK => {
+                let distance = self.read_varint(at)?;
+                let index = usize::try_from(distance).ok().filter(|d| *d >= 1).and_then(|d| self.ids.len().checked_sub(d));
+                let base = index.and_then(|i| self.ids.get(i)).copied();
+                Encoding::ZstdDelta(base.ok_or_else(|| self.malformed(1, format!("a delta base {distance} records back, outside the pack")))?)
+            }
+            _ => return Err(self.malformed(33, format!("unknown record tag {tag:#04x} for {id}"))),
         };
-        let size = self.read_u64(at)?;
-        let payload_len = self.read_u64(at)?;
-        self.records += 1;
+        let size = self.read_varint(at)?;
+        let payload_len = self.read_varint(at)?;
+        self.ids.push(id);
         Ok(Some(RecordHeader { kind, encoding, id, size, payload_len }))
     }
 

@@ -212,7 +212,7 @@ fn deltas_against_pack_and_store_bases_are_accepted() {
     let c = commit(root.id(), vec![], "chain");
     let pack = Craft::new()
         .delta(BLOB, ObjectId::of(&v2), ObjectId::of(&v1), &v1, &v2)
-        .delta(BLOB, ObjectId::of(&v3), ObjectId::of(&v2), &v2, &v3)
+        .delta_back(BLOB, ObjectId::of(&v3), 1, &v2, &v3)
         .tree(&root)
         .commit(&c)
         .finish();
@@ -270,14 +270,15 @@ fn undecodable_records_are_rejected_with_the_reason() {
         (Craft::new().raw(BLOB, ObjectId::of(data), None, 0, b"").finish(), "empty"),
         (Craft::new().object(TREE, ObjectId::of(&bad_tree), &bad_tree).finish(), "invalid tree encoding"),
         (Craft::new().raw(TREE, ObjectId::of(b"big"), None, 65 << 20, &frame).finish(), "limit"),
-        (Craft::new().delta(COMMIT, c.id().0, ObjectId::of(b"x"), b"x", &c.encode()).finish(), "cannot be a delta"),
+        (Craft::new().blob(b"x").delta(COMMIT, c.id().0, ObjectId::of(b"x"), b"x", &c.encode()).finish(), "base must be a commit"),
         (Craft::new().raw(BLOB, ObjectId::of(data), None, 7, &vec![0u8; 10_000]).finish(), "larger than any zstd frame"),
     ];
     for (pack, expected) in cases {
         let (_, _, reason) = only_rejection(&store, &pack);
         assert!(reason.contains(expected), "expected {expected:?} in {reason:?}");
     }
-    assert!(store.all_objects().unwrap().is_empty());
+    let written: Vec<ObjectId> = store.all_objects().unwrap().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(written, vec![ObjectId::of(b"x")], "only the valid base blob of the commit case is written");
 }
 
 #[test]
@@ -319,5 +320,14 @@ fn broken_framing_rejects_the_whole_pack() {
     check(&miscount.finish(), &|e| e.to_string().contains("end record counts 5"));
     let mut unknown = Craft::new().finish();
     unknown[16] = 9;
-    check(&unknown, &|e| e.to_string().contains("unknown record type 9"));
+    check(&unknown, &|e| e.to_string().contains("unknown record tag 0x09"));
+    let blob = ObjectId::of(b"a");
+    check(&Craft::new().record(BLOB | 3 << 4, blob, &[], 1, b"").finish(), &|e| e.to_string().contains("unknown record tag 0x31"));
+    check(&Craft::new().delta_back(BLOB, blob, 1, b"", b"a").finish(), &|e| e.to_string().contains("outside the pack"));
+    check(&Craft::new().record(BLOB, blob, &[], 0, b"").finish().iter().take(16 + 33).chain([0x80u8, 0x00].iter()).copied().collect::<Vec<_>>(), &|e| e.to_string().contains("shortest form"));
+    let mut long = Craft::new().finish()[..16].to_vec();
+    long.push(BLOB);
+    long.extend_from_slice(blob.as_bytes());
+    long.extend_from_slice(&[0xff; 10]);
+    check(&long, &|e| e.to_string().contains("overflows"));
 }

@@ -11,7 +11,7 @@ use muse_store::{ObjectKind, ObjectStore, RefName, Repository};
 use proptest::prelude::*;
 
 fn arb_steps() -> impl Strategy<Value = Vec<Step>> {
-    let step = (proptest::collection::vec(0usize..64, 0..3), proptest::collection::vec((0usize..7, 0u8..3, any::<u8>()), 1..5))
+    let step = (proptest::collection::vec(0usize..64, 0..3), proptest::collection::vec((0usize..9, 0u8..3, any::<u8>()), 1..5))
         .prop_map(|(parents, edits)| Step { parents, edits });
     proptest::collection::vec(step, 1..10)
 }

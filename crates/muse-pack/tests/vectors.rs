@@ -16,16 +16,18 @@ fn vector() -> Vec<u8> {
 #[test]
 fn the_documented_vector_applies() {
     let pack = vector();
-    assert_eq!(pack.len(), 576);
+    assert_eq!(pack.len(), 631);
     let dir = tempfile::tempdir().unwrap();
     let store = ObjectStore::open(dir.path()).unwrap();
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
-    assert_eq!((report.commits_written, report.snapshots_written, report.blobs_written), (1, 1, 1));
+    assert_eq!((report.commits_written, report.snapshots_written, report.blobs_written), (1, 1, 2));
     assert!(report.rejected.is_empty());
-    let commit_id = CommitId::parse("sha256:32dc0d88e8c90401a6334860acbea2dcfdf1dfc69107e92de49f16a7824c27c3").unwrap();
+    let commit_id = CommitId::parse("sha256:e34945267ca6f922764866d7e7c8c4d96c15ab498379d3b9577bed48a83dc2f0").unwrap();
     let commit = store.read_commit(&commit_id).unwrap();
     assert_eq!(commit.message, "first\n");
-    assert_eq!(commit.snapshot.to_string(), "sha256:9c77dc2f2654b4ccdbe47748672ed834d2ffb5ad3c1a6be793a30235638d1018");
+    assert_eq!(commit.snapshot.to_string(), "sha256:4630f1a3a79bb7f0c3790226f89ba2ba818e196697d85678a20683e0cad42f69");
     let blob = ObjectId::parse("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03").unwrap();
     assert_eq!(store.read(&blob).unwrap().data, b"hello\n");
+    let delta = ObjectId::parse("a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447").unwrap();
+    assert_eq!(store.read(&delta).unwrap().data, b"hello world\n");
 }

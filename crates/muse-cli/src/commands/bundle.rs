@@ -53,8 +53,17 @@ enum Action {
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
     match args.action {
-        Action::Create { file, revs, not, level } => create(&repo, ctx, &file, &revs, &not, level),
-        Action::Apply { file, force } => apply(&repo, ctx, &file, force),
+        Action::Create { file, revs, not, level } => create(&repo, ctx, &resolve(ctx, file), &revs, &not, level),
+        Action::Apply { file, force } => apply(&repo, ctx, &resolve(ctx, file), force),
+    }
+}
+
+/// A FILE argument relative to the command's directory (`-C`), `-` left as is.
+fn resolve(ctx: &Ctx, file: PathBuf) -> PathBuf {
+    if file == Path::new("-") {
+        file
+    } else {
+        ctx.cwd.join(file)
     }
 }
 

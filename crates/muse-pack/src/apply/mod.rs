@@ -16,7 +16,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use muse_core::{Commit, ObjectId, Tree};
+use muse_core::{Commit, CommitId, ObjectId, Tree};
 use muse_store::odb::Encoding;
 use muse_store::{ObjectKind, ObjectStore, StoreError};
 
@@ -30,7 +30,7 @@ use spool::{BaseCache, EntryHeader, Spool};
 const BASE_CACHE_BYTES: usize = 48 << 20;
 /// Blobs above this size are not kept for the base cache (they are re-read from the spool).
 const CACHE_OBJECT_MAX: u64 = 8 << 20;
-/// zstd level for deltas against store objects, which are re-encoded whole (see `receive`).
+/// zstd level for objects re-encoded whole (see `Applier::reencode`).
 const REENCODE_LEVEL: i32 = 3;
 
 /// One record that was not written, and why.
@@ -173,7 +173,7 @@ impl Applier<'_> {
         }
         let (base, depth, thin) = match record.encoding {
             Encoding::Zstd => (None, 0, false),
-            Encoding::ZstdDelta(base_id) => match self.base_for(&base_id)? {
+            Encoding::ZstdDelta(base_id) => match self.base_for(&base_id, record.kind)? {
                 Ok(found) => (Some(found.0), found.1, found.2),
                 Err(reason) => {
                     input.skip_payload(record)?;
@@ -181,9 +181,11 @@ impl Applier<'_> {
                 }
             },
         };
-        let keep = record.kind != ObjectKind::Blob || record.size <= CACHE_OBJECT_MAX || thin;
+        // Thin deltas and commit deltas are stored whole (see `reencode`); the rest as received.
+        let whole = thin || (record.kind == ObjectKind::Commit && base.is_some());
+        let keep = record.kind != ObjectKind::Blob || record.size <= CACHE_OBJECT_MAX || whole;
         let base_bytes = base.as_deref().map(Vec::as_slice);
-        let (offset, decoded) = if thin {
+        let (offset, decoded) = if whole {
             (None, input.decode_payload(record, base_bytes, None, keep)?)
         } else {
             self.step(WriteStep::Spool(&record.id))?;
@@ -200,20 +202,12 @@ impl Applier<'_> {
         }
         let offset = match offset {
             Some(at) => at,
-            None => {
-                // A delta against a store object is stored whole: the store's reader bounds delta
-                // chains, and the base's own chain length in the store is not known here.
-                self.step(WriteStep::Spool(&record.id))?;
-                let data = bytes.as_deref().unwrap_or_default();
-                let payload = compress(data, None, REENCODE_LEVEL);
-                let header = EntryHeader { id: record.id, kind: record.kind, encoding: Encoding::Zstd, size: record.size, payload_len: payload.len() as u64 };
-                self.spool.put(&header, &payload)?
-            }
+            None => self.reencode(record, bytes.as_deref().unwrap_or_default())?,
         };
-        if let (Some(data), true) = (bytes, record.kind != ObjectKind::Commit) {
+        if let Some(data) = bytes {
             self.cache.put(record.id, Arc::new(data));
         }
-        Ok(Ok((offset, if thin { 0 } else { depth })))
+        Ok(Ok((offset, if whole { 0 } else { depth })))
     }
 
     /// Checks a decoded record's id and, for trees and commits, their references.
@@ -234,15 +228,29 @@ impl Applier<'_> {
         }
     }
 
-    /// The bytes of a delta base, its chain depth for the new object, and whether it is in the
-    /// store rather than the pack (a "thin" delta); or why the delta cannot be accepted.
-    fn base_for(&mut self, base: &ObjectId) -> Result<std::result::Result<(Arc<Vec<u8>>, u32, bool), String>> {
+    /// Spools a verified object whole. Used for deltas against store objects (the store's reader
+    /// bounds delta chains, and the base's chain length in the store is not known here) and for
+    /// commit deltas (the store resolves a delta base by its content hash, which a signed
+    /// commit's bytes do not have).
+    fn reencode(&mut self, record: &RecordHeader, data: &[u8]) -> Result<u64> {
+        self.step(WriteStep::Spool(&record.id))?;
+        let payload = compress(data, None, REENCODE_LEVEL);
+        let header = EntryHeader { id: record.id, kind: record.kind, encoding: Encoding::Zstd, size: record.size, payload_len: payload.len() as u64 };
+        self.spool.put(&header, &payload)
+    }
+
+    /// The bytes of a delta base for a record of kind `kind`, its chain depth for the new
+    /// object, and whether it is in the store rather than the pack (a "thin" delta); or why
+    /// the delta cannot be accepted.
+    fn base_for(&mut self, base: &ObjectId, kind: ObjectKind) -> Result<std::result::Result<(Arc<Vec<u8>>, u32, bool), String>> {
+        let compatible = |base_kind: ObjectKind| (base_kind == ObjectKind::Commit) == (kind == ObjectKind::Commit);
+        let wrong_kind = |base_kind: ObjectKind| format!("its delta base {base} is a {}; a {}'s base must be {}", base_kind.as_str(), kind.as_str(), if kind == ObjectKind::Commit { "a commit" } else { "a blob or a tree" });
         if let Some(slot) = self.slots.get(base).copied() {
             if !slot.accepted {
                 return Ok(Err(format!("its delta base {base} was rejected")));
             }
-            if slot.kind == ObjectKind::Commit {
-                return Ok(Err(format!("its delta base {base} is a commit")));
+            if !compatible(slot.kind) {
+                return Ok(Err(wrong_kind(slot.kind)));
             }
             if slot.depth + 1 > MAX_DELTA_DEPTH {
                 return Ok(Err(format!("its delta chain is longer than {MAX_DELTA_DEPTH}")));
@@ -255,7 +263,8 @@ impl Applier<'_> {
         }
         match self.store.kind(base)? {
             None => Ok(Err(format!("its delta base {base} is neither earlier in the pack nor in the store"))),
-            Some(ObjectKind::Commit) => Ok(Err(format!("its delta base {base} is a commit"))),
+            Some(base_kind) if !compatible(base_kind) => Ok(Err(wrong_kind(base_kind))),
+            Some(ObjectKind::Commit) => Ok(Ok((Arc::new(self.store.read_commit(&CommitId(*base))?.encode()), 1, true))),
             Some(_) => {
                 let mut capped = CappedVec::default();
                 match self.store.read_into(base, &mut capped) {
@@ -283,7 +292,11 @@ impl Applier<'_> {
             }
         };
         let data = decompress(&payload, header.size, base.as_deref().map(Vec::as_slice)).map_err(|_| spool_damaged(id))?;
-        if header.id != *id || ObjectId::of(&data) != *id {
+        let actual = match header.kind {
+            ObjectKind::Commit => Commit::decode(&data).map(|(_, actual)| actual.0).ok(),
+            _ => Some(ObjectId::of(&data)),
+        };
+        if header.id != *id || actual != Some(*id) {
             return Err(spool_damaged(id));
         }
         let data = Arc::new(data);
@@ -323,9 +336,6 @@ fn limits(record: &RecordHeader) -> Option<String> {
     let inline = record.kind != ObjectKind::Blob || matches!(record.encoding, Encoding::ZstdDelta(_));
     if inline && record.size > MAX_INLINE_SIZE {
         return Some(format!("a {kind} of {} bytes exceeds the {MAX_INLINE_SIZE}-byte limit for trees, commits and deltas", record.size));
-    }
-    if record.kind == ObjectKind::Commit && record.encoding != Encoding::Zstd {
-        return Some("a commit record cannot be a delta".into());
     }
     let bound = usize::try_from(record.size).map_or(u64::MAX, |size| zstd::zstd_safe::compress_bound(size) as u64).saturating_add(4096);
     if record.payload_len > bound {

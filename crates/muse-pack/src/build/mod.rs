@@ -75,7 +75,7 @@ pub fn encode_plan(store: &ObjectStore, plan: &Plan, level: i32, sink: &mut dyn 
         }
     }
     for batch in plan.commits.chunks(BATCH) {
-        let encoded: Vec<(RecordHeader, Vec<u8>)> = batch.par_iter().map(|id| encode_commit(store, id, level)).collect::<Result<_>>()?;
+        let encoded: Vec<(RecordHeader, Vec<u8>)> = batch.par_iter().map(|item| encode_commit(store, item, level)).collect::<Result<_>>()?;
         for (header, payload) in encoded {
             stats.count(&header);
             sink(header, payload)?;
@@ -114,10 +114,14 @@ fn encode_object(store: &ObjectStore, kind: ObjectKind, item: &Item, level: i32)
     Ok((RecordHeader { kind, encoding, id: item.id, size: data.len() as u64, payload_len: payload.len() as u64 }, payload))
 }
 
-/// Encodes a commit as stored (with its signature, if any) under its id.
-fn encode_commit(store: &ObjectStore, id: &CommitId, level: i32) -> Result<(RecordHeader, Vec<u8>)> {
-    let data = store.read_commit(id)?.encode();
-    let payload = compress(&data, None, level);
-    let header = RecordHeader { kind: ObjectKind::Commit, encoding: Encoding::Zstd, id: id.0, size: data.len() as u64, payload_len: payload.len() as u64 };
+/// Encodes a commit as stored (with its signature, if any) under its id, as a delta against its
+/// planned base commit (its first parent) if it has one.
+fn encode_commit(store: &ObjectStore, item: &Item, level: i32) -> Result<(RecordHeader, Vec<u8>)> {
+    let data = store.read_commit(&CommitId(item.id))?.encode();
+    let (encoding, payload) = match item.base {
+        Some(base) => (Encoding::ZstdDelta(base), compress(&data, Some(&store.read_commit(&CommitId(base))?.encode()), level)),
+        None => (Encoding::Zstd, compress(&data, None, level)),
+    };
+    let header = RecordHeader { kind: ObjectKind::Commit, encoding, id: item.id, size: data.len() as u64, payload_len: payload.len() as u64 };
     Ok((header, payload))
 }

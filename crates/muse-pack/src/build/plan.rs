@@ -26,21 +26,21 @@ pub struct Plan {
     pub blobs: Vec<Item>,
     /// Trees, every subtree before its parent.
     pub trees: Vec<Item>,
-    /// Commits, every parent before its children.
-    pub commits: Vec<CommitId>,
+    /// Commits, every parent before its children, each with its first parent as delta base.
+    pub commits: Vec<Item>,
 }
 
 impl Plan {
     /// Every object id the plan sends.
     pub fn ids(&self) -> impl Iterator<Item = ObjectId> + '_ {
-        self.blobs.iter().chain(&self.trees).map(|item| item.id).chain(self.commits.iter().map(|c| c.0))
+        self.blobs.iter().chain(&self.trees).chain(&self.commits).map(|item| item.id)
     }
 }
 
 /// Plans a pack of what is reachable from `want` and not from `have`. Ids in `have` that the
 /// store does not hold are ignored (a receiver may know commits the sender does not).
 pub fn plan(store: &ObjectStore, want: &[CommitId], have: &[CommitId], max_depth: u32) -> Result<Plan> {
-    let mut planner = Planner { store, seen: HashSet::new(), depth: HashMap::new(), max_depth, plan: Plan::default() };
+    let mut planner = Planner { store, seen: HashSet::new(), depth: HashMap::new(), by_name: HashMap::new(), max_depth, plan: Plan::default() };
     let mut known_have = Vec::new();
     for id in have {
         if store.kind(&id.0)? == Some(ObjectKind::Commit) {
@@ -49,6 +49,7 @@ pub fn plan(store: &ObjectStore, want: &[CommitId], have: &[CommitId], max_depth
     }
     let have_commits = ancestors(store, &known_have)?;
     for commit in &have_commits {
+        planner.seen.insert(commit.0);
         planner.mark_received(store.read_commit(commit)?.snapshot)?;
     }
     let mut snapshots = HashMap::new();
@@ -64,7 +65,12 @@ pub fn plan(store: &ObjectStore, want: &[CommitId], have: &[CommitId], max_depth
         };
         planner.visit_tree(snapshot, old)?;
     }
-    planner.plan.commits = order;
+    for commit in order {
+        let first_parent = snapshots[&commit].1;
+        let item = planner.item(commit.0, first_parent.map(|p| p.0));
+        planner.plan.commits.push(item);
+        planner.seen.insert(commit.0);
+    }
     Ok(planner.plan)
 }
 
@@ -116,10 +122,13 @@ fn commits_to_send(
 
 struct Planner<'s> {
     store: &'s ObjectStore,
-    /// Objects the receiver has or will have before the next one: received or planned.
+    /// Objects (and commits) the receiver has, or that are already placed in the pack.
     seen: HashSet<ObjectId>,
     /// Delta chain length of planned objects (absent: 0).
     depth: HashMap<ObjectId, u32>,
+    /// The last blob or tree seen under each file or directory name: the base for an object with
+    /// no predecessor at its path (a moved or copied file is often similar to it).
+    by_name: HashMap<(String, bool), ObjectId>,
     max_depth: u32,
     plan: Plan,
 }
@@ -133,6 +142,7 @@ impl Planner<'_> {
                 continue;
             }
             for entry in self.store.read_tree(&id)?.entries() {
+                self.by_name.insert((entry.name.clone(), entry.kind.is_blob()), entry.id);
                 if entry.kind.is_blob() {
                     self.seen.insert(entry.id);
                 } else if !self.seen.contains(&entry.id) {
@@ -146,7 +156,9 @@ impl Planner<'_> {
     /// Plans a tree the receiver lacks, comparing it with `old`, the tree at the same path in
     /// the first parent, to find delta bases.
     fn visit_tree(&mut self, id: TreeId, old: Option<TreeId>) -> Result<()> {
-        if !self.seen.insert(id.0) {
+        // A tree joins `seen` once pushed, after its subtrees, so that nothing under it takes it
+        // (not yet in the pack) as a delta base. Hash trees are acyclic: no tree contains itself.
+        if self.seen.contains(&id.0) {
             return Ok(());
         }
         let tree = self.store.read_tree(&id)?;
@@ -155,7 +167,10 @@ impl Planner<'_> {
             _ => None,
         };
         for entry in tree.entries() {
-            let before = old_tree.as_ref().and_then(|t: &Tree| t.get(&entry.name)).filter(|o| o.kind.is_blob() == entry.kind.is_blob()).map(|o| o.id);
+            let key = (entry.name.clone(), entry.kind.is_blob());
+            let same_path = old_tree.as_ref().and_then(|t: &Tree| t.get(&entry.name)).filter(|o| o.kind.is_blob() == entry.kind.is_blob()).map(|o| o.id);
+            let before = same_path.or_else(|| self.by_name.get(&key).copied());
+            self.by_name.insert(key, entry.id);
             if entry.kind.is_blob() {
                 if self.seen.insert(entry.id) {
                     let item = self.item(entry.id, before);
@@ -167,6 +182,7 @@ impl Planner<'_> {
         }
         let item = self.item(id.0, old.map(|t| t.0));
         self.plan.trees.push(item);
+        self.seen.insert(id.0);
         Ok(())
     }
 

@@ -25,17 +25,22 @@ impl Craft {
         Craft { bytes, records: 0 }
     }
 
-    /// An object record with an explicit payload.
-    pub fn raw(mut self, kind: u8, id: ObjectId, base: Option<ObjectId>, size: u64, payload: &[u8]) -> Self {
-        self.bytes.push(1);
-        self.bytes.push(kind);
-        self.bytes.push(if base.is_some() { 1 } else { 0 });
+    /// An object record with an explicit payload; `base` names a delta base by id.
+    pub fn raw(self, kind: u8, id: ObjectId, base: Option<ObjectId>, size: u64, payload: &[u8]) -> Self {
+        let (tag, base_bytes) = match base {
+            Some(base) => (kind | 1 << 4, base.as_bytes().to_vec()),
+            None => (kind, Vec::new()),
+        };
+        self.record(tag, id, &base_bytes, size, payload)
+    }
+
+    /// A record with an explicit tag byte and base field (an id, a varint distance, or nothing).
+    pub fn record(mut self, tag: u8, id: ObjectId, base: &[u8], size: u64, payload: &[u8]) -> Self {
+        self.bytes.push(tag);
         self.bytes.extend_from_slice(id.as_bytes());
-        if let Some(base) = base {
-            self.bytes.extend_from_slice(base.as_bytes());
-        }
-        self.bytes.extend_from_slice(&size.to_be_bytes());
-        self.bytes.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+        self.bytes.extend_from_slice(base);
+        self.bytes.extend_from_slice(&varint(size));
+        self.bytes.extend_from_slice(&varint(payload.len() as u64));
         self.bytes.extend_from_slice(payload);
         self.records += 1;
         self
@@ -47,13 +52,16 @@ impl Craft {
         self.raw(kind, id, None, data.len() as u64, &payload)
     }
 
-    /// A delta: `data` compressed with `base_data` as a raw prefix.
+    /// A delta: `data` compressed with `base_data` as a raw prefix, base named by id.
     pub fn delta(self, kind: u8, id: ObjectId, base: ObjectId, base_data: &[u8], data: &[u8]) -> Self {
-        let mut cctx = zstd::zstd_safe::CCtx::create();
-        cctx.ref_prefix(base_data).unwrap();
-        let mut payload = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
-        cctx.compress2(&mut payload, data).unwrap();
+        let payload = delta_frame(base_data, data);
         self.raw(kind, id, Some(base), data.len() as u64, &payload)
+    }
+
+    /// A delta whose base is the record `distance` records back.
+    pub fn delta_back(self, kind: u8, id: ObjectId, distance: u64, base_data: &[u8], data: &[u8]) -> Self {
+        let payload = delta_frame(base_data, data);
+        self.record(kind | 2 << 4, id, &varint(distance), data.len() as u64, &payload)
     }
 
     pub fn blob(self, data: &[u8]) -> Self {
@@ -75,6 +83,29 @@ impl Craft {
         let sum = ObjectId::of(&self.bytes);
         self.bytes.extend_from_slice(sum.as_bytes());
         self.bytes
+    }
+}
+
+/// One zstd frame of `data` compressed against `base_data` as a raw-content prefix.
+pub fn delta_frame(base_data: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut cctx = zstd::zstd_safe::CCtx::create();
+    cctx.ref_prefix(base_data).unwrap();
+    let mut payload = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
+    cctx.compress2(&mut payload, data).unwrap();
+    payload
+}
+
+/// Unsigned LEB128, as docs/mpack.md specifies.
+pub fn varint(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
     }
 }
 
@@ -208,7 +239,7 @@ pub struct Step {
     pub edits: Vec<(usize, u8, u8)>,
 }
 
-pub const PATHS: &[&str] = &["README", "src/lib.rs", "src/main.rs", "src/util/mod.rs", "docs/a.md", "docs/b.md", "bin.dat"];
+pub const PATHS: &[&str] = &["README", "src/lib.rs", "src/main.rs", "src/util/mod.rs", "docs/a.md", "docs/b.md", "bin.dat", "src/src/lib.rs", "docs/docs/a.md"];
 
 /// Writes the history into `store` (one pack per commit); returns the commit ids in order.
 pub fn write_history(store: &ObjectStore, steps: &[Step]) -> Vec<CommitId> {
