@@ -12,7 +12,7 @@ use muse_store::history::resolve_revision;
 use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
-use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_FAILED, EXIT_IO, EXIT_NOT_FOUND};
+use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_IO, EXIT_NOT_FOUND};
 use crate::output::Ctx;
 
 /// Arguments of `muse bundle`.
@@ -221,7 +221,7 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
     }
     let rejected = report.apply.rejected.len() + refs_rejected;
     if rejected > 0 {
-        return Err(CliError::new(EXIT_FAILED, "failed", format!("{rejected} record(s) or ref(s) were rejected; everything else was applied")));
+        return Err(CliError::failed(format!("{rejected} record(s) or ref(s) were rejected; everything else was applied")));
     }
     Ok(())
 }
@@ -234,6 +234,6 @@ pub fn pack_error(e: PackError) -> CliError {
         PackError::Locked(_) | PackError::TargetNotEmpty(_) => CliError::new(EXIT_CONFLICT, "conflict", e.to_string()),
         PackError::Io { .. } | PackError::Hook { .. } => CliError::new(EXIT_IO, "io", e.to_string()),
         e if e.is_invalid_input() => CliError::invalid(e.to_string()),
-        e => CliError::new(EXIT_FAILED, "failed", e.to_string()),
+        e => CliError::failed(e.to_string()),
     }
 }

@@ -1,0 +1,145 @@
+//! Black-box tests of `muse bundle create/apply`, `muse clone` and `muse gc`: JSON shapes and
+//! exit codes documented in docs/cli.md, and a poisoned bundle crafted byte by byte.
+
+mod common;
+
+use common::{exit, TestRepo};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A source repository with two commits on main and a tag.
+fn source() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("README", "hello\n");
+    repo.write("src/lib.rs", "pub fn one() {}\n");
+    repo.commit("first");
+    repo.write("src/lib.rs", "pub fn one() {}\npub fn two() {}\n");
+    repo.commit("second");
+    repo.muse(["tag", "v1"]).ok();
+    repo
+}
+
+#[test]
+fn bundle_round_trip_moves_refs_and_reports_counts() {
+    let src = source();
+    let bundle = src.tmp.path().join("all.bundle");
+    let created = src.json(["bundle", "create", bundle.to_str().unwrap()]).ok().json();
+    assert_eq!(created["commits"], 2);
+    assert_eq!(created["refs"].as_array().unwrap().len(), 2);
+    let dst = TestRepo::new();
+    dst.muse(["switch", "-c", "elsewhere"]).code(exit::OK);
+    let report = dst.json(["bundle", "apply", bundle.to_str().unwrap()]).ok().json();
+    assert_eq!((report["commits_written"].as_u64(), report["snapshots_written"].as_u64()), (Some(2), Some(4)));
+    assert_eq!(report["blobs_written"], 3);
+    assert_eq!(report["rejected"], Value::Array(vec![]));
+    let statuses: Vec<&str> = report["refs"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["created", "created"]);
+    assert_eq!(dst.rev("main"), src.rev("main"));
+    dst.assert_fsck_clean();
+    // The same bundle again: nothing new, refs up to date.
+    let again = dst.json(["bundle", "apply", bundle.to_str().unwrap()]).ok().json();
+    assert_eq!(again["commits_written"], 0);
+    assert_eq!(again["refs"][0]["status"], "up-to-date");
+}
+
+#[test]
+fn incremental_bundles_need_their_prerequisites() {
+    let src = source();
+    let bundle = src.tmp.path().join("inc.bundle");
+    src.json(["bundle", "create", bundle.to_str().unwrap(), "main", "--not", "main~1"]).ok();
+    let dst = TestRepo::new();
+    dst.json(["bundle", "apply", bundle.to_str().unwrap()]).fails_with(exit::NOT_FOUND, "not_found");
+    src.json(["bundle", "create", "x.bundle", "no-such-branch"]).fails_with(exit::NOT_FOUND, "not_found");
+}
+
+#[test]
+fn corrupted_bundles_are_invalid_input_and_write_nothing() {
+    let src = source();
+    let bundle = src.tmp.path().join("all.bundle");
+    src.json(["bundle", "create", bundle.to_str().unwrap()]).ok();
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let last = bytes.len() - 40;
+    bytes[last] ^= 0xff;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let dst = TestRepo::new();
+    dst.json(["bundle", "apply", bundle.to_str().unwrap()]).fails_with(exit::INVALID, "invalid_input");
+    assert!(dst.packs().is_empty(), "a corrupted bundle wrote objects");
+    std::fs::write(&bundle, b"not a bundle\n\n").unwrap();
+    dst.json(["bundle", "apply", bundle.to_str().unwrap()]).fails_with(exit::INVALID, "invalid_input");
+}
+
+/// A zstd frame of `data` made of one raw block (no compressor needed).
+fn raw_frame(data: &[u8]) -> Vec<u8> {
+    assert!(data.len() < 256);
+    let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x20, data.len() as u8];
+    out.extend_from_slice(&(1u32 | (data.len() as u32) << 3).to_le_bytes()[..3]);
+    out.extend_from_slice(data);
+    out
+}
+
+fn sha(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+#[test]
+fn a_poisoned_bundle_applies_the_clean_chain_and_exits_1_with_the_report() {
+    let good = b"good\n";
+    let poisoned_id = [0xaa; 32];
+    let clean_tree = [b"muse-tree/1\nf good.txt\0".as_slice(), &sha(good)].concat();
+    let bad_tree = [b"muse-tree/1\nf bad.txt\0".as_slice(), &poisoned_id].concat();
+    let mut pack = b"\x89MPACK\r\n\0\0\0\x01\0\0\0\0".to_vec();
+    let mut record = |tag: u8, id: [u8; 32], data: &[u8]| {
+        let frame = raw_frame(data);
+        pack.push(tag);
+        pack.extend_from_slice(&id);
+        pack.push(data.len() as u8);
+        pack.push(frame.len() as u8);
+        pack.extend_from_slice(&frame);
+    };
+    record(1, sha(good), good);
+    record(1, poisoned_id, b"not what the id says");
+    record(2, sha(&clean_tree), &clean_tree);
+    record(2, sha(&bad_tree), &bad_tree);
+    pack.push(0);
+    pack.extend_from_slice(&4u64.to_be_bytes());
+    let sum = sha(&pack);
+    pack.extend_from_slice(&sum);
+    let mut bundle = b"muse-bundle 1\n\n".to_vec();
+    bundle.extend_from_slice(&pack);
+    let dst = TestRepo::new();
+    let path = dst.tmp.path().join("poisoned.bundle");
+    std::fs::write(&path, &bundle).unwrap();
+    let run = dst.json(["bundle", "apply", path.to_str().unwrap()]).code(exit::FAILED);
+    let report = run.json();
+    assert_eq!((report["blobs_written"].as_u64(), report["snapshots_written"].as_u64()), (Some(1), Some(1)));
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["kind"], "blob");
+    assert_eq!(rejected[1]["kind"], "tree");
+    assert!(rejected[0]["reason"].as_str().unwrap().contains("hash to"));
+    dst.assert_fsck_clean();
+}
+
+#[test]
+fn clone_copies_history_and_files_and_refuses_a_non_empty_target() {
+    let src = source();
+    let target = src.tmp.path().join("copy");
+    let report = src.json(["clone", src.root.to_str().unwrap(), target.to_str().unwrap()]).ok().json();
+    assert_eq!(report["head"], "refs/heads/main");
+    assert_eq!(report["commits_written"], 2);
+    assert_eq!(report["files"], 2);
+    assert_eq!(std::fs::read_to_string(target.join("src/lib.rs")).unwrap(), "pub fn one() {}\npub fn two() {}\n");
+    common::assert_fsck_clean(&target);
+    src.json(["clone", src.root.to_str().unwrap(), target.to_str().unwrap()]).fails_with(exit::CONFLICT, "conflict");
+}
+
+#[test]
+fn gc_repacks_into_one_pack() {
+    let src = source();
+    assert!(src.packs().len() >= 2);
+    let report = src.json(["gc"]).ok().json();
+    assert_eq!(report["objects"], report["reachable"]);
+    assert_eq!(src.packs().len(), 1);
+    src.assert_fsck_clean();
+    assert_eq!(src.log_messages(&[]), ["second", "first"]);
+}
