@@ -9,20 +9,25 @@
 #
 # Usage: bench/import.sh [BUNDLE…]          (default: every *.bundle of the corpus)
 #        bench/import.sh --synthetic N      (a generated N-commit linear history: memory bound)
-# Environment: MUSE_CORPUS (default: ../shared/corpus beside the repository), CARGO_TARGET_DIR.
+# Environment: MUSE_CORPUS (default: ../shared/corpus beside the repository), CARGO_TARGET_DIR,
+# MUSE_BIN (a muse binary to use instead of building one).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${MUSE_CORPUS:-$ROOT/../shared/corpus}
 export MUSE_CORPUS=$CORPUS
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=init.defaultBranch GIT_CONFIG_VALUE_0=main
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/muse-bench-import.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-echo "building muse (release)…" >&2
-cargo build --release --quiet -p muse-cli
-MUSE=$CARGO_TARGET_DIR/release/muse
+if [ -n "${MUSE_BIN:-}" ]; then
+  MUSE=$MUSE_BIN
+else
+  echo "building muse (release)…" >&2
+  cargo build --release --quiet -p muse-cli
+  MUSE=$CARGO_TARGET_DIR/release/muse
+fi
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -42,7 +47,7 @@ bench_repo() { # name, path of a bare git repository
   local name=$1 src=$2 dst=$WORK/$1.muse
   local t0 clone_s import_s noop_s rss_mib commits git_commits size_pack muse_kib
   timed_import "$src" "$dst" "$WORK/$name"
-  import_s=$(json_field "$WORK/$name.json" seconds)
+  import_s=$(printf '%.2f' "$(json_field "$WORK/$name.json" seconds)")
   commits=$(json_field "$WORK/$name.json" commits)
   rss_mib=$(( $(tail -n 1 "$WORK/$name.mem") / 1024 ))
   t0=$(now); "$MUSE" --json import git "$src" "$dst" > "$WORK/$name.noop.json"; noop_s=$(since "$t0")
@@ -55,15 +60,17 @@ bench_repo() { # name, path of a bare git repository
   printf 're-import, no-op  muse %ss\n' "$noop_s"
   printf 'store size        muse %s KiB   git size-pack %s KiB   ratio %s\n' "$muse_kib" "$size_pack" \
     "$(awk -v m="$muse_kib" -v g="$size_pack" 'BEGIN { printf "%.2f", m / g }')"
-  local branch; branch=$(git -C "$src" symbolic-ref --short HEAD)
-  git -C "$src" log --format= --name-only "$branch" | grep -v '^$' | sort | uniq -c | sort -k1,1nr -k2 | head -3 |
-    while read -r _ path; do
-      local g_s m_s g_n m_n
-      t0=$(now); g_n=$(git -C "$src" log --format=%H "$branch" -- "$path" | wc -l); g_s=$(since "$t0")
-      t0=$(now); m_n=$( (cd "$dst" && "$MUSE" log --oneline "$branch" -- "$path") | wc -l); m_s=$(since "$t0")
-      printf 'log -- %-28s muse %ss (%s commits)   git %ss (%s commits) %s\n' "$path" "$m_s" "$m_n" "$g_s" "$g_n" \
-        "$([ "$m_n" = "$g_n" ] && echo ok || echo MISMATCH)"
-    done
+  local branch path g_s m_s g_n m_n busiest
+  branch=$(git -C "$src" symbolic-ref --short HEAD)
+  # The 3 most-changed paths of the default branch (awk, not head: no SIGPIPE under pipefail).
+  mapfile -t busiest < <(git -C "$src" log --format= --name-only "$branch" | grep -v '^$' | sort | uniq -c |
+    sort -k1,1nr -k2 | awk 'NR <= 3 { sub(/^ *[0-9]+ /, ""); print }')
+  for path in "${busiest[@]}"; do
+    t0=$(now); g_n=$(git -C "$src" log --format=%H "$branch" -- "$path" | wc -l); g_s=$(since "$t0")
+    t0=$(now); m_n=$( (cd "$dst" && "$MUSE" log --oneline "$branch" -- "$path") | wc -l); m_s=$(since "$t0")
+    printf 'log -- %-28s muse %ss (%s commits)   git %ss (%s commits) %s\n' "$path" "$m_s" "$m_n" "$g_s" "$g_n" \
+      "$([ "$m_n" = "$g_n" ] && echo ok || echo MISMATCH)"
+  done
 }
 
 if [ "${1:-}" = "--synthetic" ]; then
