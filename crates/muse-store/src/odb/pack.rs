@@ -109,8 +109,9 @@ pub(crate) struct Pack {
     file: File,
     pack_len: u64,
     fanout: Box<[u32; 256]>,
-    /// The whole index file; its sorted `id || offset` records start at [`INDEX_ENTRIES_AT`].
-    index: Vec<u8>,
+    /// The whole index file, memory-mapped so that opening a store reads nothing up front; its
+    /// sorted `id || offset` records start at [`INDEX_ENTRIES_AT`].
+    index: memmap2::Mmap,
 }
 
 impl Pack {
@@ -120,7 +121,10 @@ impl Pack {
     pub fn open(index_path: &Path) -> Result<Pack> {
         let pack_path = index_path.with_extension("pack");
         let corrupt = |reason: &str| StoreError::CorruptPack { path: index_path.to_path_buf(), reason: reason.to_string() };
-        let bytes = std::fs::read(index_path).ctx("read", index_path)?;
+        let index_file = File::open(index_path).ctx("open", index_path)?;
+        // SAFETY: index files are written once, published by rename, and never modified or
+        // truncated afterwards (only removed, which keeps an existing mapping valid).
+        let bytes = unsafe { memmap2::Mmap::map(&index_file) }.ctx("map", index_path)?;
         if bytes.len() < 12 + 1024 + 64 || &bytes[..8] != INDEX_MAGIC {
             return Err(corrupt("not a muse pack index"));
         }

@@ -88,14 +88,15 @@ pub(crate) fn now_ns() -> i64 {
 /// per file plus a linear merge.
 pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>>) -> Result<Scan> {
     let scan_started_ns = now_ns();
-    let mut old = StatCache::load(&cache_path(repo));
+    // Loading the cache overlaps with the walk (which keeps the other threads busy).
+    let (mut old, walked) = rayon::join(|| StatCache::load(&cache_path(repo)), || walk(repo.work_dir()));
+    let walked = walked?;
     let mut cache_changed = false;
     if old.base_snapshot != Some(base) {
         let files = if base == Tree::empty_id() { Vec::new() } else { flatten(repo.objects(), base)? };
         old.entries = rebase(std::mem::take(&mut old.entries), files);
         cache_changed = true;
     }
-    let walked = walk(repo.work_dir())?;
 
     // Which files have a trusted id in the cache: same kind and stat, and not racy.
     let trusted_before = old.scan_started_ns - RACY_WINDOW_NS;
