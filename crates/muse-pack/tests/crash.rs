@@ -84,7 +84,7 @@ fn io_error_at_every_write_step_leaves_a_sound_store() {
         let report = apply_bundle(&repo, &bundle[..], false, ApplyOptions::default()).unwrap();
         assert!(report.apply.rejected.is_empty());
         assert_sound(&repo, &format!("re-apply after error at step {fail_at}"));
-        assert_eq!(repo.refs().read(&RefName::branch("feature").unwrap()).unwrap().is_some(), true);
+        assert!(repo.refs().read(&RefName::branch("feature").unwrap()).unwrap().is_some());
     }
 }
 

@@ -127,6 +127,14 @@ struct Slot {
 /// The outcome of verifying one record: its spool offset and delta depth, or the reason.
 type Verdict = std::result::Result<(u64, u32), String>;
 
+/// A resolved delta base: its bytes, the chain depth the new object would have, and whether the
+/// base is in the store rather than the pack (a "thin" delta).
+struct Base {
+    data: Arc<Vec<u8>>,
+    depth: u32,
+    thin: bool,
+}
+
 /// Runs the hook (if any) before a write step.
 pub(crate) fn run_hook(hook: Option<WriteHook<'_>>, step: WriteStep<'_>) -> Result<()> {
     match hook {
@@ -174,7 +182,7 @@ impl Applier<'_> {
         let (base, depth, thin) = match record.encoding {
             Encoding::Zstd => (None, 0, false),
             Encoding::ZstdDelta(base_id) => match self.base_for(&base_id, record.kind)? {
-                Ok(found) => (Some(found.0), found.1, found.2),
+                Ok(found) => (Some(found.data), found.depth, found.thin),
                 Err(reason) => {
                     input.skip_payload(record)?;
                     return Ok(Err(reason));
@@ -239,10 +247,8 @@ impl Applier<'_> {
         self.spool.put(&header, &payload)
     }
 
-    /// The bytes of a delta base for a record of kind `kind`, its chain depth for the new
-    /// object, and whether it is in the store rather than the pack (a "thin" delta); or why
-    /// the delta cannot be accepted.
-    fn base_for(&mut self, base: &ObjectId, kind: ObjectKind) -> Result<std::result::Result<(Arc<Vec<u8>>, u32, bool), String>> {
+    /// The delta base of a record of kind `kind`, or why the delta cannot be accepted.
+    fn base_for(&mut self, base: &ObjectId, kind: ObjectKind) -> Result<std::result::Result<Base, String>> {
         let compatible = |base_kind: ObjectKind| (base_kind == ObjectKind::Commit) == (kind == ObjectKind::Commit);
         let wrong_kind = |base_kind: ObjectKind| format!("its delta base {base} is a {}; a {}'s base must be {}", base_kind.as_str(), kind.as_str(), if kind == ObjectKind::Commit { "a commit" } else { "a blob or a tree" });
         if let Some(slot) = self.slots.get(base).copied() {
@@ -259,16 +265,16 @@ impl Applier<'_> {
             if data.len() as u64 > MAX_INLINE_SIZE {
                 return Ok(Err(format!("its delta base {base} is larger than {MAX_INLINE_SIZE} bytes")));
             }
-            return Ok(Ok((data, slot.depth + 1, false)));
+            return Ok(Ok(Base { data, depth: slot.depth + 1, thin: false }));
         }
         match self.store.kind(base)? {
             None => Ok(Err(format!("its delta base {base} is neither earlier in the pack nor in the store"))),
             Some(base_kind) if !compatible(base_kind) => Ok(Err(wrong_kind(base_kind))),
-            Some(ObjectKind::Commit) => Ok(Ok((Arc::new(self.store.read_commit(&CommitId(*base))?.encode()), 1, true))),
+            Some(ObjectKind::Commit) => Ok(Ok(Base { data: Arc::new(self.store.read_commit(&CommitId(*base))?.encode()), depth: 1, thin: true })),
             Some(_) => {
                 let mut capped = CappedVec::default();
                 match self.store.read_into(base, &mut capped) {
-                    Ok(_) => Ok(Ok((Arc::new(capped.data), 1, true))),
+                    Ok(_) => Ok(Ok(Base { data: Arc::new(capped.data), depth: 1, thin: true })),
                     Err(StoreError::Io { op: "write", .. }) if capped.full => {
                         Ok(Err(format!("its delta base {base} is larger than {MAX_INLINE_SIZE} bytes")))
                     }
