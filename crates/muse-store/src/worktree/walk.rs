@@ -91,7 +91,7 @@ pub fn walk(root: &Path) -> Result<Vec<WalkedFile>> {
     walk_dir(root, "", &None)
 }
 
-/// A directory entry kept for the second pass: its name, whether it is a directory, its sort key.
+/// A directory entry kept for the second pass: its name and whether it is a directory.
 struct Listed {
     name: String,
     entry: fs::DirEntry,
@@ -99,11 +99,28 @@ struct Listed {
 }
 
 impl Listed {
-    /// Siblings sorted with directories compared as `name/` give a depth-first walk in the byte
-    /// order of full paths ("a.txt" < "a/x" because '.' < '/'), so no global sort is needed.
-    fn sort_key(&self) -> impl Iterator<Item = u8> + '_ {
-        self.name.bytes().chain(self.is_dir.then_some(b'/'))
+    /// Orders siblings with directories compared as `name/`, which makes a depth-first walk come
+    /// out in the byte order of full paths ("a.txt" < "a/x" because '.' < '/'), so no global
+    /// sort is needed.
+    fn path_order(&self, other: &Listed) -> std::cmp::Ordering {
+        let (x, y) = (self.name.as_bytes(), other.name.as_bytes());
+        let n = x.len().min(y.len());
+        x[..n].cmp(&y[..n]).then_with(|| {
+            let next = |name: &[u8], is_dir: bool| name.get(n).copied().or(is_dir.then_some(b'/'));
+            next(x, self.is_dir).cmp(&next(y, other.is_dir))
+        })
     }
+}
+
+/// `rel/name`, or `name` at the top, allocated once at its final size.
+fn join_rel(rel: &str, name: &str) -> String {
+    let mut path = String::with_capacity(rel.len() + 1 + name.len());
+    if !rel.is_empty() {
+        path.push_str(rel);
+        path.push('/');
+    }
+    path.push_str(name);
+    path
 }
 
 /// What one directory level yields, in path order.
@@ -139,8 +156,7 @@ fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec
     } else {
         ignores.clone()
     };
-    listed.sort_unstable_by(|a, b| a.sort_key().cmp(b.sort_key()));
-    let join = |name: &str| if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+    listed.sort_unstable_by(Listed::path_order);
     // Files are stat'ed here; subdirectories are walked in parallel and spliced back in order.
     let mut items: Vec<Item> = Vec::with_capacity(listed.len());
     for item in listed {
@@ -150,7 +166,7 @@ fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec
         if item.is_dir {
             let dir = abs.join(&item.name);
             if !dir.join(DOT_MUSE).exists() {
-                items.push(Item::Dir(dir, join(&item.name)));
+                items.push(Item::Dir(dir, join_rel(rel, &item.name)));
             }
             continue;
         }
@@ -161,7 +177,7 @@ fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec
             Err(e) => return Err(StoreError::Io { op: "stat", path: item.entry.path(), source: e }),
         };
         if let Some(kind) = kind_of(&meta) {
-            items.push(Item::File(WalkedFile { path: join(&item.name), kind, stat: FileStat::of(&meta) }));
+            items.push(Item::File(WalkedFile { path: join_rel(rel, &item.name), kind, stat: FileStat::of(&meta) }));
         }
     }
     let nested: Vec<Vec<WalkedFile>> = items
@@ -171,8 +187,9 @@ fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec
             Item::File(_) => None,
         })
         .collect::<Result<_>>()?;
+    let total = items.len() + nested.iter().map(Vec::len).sum::<usize>();
     let mut nested = nested.into_iter();
-    let mut files = Vec::with_capacity(items.len());
+    let mut files = Vec::with_capacity(total);
     for item in items {
         match item {
             Item::File(file) => files.push(file),
