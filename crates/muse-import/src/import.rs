@@ -6,9 +6,10 @@ use std::time::Instant;
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId as GitId;
 use muse_core::{CommitId, Tree, TreeId};
+use muse_store::odb::{compress, Encoding};
 use muse_store::Repository;
 
-use crate::blobs::BlobReader;
+use crate::blobs::{read_blob, BlobReader, ConvertedBlob, UNKNOWN_DEPTH};
 use crate::error::{ImportError, Result};
 use crate::map::{GitMap, ImportLock};
 use crate::sink::Sink;
@@ -70,6 +71,20 @@ fn shallow_commits(git: &gix::Repository) -> Result<HashSet<GitId>> {
     Ok(commits.map(|c| c.iter().copied().collect()).unwrap_or_default())
 }
 
+/// Writes a converted blob and returns its delta depth in the store ([`UNKNOWN_DEPTH`] if it was
+/// already there). A delta is accepted only if its base's depth is known and one less than the
+/// worker proposed; otherwise the blob is read again and stored whole.
+fn store_blob(git: &gix::Repository, blob: &ConvertedBlob, sink: &mut Sink<'_>, converter: &mut TreeConverter, window: &Window) -> Result<u8> {
+    let Some(payload) = &blob.payload else { return Ok(UNKNOWN_DEPTH) };
+    let (encoding, depth, whole) = match blob.delta {
+        Some((base_git, base_id, proposed)) if converter.depth_of(&base_git, window) == Some(proposed - 1) => (Encoding::ZstdDelta(base_id), proposed, None),
+        Some(_) => (Encoding::Zstd, 0, Some(compress(&read_blob(git, blob.git, blob.commit)?))),
+        None => (Encoding::Zstd, 0, None),
+    };
+    let written = sink.add_blob(blob.id, blob.size, encoding, whole.as_deref().unwrap_or(payload))?;
+    Ok(if written { depth } else { UNKNOWN_DEPTH })
+}
+
 /// The state of converting one run's commits.
 struct Run<'a> {
     git: &'a gix::Repository,
@@ -105,12 +120,10 @@ impl Run<'_> {
                 converter.collect(self.git, tree, id, &mut window, &mut skips)?;
                 commits.push((id, tree, data));
             }
-            let jobs = std::mem::take(&mut window.new_blobs);
-            reader.convert(&jobs, self.repo.objects(), sink.checks_store(), &mut |blob| {
-                if let Some(payload) = &blob.payload {
-                    sink.add_blob(blob.id, blob.size, payload)?;
-                }
-                converter.blob_converted(blob.git, blob.id, &mut window);
+            let chains = std::mem::take(&mut window.chains);
+            reader.convert(&chains, self.repo.objects(), sink.checks_store(), &mut |blob| {
+                let depth = store_blob(self.git, &blob, &mut sink, &mut converter, &window)?;
+                converter.blob_converted(blob.git, (blob.id, depth), &mut window);
                 Ok(())
             })?;
             converter.build(&mut window, &mut sink)?;

@@ -86,8 +86,8 @@ impl<'a> Sink<'a> {
         Ok(self.check_store && self.store.contains(id)?)
     }
 
-    fn put(&mut self, kind: ObjectKind, id: ObjectId, size: u64, payload: &[u8]) -> Result<()> {
-        self.writer()?.add_raw(kind, id, Encoding::Zstd, size, payload)?;
+    fn put(&mut self, kind: ObjectKind, id: ObjectId, encoding: Encoding, size: u64, payload: &[u8]) -> Result<()> {
+        self.writer()?.add_raw(kind, id, encoding, size, payload)?;
         self.written.insert(prefix(&id));
         self.stats.bytes += payload.len() as u64;
         match kind {
@@ -98,12 +98,15 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
-    /// Adds a blob compressed by a worker (the `Zstd` encoding of `size` bytes hashing to `id`).
-    pub fn add_blob(&mut self, id: ObjectId, size: u64, payload: &[u8]) -> Result<()> {
-        if !self.has(&id)? {
-            self.put(ObjectKind::Blob, id, size, payload)?;
+    /// Adds a blob compressed by a worker (`size` bytes hashing to `id`, in `encoding`; a delta
+    /// base must already be in the store or in this pack). Returns whether it was written (not
+    /// already there).
+    pub fn add_blob(&mut self, id: ObjectId, size: u64, encoding: Encoding, payload: &[u8]) -> Result<bool> {
+        if self.has(&id)? {
+            return Ok(false);
         }
-        Ok(())
+        self.put(ObjectKind::Blob, id, encoding, size, payload)?;
+        Ok(true)
     }
 
     /// Adds a tree; returns its id.
@@ -111,7 +114,7 @@ impl<'a> Sink<'a> {
         let bytes = tree.encode();
         let id = ObjectId::of(&bytes);
         if !self.has(&id)? {
-            self.put(ObjectKind::Tree, id, bytes.len() as u64, &compress(&bytes))?;
+            self.put(ObjectKind::Tree, id, Encoding::Zstd, bytes.len() as u64, &compress(&bytes))?;
         }
         Ok(TreeId(id))
     }
@@ -122,7 +125,7 @@ impl<'a> Sink<'a> {
         let id = commit.id();
         if !self.has(&id.0)? {
             let bytes = commit.encode();
-            self.put(ObjectKind::Commit, id.0, bytes.len() as u64, &compress(&bytes))?;
+            self.put(ObjectKind::Commit, id.0, Encoding::Zstd, bytes.len() as u64, &compress(&bytes))?;
         }
         self.pack_commits.push((git, id));
         Ok(id)
@@ -153,8 +156,8 @@ mod tests {
         let mut sink = Sink::new(&store, false);
         let data = b"content";
         let id = ObjectId::of(data);
-        sink.add_blob(id, data.len() as u64, &compress(data)).unwrap();
-        sink.add_blob(id, data.len() as u64, &compress(data)).unwrap();
+        assert!(sink.add_blob(id, data.len() as u64, Encoding::Zstd, &compress(data)).unwrap());
+        assert!(!sink.add_blob(id, data.len() as u64, Encoding::Zstd, &compress(data)).unwrap());
         let tree = Tree::from_entries(vec![muse_core::TreeEntry { name: "f".into(), kind: muse_core::EntryKind::File, id }]).unwrap();
         let tree_id = sink.add_tree(&tree).unwrap();
         let commit = Commit { snapshot: tree_id, committed_at: "2026-01-01T00:00:00Z".into(), ..Commit::default() };

@@ -6,11 +6,16 @@
 //! hashed those, [`TreeConverter::build`] writes the Muse trees bottom-up. Gitlinks (submodules)
 //! are skipped and counted, empty directories are dropped (Muse stores none), and names Muse
 //! cannot store are skipped and reported, or refused under `strict_paths`.
+//!
+//! New blobs are grouped into chains, one per path: the versions a window adds at that path, in
+//! history order, with the last earlier version as the base of the first. Each chain is then
+//! compressed as deltas against its predecessors (see `blobs.rs`).
 
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId as GitId;
-use muse_core::{validate_name, EntryKind, ObjectId, Tree, TreeEntry, TreeId};
+use muse_core::{validate_name, EntryKind, Tree, TreeEntry, TreeId};
 
+use crate::blobs::{Chain, ChainBase, Converted, UNKNOWN_DEPTH};
 use crate::error::{ImportError, Result};
 use crate::memo::Memo;
 use crate::sink::Sink;
@@ -41,10 +46,11 @@ pub(crate) struct Window {
     /// Converted trees this window uses (`None`: empty once converted, so left out).
     trees: HashMap<GitId, Option<TreeId>>,
     /// Converted blobs this window uses.
-    blobs: HashMap<GitId, ObjectId>,
+    blobs: HashMap<GitId, Converted>,
     queued: HashSet<GitId>,
-    /// Blobs to read and hash, with a commit that needs each (for error messages).
-    pub new_blobs: Vec<(GitId, GitId)>,
+    /// Blobs to read and hash, grouped by path.
+    pub chains: Vec<Chain>,
+    chain_of_path: std::collections::HashMap<String, usize>,
 }
 
 impl Window {
@@ -54,17 +60,22 @@ impl Window {
     }
 }
 
+/// Paths remembered for delta bases before the map is reset (bounds its memory).
+const MAX_REMEMBERED_PATHS: usize = 1 << 20;
+
 /// Memoized git → Muse tree and blob ids, bounded in memory.
 pub(crate) struct TreeConverter {
     trees: Memo<Option<TreeId>>,
-    blobs: Memo<ObjectId>,
+    blobs: Memo<Converted>,
+    /// The last blob seen at each path: the delta base for the next version there.
+    last_at_path: std::collections::HashMap<String, GitId>,
     strict_paths: bool,
 }
 
 impl TreeConverter {
     /// A converter remembering up to about `2 × memo_capacity` trees and as many blobs.
     pub fn new(memo_capacity: usize, strict_paths: bool) -> Self {
-        TreeConverter { trees: Memo::new(memo_capacity), blobs: Memo::new(memo_capacity), strict_paths }
+        TreeConverter { trees: Memo::new(memo_capacity), blobs: Memo::new(memo_capacity), last_at_path: Default::default(), strict_paths }
     }
 
     /// Decodes the not-yet-converted trees under `root` (the tree of `commit`) into `window`.
@@ -148,20 +159,52 @@ impl TreeConverter {
                 continue;
             }
             let git_id = entry.oid.to_owned();
-            if kind.is_blob() && !window.blobs.contains_key(&git_id) && !window.queued.contains(&git_id) {
-                match self.blobs.get(&git_id) {
-                    Some(muse) => {
-                        window.blobs.insert(git_id, muse);
-                    }
-                    None => {
-                        window.queued.insert(git_id);
-                        window.new_blobs.push((git_id, commit));
-                    }
-                }
+            if kind.is_blob() {
+                self.note_blob(git_id, format!("{path}{name}"), commit, window);
             }
             entries.push(PendingEntry { name: name.to_string(), kind, id: git_id });
         }
         Ok(entries)
+    }
+
+    /// Records a blob seen at `path`: pinned if converted before, else queued on the path's chain.
+    fn note_blob(&mut self, id: GitId, path: String, commit: GitId, window: &mut Window) {
+        let previous = self.last_at_path.get(&path).copied();
+        if !window.blobs.contains_key(&id) && !window.queued.contains(&id) {
+            match self.blobs.get(&id) {
+                Some(converted) => {
+                    window.blobs.insert(id, converted);
+                }
+                None => {
+                    window.queued.insert(id);
+                    let index = match window.chain_of_path.get(&path) {
+                        Some(&index) => index,
+                        None => {
+                            let base = previous.and_then(|git| self.base(git, window));
+                            window.chains.push(Chain { base, versions: Vec::new() });
+                            window.chain_of_path.insert(path.clone(), window.chains.len() - 1);
+                            window.chains.len() - 1
+                        }
+                    };
+                    window.chains[index].versions.push((id, commit));
+                }
+            }
+        }
+        if self.last_at_path.len() >= MAX_REMEMBERED_PATHS && !self.last_at_path.contains_key(&path) {
+            self.last_at_path.clear();
+        }
+        self.last_at_path.insert(path, id);
+    }
+
+    /// The converted blob `git` as a delta base, if its depth in the store is known.
+    fn base(&mut self, git: GitId, window: &Window) -> Option<ChainBase> {
+        let (muse, depth) = window.blobs.get(&git).copied().or_else(|| self.blobs.get(&git))?;
+        (depth != UNKNOWN_DEPTH).then_some(ChainBase { git, muse, depth })
+    }
+
+    /// The depth in the store of a blob converted earlier (`None` if forgotten).
+    pub fn depth_of(&mut self, git: &GitId, window: &Window) -> Option<u8> {
+        window.blobs.get(git).map(|c| c.1).or_else(|| self.blobs.get(git).map(|c| c.1))
     }
 
     fn refuse(&self, commit: GitId, path: String, reason: String, skips: &mut Skips) -> Result<()> {
@@ -172,10 +215,11 @@ impl TreeConverter {
         Ok(())
     }
 
-    /// Records the Muse id of a blob read for `window`.
-    pub fn blob_converted(&mut self, git: GitId, muse: ObjectId, window: &mut Window) {
-        window.blobs.insert(git, muse);
-        self.blobs.insert(git, muse);
+    /// Records the Muse id of a blob read for `window`, and its delta depth in the store
+    /// ([`UNKNOWN_DEPTH`] when this run did not write it).
+    pub fn blob_converted(&mut self, git: GitId, converted: Converted, window: &mut Window) {
+        window.blobs.insert(git, converted);
+        self.blobs.insert(git, converted);
     }
 
     /// Converts and writes the window's pending trees, subtrees first.
@@ -190,7 +234,7 @@ impl TreeConverter {
                         None => continue,
                     }
                 } else {
-                    *window.blobs.get(&entry.id).expect("blobs are hashed before trees are built")
+                    window.blobs.get(&entry.id).expect("blobs are hashed before trees are built").0
                 };
                 converted.push(TreeEntry { name: entry.name, kind: entry.kind, id: target });
             }

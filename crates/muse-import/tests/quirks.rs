@@ -178,3 +178,50 @@ fn bad_input_gives_clear_errors() {
     let summary = import_git(&fx.git_dir, &repo, &ImportOptions::default(), &mut |_| {}).unwrap();
     assert_eq!(summary.commits, 3, "nothing of the failed runs was recorded as imported");
 }
+
+/// Appends `count` commits after `parent` (none: a new history), each rewriting `notes.txt`
+/// with one more line; points `main` at the last and returns it.
+fn edit_many_times(git_dir: &Path, from: usize, count: usize, mut parent: Option<String>) -> String {
+    for i in from..from + count {
+        let text: String = (0..=i).map(|n| format!("line {n}: {}\n", "x".repeat(40))).collect();
+        let blob = hash_object(git_dir, "blob", text.as_bytes());
+        let tree = mktree(git_dir, format!("100644 blob {blob}\tnotes.txt\n").as_bytes());
+        let mut args = vec!["commit-tree", tree.as_str(), "-m", "edit"];
+        if let Some(parent) = &parent {
+            args.extend(["-p", parent.as_str()]);
+        }
+        parent = Some(git(git_dir, &args).trim().to_string());
+    }
+    let tip = parent.expect("at least one commit");
+    git(git_dir, &["update-ref", "refs/heads/main", &tip]);
+    tip
+}
+
+#[test]
+fn long_edit_chains_stay_readable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git_dir = tmp.path().join("edits.git");
+    git(tmp.path(), &["init", "--quiet", "--bare", "edits.git"]);
+    git(&git_dir, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    // 80 versions of one file: stored as deltas, the chain must still be cut before the store's
+    // read limit of 64 bases.
+    let tip = edit_many_times(&git_dir, 0, 80, None);
+    let (repo, first) = import_into(&git_dir, &tmp.path().join("muse"));
+    assert_eq!(first.commits, 80);
+    edit_many_times(&git_dir, 80, 30, Some(tip));
+    let second = import_git(&git_dir, &repo, &ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(second.commits, 30);
+    let total = first.bytes_written + second.bytes_written;
+    let mut tip = repo.refs().read(&RefName::branch("main").unwrap()).unwrap();
+    let mut versions = 0;
+    while let Some(id) = tip {
+        let commit = repo.objects().read_commit(&id).unwrap();
+        let file = repo.objects().read_tree(&commit.snapshot).unwrap().get("notes.txt").unwrap().id;
+        repo.objects().read(&file).unwrap();
+        versions += 1;
+        tip = commit.parents.first().copied();
+    }
+    assert_eq!(versions, 110);
+    let whole: u64 = (0..110u64).map(|i| (i + 1) * 50).sum();
+    assert!(total < whole / 4, "110 versions took {total} bytes; deltas should make that far less than {whole}");
+}
