@@ -212,26 +212,21 @@ fn add_refuses_a_non_empty_directory() {
     let dir = ws_dir(&repo, "busy");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("mine"), "keep\n").unwrap();
-    let run = repo.json(["workspace", "add", dir.to_str().unwrap()]);
-    assert_ne!(run.code, Some(0));
-    run.error_json();
+    repo.json(["workspace", "add", dir.to_str().unwrap()]).fails_with(exit::CONFLICT, "conflict");
     assert_eq!(std::fs::read_to_string(dir.join("mine")).unwrap(), "keep\n");
     assert!(!dir.join(".muse").exists());
     assert_eq!(repo.json(["workspace", "list"]).ok().json().as_array().unwrap().len(), 1);
 }
 
-/// The exit-code table says "5 conflict (… already exists)"; `workspace add` reports an existing
-/// workspace name or a non-empty target directory as 8 (invalid input) instead.
+/// "Something already exists" is a conflict (5): a workspace of the same name (named after the
+/// directory's last component), or a non-empty target directory.
 #[test]
-#[ignore = "product bug: workspace 'already exists' errors exit 8 instead of the documented 5 (see report)"]
 fn add_reports_an_existing_workspace_as_a_conflict() {
     let (repo, _c) = base();
     let d1 = repo.tmp.path().join("a").join("agent");
     let d2 = repo.tmp.path().join("b").join("agent");
     repo.muse(["workspace", "add", d1.to_str().unwrap()]).ok();
     repo.json(["workspace", "add", d2.to_str().unwrap(), "-b", "other"]).fails_with(exit::CONFLICT, "conflict");
-    let busy = ws_dir(&repo, "busy");
-    std::fs::create_dir_all(&busy).unwrap();
-    std::fs::write(busy.join("mine"), "keep\n").unwrap();
-    repo.json(["workspace", "add", busy.to_str().unwrap()]).fails_with(exit::CONFLICT, "conflict");
+    repo.json(["log", "other"]).fails_with(exit::NOT_FOUND, "not_found");
+    assert_eq!(repo.json(["workspace", "list"]).ok().json().as_array().unwrap().len(), 2);
 }
