@@ -1,20 +1,22 @@
 //! Refs: branches and tags as files holding a commit id, moved only by compare-and-swap.
 //!
 //! A ref `refs/heads/NAME` lives at `.muse/refs/heads/NAME` and holds `sha256:<hex>\n`. To move
-//! it, a writer creates `NAME.lock` exclusively, re-reads the ref, compares it with the value it
-//! expects, writes the new value into the lock file, fsyncs it and renames it over the ref. Two
-//! writers can therefore never both succeed from the same old value (no lost update). A lock left
-//! by a crashed process (its pid no longer runs) is broken by the next writer.
+//! it, a writer takes an exclusive advisory lock (`flock`) on `NAME.lock`, re-reads the ref,
+//! compares it with the value it expects, and replaces the ref atomically (temp file, fsync,
+//! rename, directory fsync). Two writers can therefore never both succeed from the same old value
+//! (no lost update). The kernel releases the lock when its holder exits, however it exits, so a
+//! crash never leaves a stale lock behind; lock files themselves stay (they are never deleted,
+//! since deleting a lock file others may be waiting on would split the lock in two).
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use muse_core::CommitId;
 
 use crate::error::{IoContext, Result, StoreError};
-use crate::fsutil::{create_dir_all_durable, sync_dir};
+use crate::fsutil::{create_dir_all_durable, sync_dir, write_atomic};
 
 /// How long a writer waits for another writer's lock before giving up.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -143,17 +145,19 @@ impl RefStore {
         if path.is_dir() {
             return Err(StoreError::InvalidRefName { name: name.short().to_string(), what: "ref", reason: "refs exist under this name as a directory" });
         }
-        let mut lock = acquire_lock(&path, name)?;
+        let lock = acquire_lock(&path, name)?;
         let result = (|| {
             let actual = self.read(name)?;
             if actual != expected {
                 return Err(StoreError::RefConflict { name: name.to_string(), expected, actual });
             }
             match new {
-                Some(id) => lock.commit_to(&path, format!("{id}\n").as_bytes())?,
-                None => fs::remove_file(&path).ctx("remove", &path)?,
+                Some(id) => write_atomic(&path, format!("{id}\n").as_bytes()).ctx("write", &path),
+                None => {
+                    fs::remove_file(&path).ctx("remove", &path)?;
+                    sync_dir(parent).ctx("fsync", parent)
+                }
             }
-            sync_dir(parent).ctx("fsync", parent)
         })();
         drop(lock);
         result
@@ -197,72 +201,29 @@ fn truncate(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
-/// An exclusive lock file, removed on drop unless it was committed (renamed into place).
+/// An exclusive advisory lock on a lock file, released when dropped (or when the process dies).
 pub(crate) struct LockFile {
-    path: PathBuf,
-    file: fs::File,
-    committed: bool,
+    _file: fs::File,
 }
 
-impl LockFile {
-    /// Replaces the lock's content with `bytes`, fsyncs it and renames it over `target`.
-    /// After this the lock is released (it *is* the new target).
-    pub(crate) fn commit_to(&mut self, target: &Path, bytes: &[u8]) -> Result<()> {
-        self.file.set_len(0).ctx("write", &self.path)?;
-        std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, 0).ctx("write", &self.path)?;
-        self.file.sync_all().ctx("fsync", &self.path)?;
-        fs::rename(&self.path, target).ctx("rename", target)?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for LockFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Creates `<target>.lock` exclusively, writing our pid into it; waits while a live process holds
-/// it and breaks it when its holder is gone.
+/// Locks `<target>.lock` exclusively, waiting up to [`LOCK_TIMEOUT`] for another holder.
 pub(crate) fn acquire_lock(target: &Path, name: &impl std::fmt::Display) -> Result<LockFile> {
     let mut lock_name = target.file_name().unwrap_or_default().to_os_string();
     lock_name.push(".lock");
     let path = target.with_file_name(lock_name);
+    let file = OpenOptions::new().write(true).create(true).truncate(false).open(&path).ctx("create", &path)?;
     let started = Instant::now();
     let mut delay = Duration::from_micros(200);
     loop {
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => {
-                file.write_all(format!("{}\n", std::process::id()).as_bytes()).ctx("write", &path)?;
-                return Ok(LockFile { path, file, committed: false });
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if holder_is_dead(&path) {
-                    // Break the stale lock; if another process broke it first, the retry decides.
-                    let _ = fs::remove_file(&path);
-                    continue;
-                }
-                if started.elapsed() > LOCK_TIMEOUT {
-                    return Err(StoreError::RefLocked { name: name.to_string(), path });
-                }
+        match file.try_lock() {
+            Ok(()) => return Ok(LockFile { _file: file }),
+            Err(fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_TIMEOUT => {
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_millis(20));
             }
-            Err(e) => return Err(StoreError::Io { op: "create", path, source: e }),
+            Err(fs::TryLockError::WouldBlock) => return Err(StoreError::RefLocked { name: name.to_string(), path }),
+            Err(fs::TryLockError::Error(e)) => return Err(StoreError::Io { op: "lock", path, source: e }),
         }
-    }
-}
-
-/// Whether the pid written in a lock file no longer runs (an empty lock file is being written
-/// right now, so it counts as alive unless it is old).
-fn holder_is_dead(lock: &Path) -> bool {
-    let Ok(text) = fs::read_to_string(lock) else { return false };
-    match text.trim().parse::<u32>() {
-        Ok(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
-        Err(_) => fs::metadata(lock).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > Duration::from_secs(5)),
     }
 }
 
@@ -317,13 +278,18 @@ mod tests {
     }
 
     #[test]
-    fn stale_locks_of_dead_processes_are_broken() {
+    fn leftover_lock_files_do_not_block_and_held_locks_do() {
         let dir = tempfile::tempdir().unwrap();
         let refs = RefStore::new(dir.path());
         let name = RefName::branch("main").unwrap();
         fs::create_dir_all(dir.path().join("refs/heads")).unwrap();
-        fs::write(dir.path().join("refs/heads/main.lock"), "999999999\n").unwrap();
+        fs::write(dir.path().join("refs/heads/main.lock"), "left by a crash\n").unwrap();
         refs.compare_and_swap(&name, None, Some(id(1))).unwrap();
+        let held = acquire_lock(&dir.path().join("refs/heads/main"), &"main").unwrap();
+        let other = fs::File::open(dir.path().join("refs/heads/main.lock")).unwrap();
+        assert!(matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)));
+        drop(held);
+        other.try_lock().unwrap();
     }
 
     #[test]

@@ -303,10 +303,12 @@ impl ObjectStore {
 
     /// Merges the given packs into one new pack and removes them.
     fn consolidate(&self, packs: &[Arc<Pack>]) -> Result<bool> {
-        let lock = self.packs_dir.join("consolidate.lock");
-        let Ok(_lock_file) = OpenOptions::new().write(true).create_new(true).open(&lock) else {
+        // An advisory lock: released by the kernel even if this process is killed mid-way.
+        let lock_path = self.packs_dir.join("consolidate.lock");
+        let lock = OpenOptions::new().write(true).create(true).truncate(false).open(&lock_path).ctx("create", &lock_path)?;
+        if lock.try_lock().is_err() {
             return Ok(false);
-        };
+        }
         let result = (|| {
             let mut writer = self.begin_write()?;
             writer.skip_existing = false;
@@ -323,7 +325,7 @@ impl ObjectStore {
             writer.finish()?;
             self.remove_packs(&packs.iter().map(|p| p.pack_path.clone()).collect::<Vec<_>>())
         })();
-        let _ = fs::remove_file(&lock);
+        drop(lock);
         result.map(|()| true)
     }
 
