@@ -46,7 +46,11 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
         problems.push(Problem { subject: path.display().to_string(), message: reason });
     }
     report.packs = store.packs()?.len();
-    let objects = store.all_objects()?;
+    let listing = store.list_objects()?;
+    for (id, reason) in listing.damaged {
+        problems.push(Problem { subject: id.to_string(), message: reason });
+    }
+    let objects = listing.objects;
     report.objects = objects.len();
     let bad: Vec<Problem> = objects
         .par_iter()
@@ -71,7 +75,7 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
         report.commits += 1;
         let Ok(commit) = store.read_commit(&CommitId(*id)) else { continue };
         for parent in &commit.parents {
-            if store.kind(&parent.0)? != Some(ObjectKind::Commit) {
+            if store.kind(&parent.0).ok().flatten() != Some(ObjectKind::Commit) {
                 problems.push(Problem { subject: id.to_string(), message: format!("parent {parent} is missing") });
             }
         }
@@ -80,14 +84,18 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
 
     let mut check_target = |name: String, target: CommitId, problems: &mut Vec<Problem>| -> Result<()> {
         report.refs += 1;
-        if store.kind(&target.0)? != Some(ObjectKind::Commit) {
+        if store.kind(&target.0).ok().flatten() != Some(ObjectKind::Commit) {
             problems.push(Problem { subject: name, message: format!("points at {target}, which is not a commit in the store") });
         }
         Ok(())
     };
     for prefix in ["refs/heads/", "refs/tags/"] {
-        for (name, target) in repo.refs().list(prefix)? {
-            check_target(name.to_string(), target, &mut problems)?;
+        for name in repo.refs().names(prefix)? {
+            match repo.refs().read(&name) {
+                Ok(Some(target)) => check_target(name.to_string(), target, &mut problems)?,
+                Ok(None) => {}
+                Err(e) => problems.push(Problem { subject: name.to_string(), message: e.to_string() }),
+            }
         }
     }
     for (name, dir) in repo.workspaces()? {
@@ -111,7 +119,7 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
 fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, commit: &ObjectId, problems: &mut Vec<Problem>) -> Result<()> {
     let mut stack = vec![root];
     while let Some(tree_id) = stack.pop() {
-        if !checked.insert(tree_id.0) || tree_id == Tree::empty_id() && !repo.objects().contains(&tree_id.0)? {
+        if !checked.insert(tree_id.0) || tree_id == Tree::empty_id() && !repo.objects().contains(&tree_id.0).unwrap_or(false) {
             continue;
         }
         let tree = match repo.objects().read_tree(&tree_id) {
@@ -124,7 +132,7 @@ fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, 
         for entry in tree.entries() {
             if entry.kind == EntryKind::Tree {
                 stack.push(TreeId(entry.id));
-            } else if checked.insert(entry.id) && repo.objects().kind(&entry.id)? != Some(ObjectKind::Blob) {
+            } else if checked.insert(entry.id) && repo.objects().kind(&entry.id).ok().flatten() != Some(ObjectKind::Blob) {
                 problems.push(Problem { subject: commit.to_string(), message: format!("blob {} ({}) is missing", entry.id, entry.name) });
             }
         }

@@ -117,18 +117,23 @@ impl RefStore {
 
     /// Every ref under `prefix` (`refs/heads/` or `refs/tags/`), sorted by name.
     pub fn list(&self, prefix: &str) -> Result<Vec<(RefName, CommitId)>> {
-        let mut out = Vec::new();
-        let dir = self.root.join(prefix.trim_end_matches('/'));
-        collect_refs(&dir, prefix.trim_end_matches('/'), &mut out)?;
-        let mut refs = Vec::with_capacity(out.len());
-        for full in out {
-            let name = RefName(full);
+        let mut refs = Vec::new();
+        for name in self.names(prefix)? {
             if let Some(id) = self.read(&name)? {
                 refs.push((name, id));
             }
         }
-        refs.sort();
         Ok(refs)
+    }
+
+    /// The names of the refs under `prefix`, sorted, without reading them (so that `fsck` can
+    /// report a damaged ref and go on).
+    pub fn names(&self, prefix: &str) -> Result<Vec<RefName>> {
+        let mut out = Vec::new();
+        let dir = self.root.join(prefix.trim_end_matches('/'));
+        collect_refs(&dir, prefix.trim_end_matches('/'), &mut out)?;
+        out.sort();
+        Ok(out.into_iter().map(RefName).collect())
     }
 
     /// Moves `name` from `expected` (`None`: must not exist) to `new` (`None`: delete), atomically.

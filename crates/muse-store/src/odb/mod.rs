@@ -39,6 +39,15 @@ pub struct Object {
     pub data: Vec<u8>,
 }
 
+/// The objects of a store, as listed by [`ObjectStore::list_objects`].
+#[derive(Debug, Clone, Default)]
+pub struct ObjectListing {
+    /// Readable entries: id and kind.
+    pub objects: Vec<(ObjectId, ObjectKind)>,
+    /// Entries whose header cannot be read, with the reason.
+    pub damaged: Vec<(ObjectId, String)>,
+}
+
 /// Summary of one pack, for `fsck` and `gc`.
 #[derive(Debug, Clone)]
 pub struct PackInfo {
@@ -256,19 +265,32 @@ impl ObjectStore {
         Ok(ids)
     }
 
-    /// Every object id in the store with its kind (deduplicated), for `fsck` and `gc`.
+    /// Every object id in the store with its kind (deduplicated), for `gc` and tests. Fails on
+    /// the first entry whose header cannot be read; [`ObjectStore::list_objects`] reports them.
     pub fn all_objects(&self) -> Result<Vec<(ObjectId, ObjectKind)>> {
+        let listing = self.list_objects()?;
+        match listing.damaged.into_iter().next() {
+            Some((id, reason)) => Err(StoreError::CorruptObject { id, reason }),
+            None => Ok(listing.objects),
+        }
+    }
+
+    /// Every object id with its kind (deduplicated), and the entries whose headers are damaged.
+    pub fn list_objects(&self) -> Result<ObjectListing> {
         self.rescan()?;
-        let mut all = Vec::new();
+        let mut listing = ObjectListing::default();
         let mut seen = HashSet::new();
         for pack in self.snapshot_packs() {
             for (id, offset) in pack.iter() {
                 if seen.insert(id) {
-                    all.push((id, pack.header_at(offset)?.kind));
+                    match pack.header_at(offset) {
+                        Ok(header) => listing.objects.push((id, header.kind)),
+                        Err(e) => listing.damaged.push((id, e.to_string())),
+                    }
                 }
             }
         }
-        Ok(all)
+        Ok(listing)
     }
 
     /// The packs of the store, biggest first.
