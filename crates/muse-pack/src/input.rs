@@ -262,8 +262,12 @@ impl<R: Read> Read for PayloadReader<'_, '_, R> {
     }
 }
 
+/// Reads the rest of a payload into `sink`, surfacing a fatal error of the stream.
 fn drain<R: Read>(reader: &mut PayloadReader<'_, '_, R>, sink: &mut dyn Write) -> Result<()> {
-    let mut buf = [0u8; 64 << 10];
+    if reader.remaining == 0 {
+        return reader.fatal.take().map_or(Ok(()), Err);
+    }
+    let mut buf = vec![0u8; usize::try_from(reader.remaining).unwrap_or(usize::MAX).min(64 << 10)];
     loop {
         let n = reader.read(&mut buf).unwrap_or(0);
         if let Some(fatal) = reader.fatal.take() {
@@ -286,7 +290,7 @@ fn decode_frame(source: &mut dyn Read, size: u64, base: Option<&[u8]>, keep: boo
     let mut decoder = decoder.map_err(|e| format!("zstd: {e}"))?.single_frame();
     let mut hasher = Hasher::new();
     let mut kept = if keep { Vec::with_capacity(usize::try_from(size).unwrap_or(0)) } else { Vec::new() };
-    let mut buf = vec![0u8; 256 << 10];
+    let mut buf = vec![0u8; usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX).min(256 << 10)];
     let mut total = 0u64;
     loop {
         let n = decoder.read(&mut buf).map_err(|e| format!("the payload is not a valid zstd frame: {e}"))?;
