@@ -331,3 +331,15 @@ fn broken_framing_rejects_the_whole_pack() {
     long.extend_from_slice(&[0xff; 10]);
     check(&long, &|e| e.to_string().contains("overflows"));
 }
+
+#[test]
+fn a_delta_against_a_base_over_the_inline_limit_is_rejected_without_reading_it() {
+    let (_dir, store) = store();
+    let big = vec![0u8; (64 << 20) + 1];
+    let small = b"small".to_vec();
+    let pack = Craft::new().blob(&big).delta(BLOB, ObjectId::of(&small), ObjectId::of(&big), b"", &small).finish();
+    let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
+    assert_eq!(report.blobs_written, 1, "the big blob itself is fine");
+    assert_eq!(report.rejected.len(), 1);
+    assert!(report.rejected[0].reason.contains("larger than"), "{:?}", report.rejected);
+}

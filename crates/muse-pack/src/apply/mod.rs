@@ -118,6 +118,8 @@ pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -
 struct Slot {
     kind: ObjectKind,
     accepted: bool,
+    /// Its decoded size.
+    size: u64,
     /// Length of the delta chain within the spool (0 for a whole object).
     depth: u32,
     /// Where its entry starts in the spool.
@@ -163,10 +165,10 @@ impl Applier<'_> {
         }
         let verdict = self.receive(input, &record)?;
         let slot = match verdict {
-            Ok((offset, depth)) => Slot { kind: record.kind, accepted: true, depth, offset },
+            Ok((offset, depth)) => Slot { kind: record.kind, accepted: true, size: record.size, depth, offset },
             Err(reason) => {
                 self.rejected.push(Rejected { id: record.id, kind: record.kind, reason });
-                Slot { kind: record.kind, accepted: false, depth: 0, offset: 0 }
+                Slot { kind: record.kind, accepted: false, size: record.size, depth: 0, offset: 0 }
             }
         };
         self.slots.insert(record.id, slot);
@@ -261,10 +263,10 @@ impl Applier<'_> {
             if slot.depth + 1 > MAX_DELTA_DEPTH {
                 return Ok(Err(format!("its delta chain is longer than {MAX_DELTA_DEPTH}")));
             }
-            let data = self.spooled_object(base, slot)?;
-            if data.len() as u64 > MAX_INLINE_SIZE {
+            if slot.size > MAX_INLINE_SIZE {
                 return Ok(Err(format!("its delta base {base} is larger than {MAX_INLINE_SIZE} bytes")));
             }
+            let data = self.spooled_object(base, slot)?;
             return Ok(Ok(Base { data, depth: slot.depth + 1, thin: false }));
         }
         match self.store.kind(base)? {
@@ -284,12 +286,14 @@ impl Applier<'_> {
         }
     }
 
-    /// The bytes of an accepted record, from the cache or decoded again from the spool.
+    /// The bytes of an accepted record (at most `MAX_INLINE_SIZE`, as are its chain's), from the
+    /// cache or decoded again from the spool.
     fn spooled_object(&mut self, id: &ObjectId, slot: Slot) -> Result<Arc<Vec<u8>>> {
         if let Some(data) = self.cache.get(id) {
             return Ok(data);
         }
-        let (header, payload) = self.spool.read_at(slot.offset)?;
+        // The base first, then this payload: nothing large is held while the chain below decodes.
+        let (header, payload_at) = self.spool.header_at(slot.offset)?;
         let base = match header.encoding {
             Encoding::Zstd => None,
             Encoding::ZstdDelta(base) => {
@@ -297,6 +301,7 @@ impl Applier<'_> {
                 Some(self.spooled_object(&base, base_slot)?)
             }
         };
+        let payload = self.spool.payload_at(payload_at, header.payload_len)?;
         let data = decompress(&payload, header.size, base.as_deref().map(Vec::as_slice)).map_err(|_| spool_damaged(id))?;
         let actual = match header.kind {
             ObjectKind::Commit => Commit::decode(&data).map(|(_, actual)| actual.0).ok(),

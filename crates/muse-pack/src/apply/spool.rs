@@ -115,17 +115,21 @@ impl Spool {
         Ok(at)
     }
 
-    /// Reads back the entry at `offset` (its payload in memory: only used for delta bases, which
-    /// are at most `MAX_INLINE_SIZE` bytes).
-    pub fn read_at(&mut self, offset: u64) -> Result<(EntryHeader, Vec<u8>)> {
+    /// Reads back the header of the entry at `offset`; returns it and where its payload starts.
+    pub fn header_at(&mut self, offset: u64) -> Result<(EntryHeader, u64)> {
         self.out.flush().map_err(|e| self.err("write", e))?;
-        let file = self.out.get_ref();
-        let mut reader = PositionalReader { file, offset };
+        let mut reader = PositionalReader { file: self.out.get_ref(), offset };
         let header = EntryHeader::decode(&mut reader).map_err(|e| self.err("read", e))?;
-        let len = usize::try_from(header.payload_len).map_err(|_| self.err("read", io::ErrorKind::InvalidData.into()))?;
+        Ok((header, reader.offset))
+    }
+
+    /// Reads `len` payload bytes at `offset` (only used for delta bases, whose size the caller
+    /// has checked against `MAX_INLINE_SIZE`).
+    pub fn payload_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let len = usize::try_from(len).map_err(|_| self.err("read", io::ErrorKind::InvalidData.into()))?;
         let mut payload = vec![0u8; len];
-        reader.read_exact(&mut payload).map_err(|e| self.err("read", e))?;
-        Ok((header, payload))
+        self.out.get_ref().read_exact_at(&mut payload, offset).map_err(|e| self.err("read", e))?;
+        Ok(payload)
     }
 
     /// Flushes the spool and returns a sequential reader over its entries from the start.
