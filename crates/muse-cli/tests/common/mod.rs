@@ -48,7 +48,13 @@ pub struct Muse {
 impl Muse {
     /// `muse` run from `dir`, with the test environment.
     pub fn new(dir: &Path) -> Muse {
-        let mut cmd = Command::new(bin());
+        Muse::with_program(Path::new(bin()), dir)
+    }
+
+    /// A copy of the `muse` binary at `program` (e.g. one an unprivileged user can run), run
+    /// from `dir` with the test environment.
+    pub fn with_program(program: &Path, dir: &Path) -> Muse {
+        let mut cmd = Command::new(program);
         cmd.current_dir(dir);
         for var in PROVENANCE_VARS {
             cmd.env_remove(var);
