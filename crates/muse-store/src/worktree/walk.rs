@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use muse_core::EntryKind;
 use rayon::prelude::*;
 
 
-use crate::error::{IoContext, Result, StoreError};
+use crate::error::{Result, StoreError};
 use crate::repo::DOT_MUSE;
 
 /// The name of the per-directory ignore file.
@@ -87,29 +88,44 @@ impl Ignores {
 
 /// Every file under `root` that is not ignored, sorted by path bytes. Skips `.muse`, and
 /// directories holding their own `.muse` (nested repositories and workspaces).
+///
+/// Directories are read with `getdents` through their own descriptors and files are `lstat`ed
+/// relative to them (`fstatat`), so no path is resolved twice; subdirectories are walked in
+/// parallel and their results spliced back in order.
 pub fn walk(root: &Path) -> Result<Vec<WalkedFile>> {
-    walk_dir(root, "", &None)
+    let fd = open_dir(rustix::fs::CWD, root, root)?;
+    Ok(walk_dir(fd, root, "", &None)?.unwrap_or_default())
 }
 
-/// A directory entry kept for the second pass: its name and whether it is a directory.
+fn open_dir(parent: impl rustix::fd::AsFd, name: impl rustix::path::Arg, abs: &Path) -> Result<rustix::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+        .map_err(|e| StoreError::Io { op: "open", path: abs.to_path_buf(), source: e.into() })
+}
+
+/// One entry of a directory: its name's place in the directory's name buffer, and its type.
 struct Listed {
-    name: String,
-    entry: fs::DirEntry,
-    is_dir: bool,
+    start: usize,
+    len: usize,
+    file_type: rustix::fs::FileType,
 }
 
 impl Listed {
-    /// Orders siblings with directories compared as `name/`, which makes a depth-first walk come
-    /// out in the byte order of full paths ("a.txt" < "a/x" because '.' < '/'), so no global
-    /// sort is needed.
-    fn path_order(&self, other: &Listed) -> std::cmp::Ordering {
-        let (x, y) = (self.name.as_bytes(), other.name.as_bytes());
-        let n = x.len().min(y.len());
-        x[..n].cmp(&y[..n]).then_with(|| {
-            let next = |name: &[u8], is_dir: bool| name.get(n).copied().or(is_dir.then_some(b'/'));
-            next(x, self.is_dir).cmp(&next(y, other.is_dir))
-        })
+    fn is_dir(&self) -> bool {
+        self.file_type == rustix::fs::FileType::Directory
     }
+}
+
+/// Orders siblings with directories compared as `name/`, which makes a depth-first walk come
+/// out in the byte order of full paths ("a.txt" < "a/x" because '.' < '/'), so no global sort
+/// is needed.
+fn path_order(names: &[u8], a: &Listed, b: &Listed) -> std::cmp::Ordering {
+    let (x, y) = (&names[a.start..a.start + a.len], &names[b.start..b.start + b.len]);
+    let n = x.len().min(y.len());
+    x[..n].cmp(&y[..n]).then_with(|| {
+        let next = |name: &[u8], is_dir: bool| name.get(n).copied().or(is_dir.then_some(b'/'));
+        next(x, a.is_dir()).cmp(&next(y, b.is_dir()))
+    })
 }
 
 /// `rel/name`, or `name` at the top, allocated once at its final size.
@@ -126,24 +142,50 @@ fn join_rel(rel: &str, name: &str) -> String {
 /// What one directory level yields, in path order.
 enum Item {
     File(WalkedFile),
-    Dir(PathBuf, String),
+    /// A subdirectory: its entry in the name buffer, absolute path and relative path. It is
+    /// opened only when walked, so at most one descriptor per level and thread is open.
+    Dir(usize, PathBuf, String),
 }
 
-fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec<WalkedFile>> {
+/// Walks one directory; `None` when it is a nested repository or workspace (it holds `.muse`).
+fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Option<Vec<WalkedFile>>> {
+    use rustix::fs::{AtFlags, FileType};
+    let io_err = |op: &'static str, path: PathBuf| move |e: rustix::io::Errno| StoreError::Io { op, path, source: e.into() };
+    let mut dir = rustix::fs::Dir::new(fd).map_err(io_err("list", abs.to_path_buf()))?;
+    // Names live in one buffer, NUL-terminated so they can be passed to fstatat as they are.
+    let mut names: Vec<u8> = Vec::new();
     let mut listed = Vec::new();
     let mut has_ignore_file = false;
-    for entry in fs::read_dir(abs).ctx("list", abs)? {
-        let entry = entry.ctx("list", abs)?;
-        let name = entry.file_name().into_string().map_err(|raw| StoreError::InvalidPath {
-            path: abs.join(raw),
-            reason: "the name is not valid UTF-8; muse stores UTF-8 paths only (rename it or add it to .museignore)".into(),
-        })?;
-        if name == DOT_MUSE {
+    while let Some(entry) = dir.read() {
+        let entry = entry.map_err(io_err("list", abs.to_path_buf()))?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
             continue;
         }
-        has_ignore_file |= name == IGNORE_FILE;
-        let is_dir = entry.file_type().ctx("stat", &entry.path())?.is_dir();
-        listed.push(Listed { name, entry, is_dir });
+        if name == DOT_MUSE.as_bytes() {
+            if !rel.is_empty() {
+                return Ok(None);
+            }
+            continue;
+        }
+        if std::str::from_utf8(name).is_err() {
+            return Err(StoreError::InvalidPath {
+                path: abs.join(std::ffi::OsStr::from_bytes(name)),
+                reason: "the name is not valid UTF-8; muse stores UTF-8 paths only (rename it or add it to .museignore)".into(),
+            });
+        }
+        has_ignore_file |= name == IGNORE_FILE.as_bytes();
+        listed.push(Listed { start: names.len(), len: name.len(), file_type: entry.file_type() });
+        names.extend_from_slice(name);
+        names.push(0);
+    }
+    let dir_fd = dir.fd().map_err(io_err("list", abs.to_path_buf()))?;
+    // Some file systems do not report types in directory entries: ask them.
+    for item in listed.iter_mut().filter(|l| l.file_type == FileType::Unknown) {
+        let name = std::ffi::CStr::from_bytes_with_nul(&names[item.start..=item.start + item.len]).expect("NUL-terminated");
+        if let Ok(stat) = rustix::fs::statat(dir_fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            item.file_type = FileType::from_raw_mode(stat.st_mode as _);
+        }
     }
     let ignores = if has_ignore_file {
         let file = abs.join(IGNORE_FILE);
@@ -156,47 +198,62 @@ fn walk_dir(abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Vec
     } else {
         ignores.clone()
     };
-    listed.sort_unstable_by(Listed::path_order);
-    // Files are stat'ed here; subdirectories are walked in parallel and spliced back in order.
+    listed.sort_unstable_by(|a, b| path_order(&names, a, b));
     let mut items: Vec<Item> = Vec::with_capacity(listed.len());
-    for item in listed {
-        if ignores.is_some() && Ignores::is_ignored(&ignores, &abs.join(&item.name), item.is_dir) {
+    for item in &listed {
+        let name = std::str::from_utf8(&names[item.start..item.start + item.len]).expect("checked above");
+        let c_name = std::ffi::CStr::from_bytes_with_nul(&names[item.start..=item.start + item.len]).expect("NUL-terminated");
+        if ignores.is_some() && Ignores::is_ignored(&ignores, &abs.join(name), item.is_dir()) {
             continue;
         }
-        if item.is_dir {
-            let dir = abs.join(&item.name);
-            if !dir.join(DOT_MUSE).exists() {
-                items.push(Item::Dir(dir, join_rel(rel, &item.name)));
-            }
+        if item.is_dir() {
+            items.push(Item::Dir(item.start, abs.join(name), join_rel(rel, name)));
             continue;
         }
-        let meta = match item.entry.metadata() {
-            Ok(meta) => meta,
+        if !matches!(item.file_type, FileType::RegularFile | FileType::Symlink) {
+            continue;
+        }
+        let stat = match rustix::fs::statat(dir_fd, c_name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
             // Deleted between readdir and lstat: it is simply not there any more.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StoreError::Io { op: "stat", path: item.entry.path(), source: e }),
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(e) => return Err(io_err("stat", abs.join(name))(e)),
         };
-        if let Some(kind) = kind_of(&meta) {
-            items.push(Item::File(WalkedFile { path: join_rel(rel, &item.name), kind, stat: FileStat::of(&meta) }));
-        }
+        let kind = match FileType::from_raw_mode(stat.st_mode as _) {
+            FileType::Symlink => EntryKind::Symlink,
+            FileType::RegularFile if stat.st_mode & 0o100 != 0 => EntryKind::Executable,
+            FileType::RegularFile => EntryKind::File,
+            _ => continue,
+        };
+        let stat = FileStat {
+            mtime_ns: (stat.st_mtime as i64).saturating_mul(1_000_000_000).saturating_add(stat.st_mtime_nsec as i64),
+            ctime_ns: (stat.st_ctime as i64).saturating_mul(1_000_000_000).saturating_add(stat.st_ctime_nsec as i64),
+            size: stat.st_size as u64,
+            ino: stat.st_ino as u64,
+        };
+        items.push(Item::File(WalkedFile { path: join_rel(rel, name), kind, stat }));
     }
-    let nested: Vec<Vec<WalkedFile>> = items
+    let nested: Vec<Option<Vec<WalkedFile>>> = items
         .par_iter()
         .filter_map(|item| match item {
-            Item::Dir(dir, dir_rel) => Some(walk_dir(dir, dir_rel, &ignores)),
+            Item::Dir(start, dir, dir_rel) => {
+                let end = *start + names[*start..].iter().position(|&b| b == 0).expect("NUL-terminated");
+                let c_name = std::ffi::CStr::from_bytes_with_nul(&names[*start..=end]).expect("NUL-terminated");
+                Some(open_dir(dir_fd, c_name, dir).and_then(|fd| walk_dir(fd, dir, dir_rel, &ignores)))
+            }
             Item::File(_) => None,
         })
         .collect::<Result<_>>()?;
-    let total = items.len() + nested.iter().map(Vec::len).sum::<usize>();
+    let total = items.len() + nested.iter().flatten().map(Vec::len).sum::<usize>();
     let mut nested = nested.into_iter();
     let mut files = Vec::with_capacity(total);
     for item in items {
         match item {
             Item::File(file) => files.push(file),
-            Item::Dir(..) => files.extend(nested.next().expect("one walk result per subdirectory")),
+            Item::Dir(..) => files.extend(nested.next().expect("one walk result per subdirectory").unwrap_or_default()),
         }
     }
-    Ok(files)
+    Ok(Some(files))
 }
 
 #[cfg(test)]
