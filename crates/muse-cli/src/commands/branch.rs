@@ -1,12 +1,14 @@
 //! `muse branch`: list, create (`muse branch NAME [REV]`) or delete (`-d NAME`) branches.
 
+use std::io::Write;
+
 use muse_core::CommitId;
 use muse_store::history::resolve_revision;
 use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
-use crate::output::Ctx;
+use crate::output::{stdout_error, Ctx};
 
 /// Arguments of `muse branch`.
 #[derive(clap::Args)]
@@ -58,10 +60,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         if ctx.json {
             return ctx.print_json(&list);
         }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for b in list {
-            println!("{} {:<24} {}", if b.current { '*' } else { ' ' }, b.name, short(b.commit_id));
+            writeln!(out, "{} {:<24} {}", if b.current { '*' } else { ' ' }, b.name, short(b.commit_id)).map_err(stdout_error)?;
         }
-        return Ok(());
+        return out.flush().map_err(stdout_error);
     };
     let ref_name = RefName::branch(&name)?;
     if args.delete {

@@ -137,10 +137,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         changes.retain(|c| paths.iter().any(|p| p.is_empty() || c.path == *p || c.path.starts_with(&format!("{p}/"))));
     }
     if args.name_only && !ctx.json {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for c in &changes {
-            println!("{}", c.path);
+            writeln!(out, "{}", c.path).map_err(stdout_error)?;
         }
-        return Ok(());
+        return out.flush().map_err(stdout_error);
     }
     let files = file_diffs(&repo, &changes, side)?;
     if ctx.json {

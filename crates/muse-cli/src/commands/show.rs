@@ -1,12 +1,14 @@
 //! `muse show [REV]`: one commit, its provenance and its diff against its first parent.
 
+use std::io::Write;
+
 use muse_store::history::resolve_revision;
 use muse_store::snapshot::diff_snapshots;
 
 use super::common::{commit_header, CommitJson};
 use super::diff::{file_diffs, print_diffs, Side};
 use crate::error::CliResult;
-use crate::output::Ctx;
+use crate::output::{stdout_error, Ctx};
 
 /// Arguments of `muse show`.
 #[derive(clap::Args)]
@@ -30,7 +32,6 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if ctx.json {
         return ctx.print_json(&serde_json::json!({ "commit": CommitJson::new(id, &commit), "files": files }));
     }
-    print!("{}", commit_header(id, &commit, ""));
-    println!();
+    writeln!(std::io::stdout().lock(), "{}", commit_header(id, &commit, "")).map_err(stdout_error)?;
     print_diffs(&files)
 }

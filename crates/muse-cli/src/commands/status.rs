@@ -1,12 +1,14 @@
 //! `muse status`: how the working copy differs from HEAD.
 
+use std::io::Write;
+
 use muse_core::Tree;
 use muse_store::worktree::scan;
 use muse_store::Head;
 
 use super::common::change_word;
 use crate::error::CliResult;
-use crate::output::Ctx;
+use crate::output::{stdout_error, Ctx};
 
 /// Arguments of `muse status`.
 #[derive(clap::Args)]
@@ -58,6 +60,8 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if ctx.json {
         return ctx.print_json(&StatusJson { branch, head: head_commit, workspace: repo.workspace().map(str::to_string), clean: changes.is_empty(), changes });
     }
+    // Buffered, and a closed pipe (`muse status | head`) ends the command quietly.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.short {
         for c in &changes {
             let letter = match c.status {
@@ -66,23 +70,24 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 "type_changed" => 'T',
                 _ => 'M',
             };
-            println!("{letter} {}", c.path);
+            writeln!(out, "{letter} {}", c.path).map_err(stdout_error)?;
         }
-        return Ok(());
+        return out.flush().map_err(stdout_error);
     }
     match (&branch, head_commit) {
-        (Some(b), Some(_)) => println!("On branch {b}"),
-        (Some(b), None) => println!("On branch {b} (no commits yet)"),
-        (None, Some(id)) => println!("HEAD detached at {}", id.0.short(12)),
-        (None, None) => {}
+        (Some(b), Some(_)) => writeln!(out, "On branch {b}"),
+        (Some(b), None) => writeln!(out, "On branch {b} (no commits yet)"),
+        (None, Some(id)) => writeln!(out, "HEAD detached at {}", id.0.short(12)),
+        (None, None) => Ok(()),
     }
+    .map_err(stdout_error)?;
     if changes.is_empty() {
-        println!("nothing to commit, working copy clean");
+        writeln!(out, "nothing to commit, working copy clean").map_err(stdout_error)?;
     } else {
-        println!("Changes to be committed (everything not in .museignore):");
+        writeln!(out, "Changes to be committed (everything not in .museignore):").map_err(stdout_error)?;
         for c in &changes {
-            println!("  {:<13}{}", format!("{}:", c.status.replace('_', " ")), c.path);
+            writeln!(out, "  {:<13}{}", format!("{}:", c.status.replace('_', " ")), c.path).map_err(stdout_error)?;
         }
     }
-    Ok(())
+    out.flush().map_err(stdout_error)
 }

@@ -1,12 +1,14 @@
 //! `muse tag`: list tags, create `muse tag NAME [REV]`, delete `muse tag -d NAME`.
 
+use std::io::Write;
+
 use muse_core::CommitId;
 use muse_store::history::resolve_revision;
 use muse_store::RefName;
 
 use super::common::short;
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
-use crate::output::Ctx;
+use crate::output::{stdout_error, Ctx};
 
 /// Arguments of `muse tag`.
 #[derive(clap::Args)]
@@ -34,10 +36,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         if ctx.json {
             return ctx.print_json(&tags);
         }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for t in tags {
-            println!("{:<24} {}", t.name, short(t.commit_id));
+            writeln!(out, "{:<24} {}", t.name, short(t.commit_id)).map_err(stdout_error)?;
         }
-        return Ok(());
+        return out.flush().map_err(stdout_error);
     };
     let ref_name = RefName::tag(&name)?;
     if args.delete {
