@@ -502,3 +502,46 @@ fn fsck_reports_damaged_entry_headers_and_refs_as_problems() {
     let problems = fsck.json()["report"]["problems"].clone();
     assert!(problems.as_array().unwrap().iter().any(|p| p["subject"] == "refs/tags/v1"), "{problems}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Closed stdout
+
+/// Starts `muse ARGS` with stdout on a pipe, reads a few bytes, closes the pipe, and returns
+/// the finished run (the helper asserts there was no panic).
+fn run_with_closed_stdout(dir: &Path, args: &[&str]) -> Run {
+    use std::io::Read;
+    let mut child = Muse::new(dir).args(args).spawn();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    let _ = stdout.read(&mut first);
+    drop(stdout);
+    Run::from_output(&format!("muse {}", args.join(" ")), child.wait_with_output().unwrap())
+}
+
+/// docs/cli.md: "Writing to a closed pipe (`muse log | head`) ends the command quietly." Every
+/// command whose output grows with the repository must stop without a panic or a message.
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let repo = TestRepo::new();
+    // Enough output to overflow a pipe buffer (64 KiB) several times.
+    for i in 0..2500 {
+        repo.write(&format!("some/deeper/directory/a-file-with-a-rather-long-name-{i:05}.txt"), format!("{i}\n"));
+    }
+    repo.write("big.txt", (0..20000).map(|i| format!("line {i}\n")).collect::<String>());
+    for args in [&["status"][..], &["status", "--short"], &["diff", "--name-only"], &["diff"], &["--json", "status"], &["--json", "diff"]] {
+        let run = run_with_closed_stdout(&repo.root, args);
+        assert_eq!(run.stderr, "", "`muse {args:?}` with a closed stdout");
+    }
+    let c = repo.commit("many files");
+    repo.write("big.txt", (0..20000).map(|i| format!("LINE {i}\n")).collect::<String>());
+    // Many refs (written directly, as an import would leave them: quicker than 1000 processes).
+    for i in 0..1000 {
+        for kind in ["heads", "tags"] {
+            std::fs::write(repo.path(&format!(".muse/refs/{kind}/a-fairly-long-ref-name-to-fill-the-pipe-{i:04}")), format!("{c}\n")).unwrap();
+        }
+    }
+    for args in [&["show"][..], &["--json", "show"], &["diff", "HEAD"], &["log", "--all"], &["tag"], &["--json", "tag"], &["branch"], &["--json", "branch"]] {
+        let run = run_with_closed_stdout(&repo.root, args);
+        assert_eq!(run.stderr, "", "`muse {args:?}` with a closed stdout");
+    }
+}
