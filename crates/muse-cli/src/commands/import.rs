@@ -54,7 +54,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let Source::Git(args) = args.source;
     let git_repo = ctx.cwd.join(&args.git_repo);
     let dir = ctx.cwd.join(args.dir.clone().unwrap_or_else(|| default_dir(&git_repo)));
-    let repo = open_or_init(&dir)?;
+    let (repo, created) = open_or_init(&dir)?;
     let before = head_snapshot(&repo)?;
     let opts = ImportOptions { strict_paths: args.strict_paths, ..ImportOptions::default() };
     let mut bar: Option<(ImportPhase, ProgressBar)> = None;
@@ -62,7 +62,17 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if let Some((_, b)) = bar.take() {
         b.finish_and_clear();
     }
-    let summary = result.map_err(cli_error)?;
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            // Like `git clone`: a failed first import leaves nothing behind.
+            if let Some(created) = created {
+                drop(repo);
+                let _ = std::fs::remove_dir_all(created);
+            }
+            return Err(cli_error(e));
+        }
+    };
     let after = head_snapshot(&repo)?;
     let stats = match (before, after) {
         (from, Some(to)) if from != Some(to) => Some(checkout(&repo, from.unwrap_or_else(Tree::empty_id), to, false).map_err(|e| checkout_error(e, &dir))?),
@@ -88,16 +98,20 @@ fn default_dir(git_repo: &Path) -> PathBuf {
     PathBuf::from(name.strip_suffix(".git").filter(|n| !n.is_empty()).unwrap_or(&name))
 }
 
-/// Opens the Muse repository at `dir`, or creates it there if `dir` is absent or empty.
-fn open_or_init(dir: &Path) -> CliResult<Repository> {
+/// Opens the Muse repository at `dir`, or creates it there if `dir` is absent or empty; then
+/// also returns what was created (the directory, or its `.muse`), to remove if the import fails.
+fn open_or_init(dir: &Path) -> CliResult<(Repository, Option<PathBuf>)> {
     if dir.join(DOT_MUSE).exists() {
-        return Ok(Repository::open(dir)?);
+        return Ok((Repository::open(dir)?, None));
     }
-    let non_empty = dir.read_dir().map(|mut entries| entries.next().is_some()).unwrap_or(false);
-    if non_empty {
-        return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("{} exists, is not empty and is not a muse repository", dir.display())));
-    }
-    Ok(Repository::init(dir, "main")?)
+    let created = match dir.read_dir().map(|mut entries| entries.next().is_some()) {
+        Ok(true) => {
+            return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("{} exists, is not empty and is not a muse repository", dir.display())));
+        }
+        Ok(false) => dir.join(DOT_MUSE),
+        Err(_) => dir.to_path_buf(),
+    };
+    Ok((Repository::init(dir, "main")?, Some(created)))
 }
 
 /// The snapshot HEAD points at, if HEAD is born.
