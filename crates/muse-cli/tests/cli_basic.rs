@@ -462,3 +462,21 @@ fn status_on_a_detached_head() {
     assert_ne!(repo.rev("main"), id_of(&run));
     assert_eq!(repo.status()["head"], run["commit_id"]);
 }
+
+#[test]
+fn commit_records_the_whole_working_copy_from_a_subdirectory_and_skips_nested_repositories() {
+    let repo = TestRepo::new();
+    repo.write("top.txt", "top\n");
+    repo.write("sub/inner.txt", "inner\n");
+    // A nested repository is its own working copy: its files are not part of this one.
+    Muse::new(&repo.root).args(["init", "nested"]).run().ok();
+    repo.write("nested/own.txt", "not ours\n");
+    // A symlink to a directory is stored as a link, not followed.
+    std::os::unix::fs::symlink("sub", repo.path("link-to-sub")).unwrap();
+    let c = Muse::new(&repo.path("sub")).args(["--json", "commit", "-m", "from sub"]).run().ok().json();
+    let show = repo.json(["show", c["commit_id"].as_str().unwrap()]).ok().json();
+    let files: Vec<(&str, &str)> =
+        show["files"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap(), f["new_kind"].as_str().unwrap())).collect();
+    assert_eq!(files, [("link-to-sub", "symlink"), ("sub/inner.txt", "file"), ("top.txt", "file")]);
+    assert_eq!(repo.status()["clean"], true);
+}

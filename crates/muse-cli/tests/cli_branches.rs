@@ -276,3 +276,25 @@ fn an_existing_tag_is_a_conflict_and_never_moves() {
     let empty = TestRepo::new();
     empty.json(["tag", "t"]).fails_with(exit::NOT_FOUND, "not_found");
 }
+
+#[test]
+fn switch_between_a_file_and_a_directory_of_the_same_name() {
+    let repo = TestRepo::new();
+    repo.write("x", "a file\n");
+    repo.write("keep", "k\n");
+    let c1 = repo.commit("x is a file");
+    repo.remove("x");
+    repo.write("x/y", "now a directory\n");
+    let c2 = repo.commit("x is a directory");
+    repo.muse(["switch", "--detach", &c1]).ok();
+    assert_eq!(repo.read("x"), "a file\n");
+    assert_eq!(repo.status()["clean"], true);
+    repo.muse(["switch", "main"]).ok();
+    assert_eq!(repo.read("x/y"), "now a directory\n");
+    assert_eq!(repo.status()["clean"], true);
+    assert_eq!(repo.rev("HEAD"), c2);
+    // An untracked file inside the directory blocks going back to the file.
+    repo.write("x/untracked", "mine\n");
+    repo.json(["switch", "--detach", &c1]).fails_with(exit::CONFLICT, "conflict");
+    assert_eq!(repo.read("x/untracked"), "mine\n");
+}

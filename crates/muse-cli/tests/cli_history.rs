@@ -381,3 +381,22 @@ fn revision_syntax() {
     repo.json(["log", "HEAD~4"]).fails_with(exit::NOT_FOUND, "not_found");
     repo.json(["show", "HEAD^2"]).fails_with(exit::NOT_FOUND, "not_found");
 }
+
+#[test]
+fn log_orders_by_instant_not_by_date_text() {
+    let repo = TestRepo::new();
+    repo.write("a", "0\n");
+    let root = repo.json(["commit", "-m", "root", "--date", "2024-01-01T00:00:00Z"]).ok().json();
+    // On x: 10:00 at +02:00, i.e. 08:00 UTC. On y: 09:00 UTC, later, though its text sorts first.
+    repo.muse(["switch", "-c", "x"]).ok();
+    repo.write("a", "x\n");
+    let x = repo.json(["commit", "-m", "x", "--date", "2024-01-01T10:00:00+02:00"]).ok().json();
+    repo.muse(["switch", "-c", "y", "main"]).ok();
+    repo.write("a", "y\n");
+    let y = repo.json(["commit", "-m", "y", "--date", "2024-01-01T09:00:00.5Z"]).ok().json();
+    assert_eq!(repo.log_ids(&["--all"]), ids(&[id_of(&y).as_str(), id_of(&x).as_str(), id_of(&root).as_str()]));
+    assert_eq!(repo.log_ids(&["x", "y"]), ids(&[id_of(&y).as_str(), id_of(&x).as_str(), id_of(&root).as_str()]));
+    // The dates are kept exactly as given.
+    assert_eq!(x["committed_at"], "2024-01-01T10:00:00+02:00");
+    assert_eq!(y["committed_at"], "2024-01-01T09:00:00.5Z");
+}
