@@ -480,3 +480,32 @@ fn commit_records_the_whole_working_copy_from_a_subdirectory_and_skips_nested_re
     assert_eq!(files, [("link-to-sub", "symlink"), ("sub/inner.txt", "file"), ("top.txt", "file")]);
     assert_eq!(repo.status()["clean"], true);
 }
+
+/// The stat cache must never hide a change: a file rewritten in place with the same size right
+/// after `status` cached it (often within the same file-system clock tick, so size, inode and
+/// even mtime may be unchanged) is still seen with its new content by `status`, `diff` and
+/// `commit`.
+#[test]
+fn the_stat_cache_never_hides_a_quick_same_size_rewrite() {
+    use std::io::Write;
+    let repo = TestRepo::new();
+    repo.write("f.txt", "version 000\n");
+    repo.write("other", "o\n");
+    repo.commit("base");
+    let sha = |data: &str| format!("sha256:{:x}", Sha256::digest(data.as_bytes()));
+    for i in 1..=25 {
+        let before = format!("version {:03}\n", 2 * i - 1);
+        let after = format!("version {:03}\n", 2 * i);
+        std::fs::OpenOptions::new().write(true).open(repo.path("f.txt")).unwrap().write_all(before.as_bytes()).unwrap();
+        repo.muse(["status"]).ok();
+        std::fs::OpenOptions::new().write(true).open(repo.path("f.txt")).unwrap().write_all(after.as_bytes()).unwrap();
+        let diff = repo.json(["diff"]).ok().json();
+        assert_eq!(diff["files"][0]["new_id"], sha(&after), "iteration {i}: diff sees stale content");
+        if i % 5 == 0 {
+            let c = repo.commit_json(&format!("commit {i}"), &[]);
+            let shown = repo.json(["show", c["commit_id"].as_str().unwrap()]).ok().json();
+            assert_eq!(shown["files"][0]["new_id"], sha(&after), "iteration {i}: commit recorded stale content");
+            assert_eq!(repo.status()["clean"], true);
+        }
+    }
+}
