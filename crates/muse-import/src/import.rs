@@ -51,7 +51,7 @@ pub fn import_git(git_dir: &Path, repo: &Repository, opts: &ImportOptions, progr
     let report = |phase, done: u64, total: u64, bytes: u64| ImportProgress { phase, commits_done: done, commits_total: total, bytes_written: bytes, elapsed: started.elapsed() };
     let order = graph::new_commits(&git, &tips, &|id| map.contains(id), &shallow, &mut |n| progress(report(ImportPhase::Scanning, n as u64, 0, 0)))?;
     if !order.is_empty() {
-        let mut run = Run { git: &git, repo, opts, shallow: &shallow, summary: &mut summary, checked: HashSet::default() };
+        let mut run = Run { git: &git, repo, opts, shallow: &shallow, summary: &mut summary, adopted: HashSet::default() };
         run.convert(&sync, &order, &mut map, &mut |done, bytes| progress(report(ImportPhase::Importing, done, order.len() as u64, bytes)))?;
     }
 
@@ -92,8 +92,8 @@ struct Run<'a> {
     opts: &'a ImportOptions,
     shallow: &'a HashSet<GitId>,
     summary: &'a mut ImportSummary,
-    /// Commits of earlier runs, used as parents, that were found in the store.
-    checked: HashSet<GitId>,
+    /// Commits of earlier runs, used as parents, whose trees were taught to the converter.
+    adopted: HashSet<GitId>,
 }
 
 impl Run<'_> {
@@ -111,12 +111,12 @@ impl Run<'_> {
             let mut window = Window::default();
             let mut commits = Vec::with_capacity(window_ids.len());
             for &id in window_ids {
-                let object = self.git.find_object(id).map_err(|e| ImportError::git(format!("read commit {id}"), e))?;
-                commit::verify(&object, "commit")?;
-                let data = object.detach().data;
-                let tree = gix::objs::CommitRefIter::from_bytes(&data, gix::hash::Kind::Sha1)
-                    .tree_id()
-                    .map_err(|e| ImportError::CorruptObject { kind: "commit", id, reason: format!("{e:#}") })?;
+                let (data, tree) = self.read_commit(id)?;
+                for parent in gix::objs::CommitRefIter::from_bytes(&data, gix::hash::Kind::Sha1).parent_ids() {
+                    if !unpublished.contains_key(&parent) && !self.shallow.contains(&id) {
+                        self.adopt_parent(parent, map, &mut converter)?;
+                    }
+                }
                 converter.collect(self.git, tree, id, &mut window, &mut skips)?;
                 commits.push((id, tree, data));
             }
@@ -155,24 +155,47 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Reads and checks a git commit; returns its bytes and its tree id.
+    fn read_commit(&self, id: GitId) -> Result<(Vec<u8>, GitId)> {
+        let object = self.git.find_object(id).map_err(|e| ImportError::git(format!("read commit {id}"), e))?;
+        commit::verify(&object, "commit")?;
+        let data = object.detach().data;
+        let tree = gix::objs::CommitRefIter::from_bytes(&data, gix::hash::Kind::Sha1)
+            .tree_id()
+            .map_err(|e| ImportError::CorruptObject { kind: "commit", id, reason: format!("{e:#}") })?;
+        Ok((data, tree))
+    }
+
+    /// Prepares a parent imported by an earlier run (once each): checks that the store holds
+    /// what the map says, and teaches the converter its tree, so only changes are re-read.
+    fn adopt_parent(&mut self, parent: GitId, map: &GitMap, converter: &mut TreeConverter) -> Result<()> {
+        let Some(muse) = map.get(&parent) else { return Ok(()) };
+        if !self.adopted.insert(parent) {
+            return Ok(());
+        }
+        let snapshot = match self.repo.objects().read_commit(&muse) {
+            Ok(commit) => commit.snapshot,
+            Err(muse_store::StoreError::ObjectNotFound(_)) => {
+                return Err(ImportError::CorruptMap {
+                    path: GitMap::path_in(self.repo.store_dir()),
+                    line: 0,
+                    reason: format!("it names commit {muse} (git {parent}), which the store does not hold"),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (_, git_tree) = self.read_commit(parent)?;
+        converter.seed(self.git, self.repo.objects(), git_tree, snapshot)
+    }
+
     /// The Muse parents of git commit `id`, and the git parents a shallow clone lacks.
-    fn parents(&mut self, id: GitId, data: &[u8], map: &GitMap, unpublished: &HashMap<GitId, CommitId>) -> Result<(Vec<CommitId>, Vec<GitId>)> {
+    fn parents(&self, id: GitId, data: &[u8], map: &GitMap, unpublished: &HashMap<GitId, CommitId>) -> Result<(Vec<CommitId>, Vec<GitId>)> {
         let mut parents = Vec::new();
         let mut missing = Vec::new();
         for parent in gix::objs::CommitRefIter::from_bytes(data, gix::hash::Kind::Sha1).parent_ids() {
             if self.shallow.contains(&id) {
                 missing.push(parent);
-            } else if let Some(muse) = unpublished.get(&parent) {
-                parents.push(*muse);
-            } else if let Some(muse) = map.get(&parent) {
-                // A commit of an earlier run: make sure the map is not stale before relying on it.
-                if self.checked.insert(parent) && !self.repo.objects().contains(&muse.0)? {
-                    return Err(ImportError::CorruptMap {
-                        path: GitMap::path_in(self.repo.store_dir()),
-                        line: 0,
-                        reason: format!("it names commit {muse} (git {parent}), which the store does not hold"),
-                    });
-                }
+            } else if let Some(muse) = unpublished.get(&parent).copied().or_else(|| map.get(&parent)) {
                 parents.push(muse);
             } else {
                 return Err(ImportError::MissingObject { kind: "commit", id: parent, needed_by: format!("commit {id}") });

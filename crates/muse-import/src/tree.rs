@@ -19,6 +19,7 @@ use crate::blobs::{Chain, ChainBase, Converted, UNKNOWN_DEPTH};
 use crate::error::{ImportError, Result};
 use crate::memo::Memo;
 use crate::sink::Sink;
+use muse_store::ObjectStore;
 use crate::summary::Skips;
 
 /// One entry of a decoded git tree that Muse can store.
@@ -104,6 +105,38 @@ impl TreeConverter {
             }
             let entries = self.decode(repo, id, &path, commit, window, skips)?;
             stack.push(Frame { id, path, entries, next: 0 });
+        }
+        Ok(())
+    }
+
+    /// Teaches the memo how an earlier run converted a tree: `git_root` became `muse_root`.
+    /// Walks both side by side, reading trees only, so that commits on top of an earlier import
+    /// re-read only what changed. Blobs learnt this way never serve as delta bases (their depth
+    /// in the store is unknown).
+    pub fn seed(&mut self, repo: &gix::Repository, store: &ObjectStore, git_root: GitId, muse_root: TreeId) -> Result<()> {
+        if muse_root == Tree::empty_id() {
+            return Ok(());
+        }
+        let mut stack = vec![(git_root, muse_root)];
+        while let Some((git_id, muse_id)) = stack.pop() {
+            if self.trees.get(&git_id).is_some() {
+                continue;
+            }
+            let muse_tree = store.read_tree(&muse_id)?;
+            let object = repo.try_find_object(git_id).map_err(|e| ImportError::git(format!("read tree {git_id}"), e))?;
+            let object = object.ok_or_else(|| ImportError::MissingObject { kind: "tree", id: git_id, needed_by: "an imported commit".into() })?;
+            crate::commit::verify(&object, "tree")?;
+            for entry in gix::objs::TreeRefIter::from_bytes(&object.data, gix::hash::Kind::Sha1) {
+                let entry = entry.map_err(|e| ImportError::CorruptObject { kind: "tree", id: git_id, reason: format!("{e:#}") })?;
+                let Some(converted) = std::str::from_utf8(entry.filename).ok().and_then(|name| muse_tree.get(name)) else { continue };
+                let child = entry.oid.to_owned();
+                if entry.mode.is_tree() && converted.kind == EntryKind::Tree {
+                    stack.push((child, TreeId(converted.id)));
+                } else if (entry.mode.is_blob() || entry.mode.is_link()) && converted.kind.is_blob() && self.blobs.get(&child).is_none() {
+                    self.blobs.insert(child, (converted.id, UNKNOWN_DEPTH));
+                }
+            }
+            self.trees.insert(git_id, Some(muse_id));
         }
         Ok(())
     }
