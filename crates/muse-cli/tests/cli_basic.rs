@@ -509,3 +509,28 @@ fn the_stat_cache_never_hides_a_quick_same_size_rewrite() {
         }
     }
 }
+
+#[test]
+fn fsck_reports_a_sound_store() {
+    let repo = TestRepo::new();
+    // An empty repository is sound.
+    repo.assert_fsck_clean();
+    repo.write("a", "1\n");
+    repo.write("d/x", "x\n");
+    repo.commit("one");
+    repo.write("a", "2\n");
+    repo.commit("two");
+    repo.muse(["tag", "v1"]).ok();
+    let out = repo.json(["fsck"]).ok().json();
+    assert_eq!(out["ok"], true);
+    let r = &out["report"];
+    // Blobs 1, x, 2; trees root, d, root'; commits 2.
+    assert_eq!(r["objects"], 8, "{out}");
+    assert_eq!(r["commits"], 2);
+    assert_eq!(r["packs"], 2);
+    assert_eq!(r["refs"].as_u64().map(|n| n >= 2), Some(true), "main and v1: {out}");
+    assert_eq!(r["problems"], json!([]));
+    assert_eq!(r["leftover_temp_files"], 0);
+    let text = repo.muse(["fsck"]).ok().stdout;
+    assert!(text.starts_with("checked 8 objects (2 commits) in 2 packs") && text.trim_end().ends_with(": ok"), "{text}");
+}
