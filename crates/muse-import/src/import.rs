@@ -26,7 +26,7 @@ pub fn import_git(git_dir: &Path, repo: &Repository, opts: &ImportOptions, progr
     let _lock = ImportLock::acquire(repo.store_dir())?;
     let sync = gix::open::Options::isolated()
         .open(git_dir)
-        .map_err(|source| ImportError::NotAGitRepository { path: git_dir.to_path_buf(), source: source.into() })?;
+        .map_err(|source| ImportError::NotAGitRepository { path: git_dir.to_path_buf(), source })?;
     let git = sync.to_thread_local();
     let mut summary = ImportSummary::default();
     let mut map = GitMap::load(repo.store_dir())?;
