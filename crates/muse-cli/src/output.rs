@@ -56,6 +56,17 @@ impl Ctx {
     }
 }
 
+/// `println!` for command output that returns a [`CliResult`] instead of panicking when stdout
+/// is closed (`muse branch x | true`): use as `outln!("…")?`. A closed pipe ends the command
+/// quietly (see [`stdout_error`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::output::stdout_error)
+    }};
+}
+pub(crate) use outln;
+
 /// Maps a failed write to stdout to an I/O error; a closed pipe (`muse log | head`) is the
 /// reader's choice, so it ends the command quietly.
 pub fn stdout_error(e: std::io::Error) -> CliError {

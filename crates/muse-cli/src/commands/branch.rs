@@ -8,7 +8,7 @@ use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
-use crate::output::{stdout_error, Ctx};
+use crate::output::{outln, stdout_error, Ctx};
 
 /// Arguments of `muse branch`.
 #[derive(clap::Args)]
@@ -76,7 +76,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         if ctx.json {
             return ctx.print_json(&serde_json::json!({ "deleted": name, "commit_id": current }));
         }
-        println!("Deleted branch {name} (was {})", short(current));
+        outln!("Deleted branch {name} (was {})", short(current))?;
         return Ok(());
     }
     let target = resolve_revision(&repo, args.start.as_deref().unwrap_or("HEAD"))?;
@@ -87,6 +87,6 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if ctx.json {
         return ctx.print_json(&BranchJson { name, commit_id: target, current: false });
     }
-    println!("Created branch {name} at {}", short(target));
+    outln!("Created branch {name} at {}", short(target))?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use muse_store::commit::commit_worktree;
 
 use super::common::{short, CommitJson};
 use crate::error::{CliError, CliResult};
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse commit`.
 #[derive(clap::Args)]
@@ -118,7 +118,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     }
     let place = outcome.branch.as_ref().map_or_else(|| "detached HEAD".to_string(), |b| b.short().to_string());
     let first_line = outcome.commit.message.lines().next().unwrap_or("");
-    println!("[{place} {}] {first_line}", short(outcome.id));
-    println!(" {} file(s) changed", outcome.changes.len());
+    outln!("[{place} {}] {first_line}", short(outcome.id))?;
+    outln!(" {} file(s) changed", outcome.changes.len())?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! agent.model, agent.toolchain).
 
 use crate::error::{CliError, CliResult, EXIT_NOT_FOUND};
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse config`.
 #[derive(clap::Args)]
@@ -23,7 +23,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 return ctx.print_json(&config);
             }
             for (k, v) in config {
-                println!("{k} = {v}");
+                outln!("{k} = {v}")?;
             }
         }
         (Some(key), None) => {
@@ -32,7 +32,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             if ctx.json {
                 return ctx.print_json(&serde_json::json!({ "key": key, "value": value }));
             }
-            println!("{value}");
+            outln!("{value}")?;
         }
         (Some(key), Some(value)) => {
             repo.set_config(&key, &value)?;

@@ -1,7 +1,7 @@
 //! `muse fsck`: verify the whole store; exit 6 if anything is wrong.
 
 use crate::error::{CliError, CliResult, EXIT_CORRUPT};
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse fsck`.
 #[derive(clap::Args)]
@@ -18,18 +18,18 @@ pub fn run(_args: Args, ctx: &Ctx) -> CliResult {
         ctx.print_json(&serde_json::json!({ "ok": ok, "report": report }))?;
     } else {
         for p in &report.problems {
-            println!("error: {}: {}", p.subject, p.message);
+            outln!("error: {}: {}", p.subject, p.message)?;
         }
-        println!(
+        outln!(
             "checked {} objects ({} commits) in {} packs, {} refs: {}",
             report.objects,
             report.commits,
             report.packs,
             report.refs,
             if ok { "ok" } else { "PROBLEMS FOUND" }
-        );
+        )?;
         if report.leftover_temp_files > 0 {
-            println!("note: {} temporary file(s) of interrupted writes can be removed by `muse gc`", report.leftover_temp_files);
+            outln!("note: {} temporary file(s) of interrupted writes can be removed by `muse gc`", report.leftover_temp_files)?;
         }
     }
     if ok {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use muse_store::Repository;
 
 use crate::error::CliResult;
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse init`.
 #[derive(clap::Args)]
@@ -32,7 +32,6 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if ctx.json {
         ctx.print_json(&out)
     } else {
-        println!("Initialized empty muse repository in {}/.muse (branch {})", out.path, out.branch);
-        Ok(())
+        outln!("Initialized empty muse repository in {}/.muse (branch {})", out.path, out.branch)
     }
 }

@@ -9,7 +9,7 @@ use muse_store::{Head, RefName};
 use super::branch::{checked_out, workspace_label};
 use super::common::short;
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse switch`.
 #[derive(clap::Args)]
@@ -85,13 +85,13 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         return ctx.print_json(&SwitchJson { branch, commit_id: target, stats });
     }
     match (&branch, target) {
-        (Some(b), _) if args.create => println!("Switched to a new branch '{b}'"),
-        (Some(b), _) => println!("Switched to branch '{b}'"),
-        (None, Some(id)) => println!("HEAD is now at {} (detached)", short(id)),
+        (Some(b), _) if args.create => outln!("Switched to a new branch '{b}'")?,
+        (Some(b), _) => outln!("Switched to branch '{b}'")?,
+        (None, Some(id)) => outln!("HEAD is now at {} (detached)", short(id))?,
         (None, None) => {}
     }
     if stats.carried > 0 {
-        println!("{} uncommitted change(s) carried over", stats.carried);
+        outln!("{} uncommitted change(s) carried over", stats.carried)?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use muse_store::RefName;
 
 use super::common::short;
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
-use crate::output::{stdout_error, Ctx};
+use crate::output::{outln, stdout_error, Ctx};
 
 /// Arguments of `muse tag`.
 #[derive(clap::Args)]
@@ -49,7 +49,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         if ctx.json {
             return ctx.print_json(&serde_json::json!({ "deleted": name, "commit_id": current }));
         }
-        println!("Deleted tag {name} (was {})", short(current));
+        outln!("Deleted tag {name} (was {})", short(current))?;
         return Ok(());
     }
     let target = resolve_revision(&repo, args.revision.as_deref().unwrap_or("HEAD"))?;
@@ -60,6 +60,6 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if ctx.json {
         return ctx.print_json(&TagJson { name, commit_id: target });
     }
-    println!("Tagged {} as {name}", short(target));
+    outln!("Tagged {} as {name}", short(target))?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use muse_store::{Head, RefName, Repository};
 
 use super::branch::{checked_out, workspace_label};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_IO};
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse workspace`.
 #[derive(clap::Args)]
@@ -79,7 +79,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             }
             for w in list {
                 let head = w.head.map(|h| h.0.short(12)).unwrap_or_else(|| "(no commits)".into());
-                println!("{:<40} {:<12} [{}]", w.path, head, w.branch.as_deref().unwrap_or("detached"));
+                outln!("{:<40} {:<12} [{}]", w.path, head, w.branch.as_deref().unwrap_or("detached"))?;
             }
             Ok(())
         }
@@ -112,7 +112,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             if ctx.json {
                 return ctx.print_json(&describe(Some(name), workspace.work_dir().to_path_buf()));
             }
-            println!("Created workspace '{name}' at {} on branch '{branch_name}' ({} files)", workspace.work_dir().display(), stats.written);
+            outln!("Created workspace '{name}' at {} on branch '{branch_name}' ({} files)", workspace.work_dir().display(), stats.written)?;
             Ok(())
         }
         Action::Remove { path, force } => {
@@ -139,7 +139,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             if ctx.json {
                 return ctx.print_json(&serde_json::json!({ "removed": name, "path": dir.display().to_string() }));
             }
-            println!("Removed workspace '{name}' ({})", dir.display());
+            outln!("Removed workspace '{name}' ({})", dir.display())?;
             Ok(())
         }
     }
