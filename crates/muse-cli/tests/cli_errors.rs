@@ -572,3 +572,54 @@ fn a_closed_stdout_ends_commands_quietly() {
         assert_eq!(run.stderr, "", "`muse {args:?}` with a closed stdout");
     }
 }
+
+/// Runs `muse ARGS` with its stdout a pipe whose reader is already gone (`muse branch x | true`).
+fn run_with_stdout_gone(dir: &Path, args: &[&str]) -> Run {
+    let mut child = Muse::new(dir).args(args).spawn();
+    drop(child.stdout.take());
+    Run::from_output(&format!("muse {}", args.join(" ")), child.wait_with_output().unwrap())
+}
+
+/// Even a one-line confirmation must not panic when nobody reads it; the command still does its
+/// work and ends quietly.
+#[test]
+fn a_stdout_closed_before_any_output_is_not_a_panic() {
+    let repo = TestRepo::uninit();
+    let ws = repo.tmp.path().join("ws");
+    let steps: Vec<Vec<String>> = vec![
+        vec!["init".into()],
+        vec!["config".into(), "user.author".into(), "Piped <p@example.com>".into()],
+        vec!["config".into(), "user.author".into()],
+        vec!["config".into()],
+        vec!["commit".into(), "-m".into(), "one".into(), "--allow-empty".into()],
+        vec!["branch".into(), "b1".into()],
+        vec!["branch".into(), "-d".into(), "b1".into()],
+        vec!["tag".into(), "t1".into()],
+        vec!["tag".into(), "-d".into(), "t1".into()],
+        vec!["switch".into(), "-c".into(), "b2".into()],
+        vec!["switch".into(), "main".into()],
+        vec!["switch".into(), "--detach".into(), "HEAD".into()],
+        vec!["switch".into(), "main".into()],
+        vec!["fsck".into()],
+        vec!["workspace".into(), "add".into(), ws.display().to_string()],
+        vec!["workspace".into(), "list".into()],
+        vec!["workspace".into(), "remove".into(), ws.display().to_string()],
+        vec!["status".into()],
+        vec!["log".into()],
+        vec!["show".into()],
+        vec!["--json".into(), "log".into()],
+    ];
+    for step in &steps {
+        let args: Vec<&str> = step.iter().map(String::as_str).collect();
+        let run = run_with_stdout_gone(&repo.root, &args);
+        assert_eq!(run.stderr, "", "`muse {args:?}` with no reader");
+    }
+    // Every step did its work.
+    assert_eq!(repo.muse(["config", "user.author"]).ok().stdout, "Piped <p@example.com>\n");
+    assert_eq!(repo.json(["log"]).ok().json().as_array().unwrap().len(), 1);
+    let branches: Vec<String> = repo.json(["branch"]).ok().json().as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(branches, ["b2", "main", "ws"]);
+    assert_eq!(repo.json(["tag"]).ok().json(), json!([]));
+    assert_eq!(repo.status()["branch"], "main");
+    assert!(!ws.exists());
+}
