@@ -379,9 +379,25 @@ fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<u8>,
     Ok(out)
 }
 
+thread_local! {
+    /// One compression context per thread: creating a context costs as much as compressing a
+    /// few kilobytes, and a commit compresses one small file after another.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Compresses `data` into one zstd frame (the `Zstd` encoding) at [`COMPRESSION_LEVEL`].
 pub fn compress(data: &[u8]) -> Vec<u8> {
-    zstd::bulk::compress(data, COMPRESSION_LEVEL).expect("zstd compression of an in-memory buffer cannot fail")
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::new(COMPRESSION_LEVEL).ok();
+        }
+        match slot.as_mut() {
+            Some(compressor) => compressor.compress(data),
+            None => zstd::bulk::compress(data, COMPRESSION_LEVEL),
+        }
+        .expect("zstd compression of an in-memory buffer cannot fail")
+    })
 }
 
 /// A blob compressed into a temporary spill file, ready to be copied into a pack.
