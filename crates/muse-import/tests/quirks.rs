@@ -225,3 +225,20 @@ fn long_edit_chains_stay_readable() {
     let whole: u64 = (0..110u64).map(|i| (i + 1) * 50).sum();
     assert!(total < whole / 4, "110 versions took {total} bytes; deltas should make that far less than {whole}");
 }
+
+#[test]
+fn an_empty_root_tree_is_the_empty_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git_dir = tmp.path().join("empty.git");
+    git(tmp.path(), &["init", "--quiet", "--bare", "empty.git"]);
+    let empty_tree = mktree(&git_dir, b"");
+    let root = git(&git_dir, &["commit-tree", &empty_tree, "-m", "nothing yet"]);
+    git(&git_dir, &["update-ref", "refs/heads/main", root.trim()]);
+    git(&git_dir, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    let (repo, summary) = import_into(&git_dir, &tmp.path().join("muse"));
+    assert_eq!((summary.commits, summary.snapshots), (1, 1));
+    let tip = repo.refs().read(&RefName::branch("main").unwrap()).unwrap().unwrap();
+    let snapshot = repo.objects().read_commit(&tip).unwrap().snapshot;
+    assert_eq!(snapshot, muse_core::Tree::empty_id());
+    assert!(repo.objects().read_tree(&snapshot).unwrap().is_empty(), "the empty tree object is stored");
+}
