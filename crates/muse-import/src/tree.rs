@@ -123,9 +123,7 @@ impl TreeConverter {
                 continue;
             }
             let muse_tree = store.read_tree(&muse_id)?;
-            let object = repo.try_find_object(git_id).map_err(|e| ImportError::git(format!("read tree {git_id}"), e))?;
-            let object = object.ok_or_else(|| ImportError::MissingObject { kind: "tree", id: git_id, needed_by: "an imported commit".into() })?;
-            crate::commit::verify(&object, "tree")?;
+            let object = read_git_tree(repo, git_id, || "an imported commit".into())?;
             for entry in gix::objs::TreeRefIter::from_bytes(&object.data, gix::hash::Kind::Sha1) {
                 let entry = entry.map_err(|e| ImportError::CorruptObject { kind: "tree", id: git_id, reason: format!("{e:#}") })?;
                 let Some(converted) = std::str::from_utf8(entry.filename).ok().and_then(|name| muse_tree.get(name)) else { continue };
@@ -159,9 +157,7 @@ impl TreeConverter {
     /// Reads one git tree, keeping the entries Muse can store and queueing unseen blobs.
     fn decode(&mut self, repo: &gix::Repository, id: GitId, path: &str, commit: GitId, window: &mut Window, skips: &mut Skips) -> Result<Vec<PendingEntry>> {
         let needed_by = || if path.is_empty() { format!("commit {commit}") } else { format!("{path} in commit {commit}") };
-        let object = repo.try_find_object(id).map_err(|e| ImportError::git(format!("read tree {id}"), e))?;
-        let object = object.ok_or_else(|| ImportError::MissingObject { kind: "tree", id, needed_by: needed_by() })?;
-        crate::commit::verify(&object, "tree")?;
+        let object = read_git_tree(repo, id, needed_by)?;
         let mut entries = Vec::new();
         for entry in gix::objs::TreeRefIter::from_bytes(&object.data, gix::hash::Kind::Sha1) {
             let entry = entry.map_err(|e| ImportError::CorruptObject { kind: "tree", id, reason: format!("{e:#}") })?;
@@ -282,6 +278,14 @@ impl TreeConverter {
         }
         Ok(())
     }
+}
+
+/// Reads and checks one git tree; `needed_by` names what refers to it, for the error.
+fn read_git_tree<'r>(repo: &'r gix::Repository, id: GitId, needed_by: impl FnOnce() -> String) -> Result<gix::Object<'r>> {
+    let object = repo.try_find_object(id).map_err(|e| ImportError::git(format!("read tree {id}"), e))?;
+    let object = object.ok_or_else(|| ImportError::MissingObject { kind: "tree", id, needed_by: needed_by() })?;
+    crate::commit::verify(&object, "tree")?;
+    Ok(object)
 }
 
 /// A path's bytes as text, with every byte that is not part of valid UTF-8 written `\xNN`.
