@@ -551,7 +551,8 @@ fn run_with_closed_stdout(dir: &Path, args: &[&str]) -> Run {
 fn a_closed_stdout_ends_commands_quietly() {
     let repo = TestRepo::new();
     // Enough output to overflow a pipe buffer (64 KiB) several times.
-    for i in 0..2500 {
+    // (2000 paths of ~64 bytes: every listing below is well over 64 KiB.)
+    for i in 0..2000 {
         repo.write(&format!("some/deeper/directory/a-file-with-a-rather-long-name-{i:05}.txt"), format!("{i}\n"));
     }
     repo.write("big.txt", (0..20000).map(|i| format!("line {i}\n")).collect::<String>());
@@ -562,9 +563,11 @@ fn a_closed_stdout_ends_commands_quietly() {
     let c = repo.commit("many files");
     repo.write("big.txt", (0..20000).map(|i| format!("LINE {i}\n")).collect::<String>());
     // Many refs (written directly, as an import would leave them: quicker than 1000 processes).
-    for i in 0..1000 {
+    // 1500 refs of each kind, ~87 bytes per listed line: about 130 KB per listing.
+    for i in 0..1500 {
         for kind in ["heads", "tags"] {
-            std::fs::write(repo.path(&format!(".muse/refs/{kind}/a-fairly-long-ref-name-to-fill-the-pipe-{i:04}")), format!("{c}\n")).unwrap();
+            let name = format!("a-fairly-long-ref-name-to-fill-the-pipe-buffer-of-the-reader-quickly-{i:04}");
+            std::fs::write(repo.path(&format!(".muse/refs/{kind}/{name}")), format!("{c}\n")).unwrap();
         }
     }
     for args in [&["show"][..], &["--json", "show"], &["diff", "HEAD"], &["log", "--all"], &["tag"], &["--json", "tag"], &["branch"], &["--json", "branch"]] {
