@@ -168,12 +168,6 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
             }
             continue;
         }
-        if std::str::from_utf8(name).is_err() {
-            return Err(StoreError::InvalidPath {
-                path: abs.join(std::ffi::OsStr::from_bytes(name)),
-                reason: "the name is not valid UTF-8; muse stores UTF-8 paths only (rename it or add it to .museignore)".into(),
-            });
-        }
         has_ignore_file |= name == IGNORE_FILE.as_bytes();
         listed.push(Listed { start: names.len(), len: name.len(), file_type: entry.file_type() });
         names.extend_from_slice(name);
@@ -201,11 +195,17 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
     listed.sort_unstable_by(|a, b| path_order(&names, a, b));
     let mut items: Vec<Item> = Vec::with_capacity(listed.len());
     for item in &listed {
-        let name = std::str::from_utf8(&names[item.start..item.start + item.len]).expect("checked above");
+        let raw_name = &names[item.start..item.start + item.len];
         let c_name = std::ffi::CStr::from_bytes_with_nul(&names[item.start..=item.start + item.len]).expect("NUL-terminated");
-        if ignores.is_some() && Ignores::is_ignored(&ignores, &abs.join(name), item.is_dir()) {
+        if ignores.is_some() && Ignores::is_ignored(&ignores, &abs.join(std::ffi::OsStr::from_bytes(raw_name)), item.is_dir()) {
             continue;
         }
+        let Ok(name) = std::str::from_utf8(raw_name) else {
+            return Err(StoreError::InvalidPath {
+                path: abs.join(std::ffi::OsStr::from_bytes(raw_name)),
+                reason: "the name is not valid UTF-8; muse stores UTF-8 paths only (rename it or add it to .museignore)".into(),
+            });
+        };
         if item.is_dir() {
             items.push(Item::Dir(item.start, abs.join(name), join_rel(rel, name)));
             continue;
