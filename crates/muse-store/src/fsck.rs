@@ -111,7 +111,7 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
             Err(e) => problems.push(Problem { subject: label, message: format!("cannot be read ({e}) for {}", dir.display()) }),
         }
     }
-    report.leftover_temp_files = fs::read_dir(store.tmp_dir()).map(|d| d.count()).unwrap_or(0);
+    report.leftover_temp_files = repo.leftover_temp_files()?.len();
     report.problems = problems;
     Ok(report)
 }

@@ -226,6 +226,42 @@ impl Repository {
         Ok(out)
     }
 
+    /// Temporary files left by interrupted writes: everything in `objects/tmp`, and the hidden
+    /// `.NAME-….tmp` files of atomic replacements (refs, HEADs, config, stat caches). They are
+    /// harmless (never read), but take space; a live writer may be using some of them, so only
+    /// those whose writer's pid no longer runs should be removed.
+    pub fn leftover_temp_files(&self) -> Result<Vec<PathBuf>> {
+        fn hidden_tmp(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<()> {
+            let entries = match fs::read_dir(dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(StoreError::Io { op: "list", path: dir.to_path_buf(), source: e }),
+            };
+            for entry in entries {
+                let entry = entry.ctx("list", dir)?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let is_dir = entry.file_type().ctx("stat", &entry.path())?.is_dir();
+                if is_dir && recurse {
+                    hidden_tmp(&entry.path(), true, out)?;
+                } else if !is_dir && name.starts_with('.') && name.ends_with(".tmp") {
+                    out.push(entry.path());
+                }
+            }
+            Ok(())
+        }
+        let mut out = Vec::new();
+        let tmp = self.objects.tmp_dir();
+        for entry in fs::read_dir(tmp).ctx("list", tmp)? {
+            out.push(entry.ctx("list", tmp)?.path());
+        }
+        hidden_tmp(&self.store_dir, false, &mut out)?;
+        hidden_tmp(&self.store_dir.join("refs"), true, &mut out)?;
+        hidden_tmp(&self.store_dir.join("workspaces"), true, &mut out)?;
+        out.sort();
+        Ok(out)
+    }
+
     /// Creates a new working copy at `path` sharing this store, with HEAD set to `head`.
     /// The caller then checks out the files. Returns the new working copy, opened.
     pub fn add_workspace(&self, path: &Path, name: &str, head: &Head) -> Result<Repository> {
