@@ -66,3 +66,13 @@ pub(crate) fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The entries of `dir`, or none if it does not exist.
+pub(crate) fn list_dir(dir: &Path) -> crate::error::Result<Vec<fs::DirEntry>> {
+    use crate::error::IoContext;
+    match fs::read_dir(dir) {
+        Ok(entries) => entries.map(|e| e.ctx("list", dir)).collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(crate::error::StoreError::Io { op: "list", path: dir.to_path_buf(), source: e }),
+    }
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use muse_core::CommitId;
 
 use crate::error::{IoContext, Result, StoreError};
-use crate::fsutil::{create_dir_all_durable, sync_dir, write_atomic};
+use crate::fsutil::{create_dir_all_durable, list_dir, sync_dir, write_atomic};
 
 /// How long a writer waits for another writer's lock before giving up.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -170,13 +170,7 @@ impl RefStore {
 }
 
 fn collect_refs(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(StoreError::Io { op: "list", path: dir.to_path_buf(), source: e }),
-    };
-    for entry in entries {
-        let entry = entry.ctx("list", dir)?;
+    for entry in list_dir(dir)? {
         let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
         if name.ends_with(".lock") || name.starts_with('.') {
             continue;

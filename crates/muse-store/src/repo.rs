@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use muse_core::CommitId;
 
 use crate::error::{IoContext, Result, StoreError};
-use crate::fsutil::{create_dir_all_durable, write_atomic};
+use crate::fsutil::{create_dir_all_durable, list_dir, write_atomic};
 use crate::odb::ObjectStore;
 use crate::refs::{read_id_file, RefName, RefStore};
 
@@ -232,13 +232,7 @@ impl Repository {
     /// those whose writer's pid no longer runs should be removed.
     pub fn leftover_temp_files(&self) -> Result<Vec<PathBuf>> {
         fn hidden_tmp(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<()> {
-            let entries = match fs::read_dir(dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(StoreError::Io { op: "list", path: dir.to_path_buf(), source: e }),
-            };
-            for entry in entries {
-                let entry = entry.ctx("list", dir)?;
+            for entry in list_dir(dir)? {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
                 let is_dir = entry.file_type().ctx("stat", &entry.path())?.is_dir();
