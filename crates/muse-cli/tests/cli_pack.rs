@@ -91,7 +91,7 @@ fn a_poisoned_bundle_applies_the_clean_chain_and_exits_1_with_the_report() {
     let mut record = |tag: u8, id: [u8; 32], data: &[u8]| {
         let frame = raw_frame(data);
         pack.push(tag);
-        pack.extend_from_slice(&id);
+        pack.extend_from_slice(&id[..8]);
         pack.push(data.len() as u8);
         pack.push(frame.len() as u8);
         pack.extend_from_slice(&frame);
@@ -117,6 +117,7 @@ fn a_poisoned_bundle_applies_the_clean_chain_and_exits_1_with_the_report() {
     assert_eq!(rejected[0]["kind"], "blob");
     assert_eq!(rejected[1]["kind"], "tree");
     assert!(rejected[0]["reason"].as_str().unwrap().contains("hash to"));
+    assert_eq!(rejected[0]["id"], "sha256:aaaaaaaaaaaaaaaa", "named by its declared id prefix");
     dst.assert_fsck_clean();
 }
 

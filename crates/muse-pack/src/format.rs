@@ -4,9 +4,10 @@
 //! ```text
 //! mpack   := header record* end trailer
 //! header  := "\x89MPACK\r\n" u32:version=1 u32:flags=0
-//! record  := u8:tag id[32] [base] varint:size varint:payload_len payload
+//! record  := u8:tag id8[8] [base] varint:size varint:payload_len payload
 //! tag     := kind (low nibble: 1 blob, 2 tree, 3 commit) | encoding << 4 (0 zstd,
-//!            1 delta against base id[32], 2 delta against the record varint:distance back)
+//!            1 delta against the base named by its full id[32], 2 delta against the record
+//!            varint:distance back)
 //! end     := u8:0 u64:record_count
 //! trailer := sha256(every byte of header, records and end)
 //! ```
@@ -35,6 +36,9 @@ pub const ENCODING_DELTA_BACK: u8 = 2;
 pub const MAX_INLINE_SIZE: u64 = 64 << 20;
 /// Longest chain of deltas (a delta whose base is a delta whose base is …) a reader must accept.
 pub const MAX_DELTA_DEPTH: u32 = 50;
+/// Bytes of a record's declared id: the first bytes of the object's SHA-256. The receiver always
+/// computes the full id itself; the declaration only attributes a mismatch to the record.
+pub const ID_PREFIX_LEN: usize = 8;
 /// The most bytes a varint may take (enough for any u64).
 pub const MAX_VARINT_LEN: usize = 10;
 
@@ -45,7 +49,8 @@ pub struct RecordHeader {
     pub kind: ObjectKind,
     /// How the payload encodes it (with the delta base's id, if any).
     pub encoding: Encoding,
-    /// The declared id: SHA-256 of the object's bytes (of the unsigned part, for a commit).
+    /// The object's id: SHA-256 of its bytes (of the unsigned part, for a commit). The record
+    /// declares its first [`ID_PREFIX_LEN`] bytes.
     pub id: ObjectId,
     /// The object's length once decoded.
     pub size: u64,
@@ -57,21 +62,22 @@ impl RecordHeader {
     /// The record's bytes up to (not including) the payload. A delta base that is the record
     /// `back` records earlier in the same pack is written as that distance, otherwise by id.
     pub fn encode(&self, back: Option<u64>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1 + 64 + 3 * MAX_VARINT_LEN);
+        let mut out = Vec::with_capacity(1 + ID_PREFIX_LEN + 32 + 3 * MAX_VARINT_LEN);
         let kind = self.kind as u8;
+        let declared = &self.id.as_bytes()[..ID_PREFIX_LEN];
         match (self.encoding, back) {
             (Encoding::Zstd, _) => {
                 out.push(kind | ENCODING_ZSTD << 4);
-                out.extend_from_slice(self.id.as_bytes());
+                out.extend_from_slice(declared);
             }
             (Encoding::ZstdDelta(base), None) => {
                 out.push(kind | ENCODING_DELTA_ID << 4);
-                out.extend_from_slice(self.id.as_bytes());
+                out.extend_from_slice(declared);
                 out.extend_from_slice(base.as_bytes());
             }
             (Encoding::ZstdDelta(_), Some(distance)) => {
                 out.push(kind | ENCODING_DELTA_BACK << 4);
-                out.extend_from_slice(self.id.as_bytes());
+                out.extend_from_slice(declared);
                 put_varint(&mut out, distance);
             }
         }

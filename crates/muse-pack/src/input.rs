@@ -6,26 +6,63 @@
 use std::io::{self, BufReader, Read, Write};
 
 use muse_core::{Hasher, ObjectId};
-use muse_store::odb::Encoding;
 use muse_store::ObjectKind;
 
 use crate::error::{PackError, Result};
-use crate::format::{RecordHeader, ENCODING_DELTA_BACK, ENCODING_DELTA_ID, ENCODING_ZSTD, MAGIC, MAX_INLINE_SIZE, MAX_VARINT_LEN, TAG_END, VERSION};
+use crate::format::{ENCODING_DELTA_BACK, ENCODING_DELTA_ID, ENCODING_ZSTD, ID_PREFIX_LEN, MAGIC, MAX_INLINE_SIZE, MAX_VARINT_LEN, TAG_END, VERSION};
+
+/// How a delta record names its base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaseRef {
+    /// By full id: an earlier record or an object the receiver has.
+    Id(ObjectId),
+    /// By the index (from 0) of an earlier record of the pack.
+    Record(u64),
+}
+
+/// One object record's header, as read (the id is only declared, by its first bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    /// The record's index in the pack, from 0.
+    pub index: u64,
+    /// What the object is.
+    pub kind: ObjectKind,
+    /// The first [`ID_PREFIX_LEN`] bytes of the object's id, as the sender declares them.
+    pub declared: [u8; ID_PREFIX_LEN],
+    /// The delta base, for a delta.
+    pub base: Option<BaseRef>,
+    /// The object's length once decoded.
+    pub size: u64,
+    /// The payload's length in the pack.
+    pub payload_len: u64,
+}
+
+impl Record {
+    /// The declared id prefix as `sha256:<16 hex digits>` (a valid id prefix for `muse show`).
+    pub fn declared_text(&self) -> String {
+        let hex: String = self.declared.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+
+    /// Whether `id` is what the record declares.
+    pub fn declares(&self, id: &ObjectId) -> bool {
+        id.as_bytes()[..ID_PREFIX_LEN] == self.declared
+    }
+}
 
 /// An mpack being read: counts and hashes every byte before the trailer.
 pub struct Input<R> {
     inner: R,
     hasher: Hasher,
     offset: u64,
-    /// The id of every record read so far, to resolve delta bases named by distance.
-    ids: Vec<ObjectId>,
+    records: u64,
     last_kind: u8,
 }
 
 impl<R: Read> Input<R> {
     /// Reads and checks the pack header.
     pub fn open(inner: R) -> Result<Self> {
-        let mut input = Input { inner, hasher: Hasher::new(), offset: 0, ids: Vec::new(), last_kind: 0 };
+        let mut input = Input { inner, hasher: Hasher::new(), offset: 0, records: 0, last_kind: 0 };
         let mut magic = [0u8; 8];
         match input.read_exact(&mut magic, || "the header".into()) {
             Err(PackError::Truncated { .. }) => return Err(PackError::NotAPack),
@@ -126,13 +163,13 @@ impl<R: Read> Input<R> {
 
     /// The next object record's header, or `None` once the end record has been read (its record
     /// count checked). Rejects unknown tags, kinds out of order and bad back-references.
-    pub fn next_record(&mut self) -> Result<Option<RecordHeader>> {
+    pub fn next_record(&mut self) -> Result<Option<Record>> {
         let at = || "a record header".to_string();
         let tag = self.read_u8(at)?;
         if tag == TAG_END {
             let count = self.read_u64(at)?;
-            if count != self.ids.len() as u64 {
-                return Err(self.malformed(8, format!("the end record counts {count} records, the pack holds {}", self.ids.len())));
+            if count != self.records {
+                return Err(self.malformed(8, format!("the end record counts {count} records, the pack holds {}", self.records)));
             }
             return Ok(None);
         }
@@ -142,22 +179,23 @@ impl<R: Read> Input<R> {
             return Err(self.malformed(1, format!("a {} record after a {} record (order is blobs, trees, commits)", kind.as_str(), kind_name(self.last_kind))));
         }
         self.last_kind = code;
-        let id = self.read_id(at)?;
-        let encoding = match tag >> 4 {
-            ENCODING_ZSTD => Encoding::Zstd,
-            ENCODING_DELTA_ID => Encoding::ZstdDelta(self.read_id(at)?),
+        let mut declared = [0u8; ID_PREFIX_LEN];
+        self.read_exact(&mut declared, at)?;
+        let base = match tag >> 4 {
+            ENCODING_ZSTD => None,
+            ENCODING_DELTA_ID => Some(BaseRef::Id(self.read_id(at)?)),
             ENCODING_DELTA_BACK => {
                 let distance = self.read_varint(at)?;
-                let index = usize::try_from(distance).ok().filter(|d| *d >= 1).and_then(|d| self.ids.len().checked_sub(d));
-                let base = index.and_then(|i| self.ids.get(i)).copied();
-                Encoding::ZstdDelta(base.ok_or_else(|| self.malformed(1, format!("a delta base {distance} records back, outside the pack")))?)
+                let index = Some(distance).filter(|d| *d >= 1).and_then(|d| self.records.checked_sub(d));
+                Some(BaseRef::Record(index.ok_or_else(|| self.malformed(1, format!("a delta base {distance} records back, outside the pack")))?))
             }
-            _ => return Err(self.malformed(33, format!("unknown record tag {tag:#04x} for {id}"))),
+            _ => return Err(self.malformed(1 + ID_PREFIX_LEN as u64, format!("unknown record tag {tag:#04x}"))),
         };
         let size = self.read_varint(at)?;
         let payload_len = self.read_varint(at)?;
-        self.ids.push(id);
-        Ok(Some(RecordHeader { kind, encoding, id, size, payload_len }))
+        let record = Record { index: self.records, kind, declared, base, size, payload_len };
+        self.records += 1;
+        Ok(Some(record))
     }
 
     /// Reads the trailer and checks it against the bytes read, then checks the stream ends.
@@ -189,9 +227,9 @@ impl<R: Read> Input<R> {
     }
 
     /// Reads and discards a record's payload (still hashed into the checksum).
-    pub fn skip_payload(&mut self, record: &RecordHeader) -> Result<()> {
+    pub fn skip_payload(&mut self, record: &Record) -> Result<()> {
         let mut sink = io::sink();
-        let mut reader = PayloadReader { input: self, id: record.id, remaining: record.payload_len, tee: None, fatal: None };
+        let mut reader = PayloadReader { input: self, record, remaining: record.payload_len, tee: None, fatal: None };
         drain(&mut reader, &mut sink)
     }
 
@@ -199,8 +237,8 @@ impl<R: Read> Input<R> {
     /// The outer error is fatal (I/O, truncation); the inner one is why the record is invalid.
     /// `keep` collects the decoded bytes; callers pass it only for records of at most
     /// [`MAX_INLINE_SIZE`] bytes.
-    pub fn decode_payload(&mut self, record: &RecordHeader, base: Option<&[u8]>, tee: Option<&mut dyn Write>, keep: bool) -> Result<Decoded> {
-        let mut reader = PayloadReader { input: self, id: record.id, remaining: record.payload_len, tee, fatal: None };
+    pub fn decode_payload(&mut self, record: &Record, base: Option<&[u8]>, tee: Option<&mut dyn Write>, keep: bool) -> Result<Decoded> {
+        let mut reader = PayloadReader { input: self, record, remaining: record.payload_len, tee, fatal: None };
         if record.payload_len == 0 {
             return Ok(Err("the payload is empty (a zstd frame is at least 9 bytes)".into()));
         }
@@ -228,7 +266,7 @@ pub type Decoded = std::result::Result<(ObjectId, Option<Vec<u8>>), String>;
 /// they are not mistaken for a bad zstd frame.
 struct PayloadReader<'a, 't, R> {
     input: &'a mut Input<R>,
-    id: ObjectId,
+    record: &'a Record,
     remaining: u64,
     tee: Option<&'t mut dyn Write>,
     fatal: Option<PackError>,
@@ -246,7 +284,7 @@ impl<R: Read> Read for PayloadReader<'_, '_, R> {
         };
         let n = match self.input.read_some(&mut buf[..want]) {
             Ok(0) => {
-                let e = PackError::Truncated { offset: self.input.offset, inside: format!("the payload of {}", self.id) };
+                let e = PackError::Truncated { offset: self.input.offset, inside: format!("the payload of record {} ({})", self.record.index, self.record.declared_text()) };
                 return fail(self, e);
             }
             Ok(n) => n,

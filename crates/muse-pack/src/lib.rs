@@ -25,4 +25,5 @@ pub use clone::{clone_local, CloneReport};
 pub use error::{PackError, Result};
 pub use format::{MpackWriter, RecordHeader};
 pub use gc::{gc, GcReport};
+pub use input::{BaseRef, Record};
 pub use refs::{update_refs, RefStatus, RefUpdate};

@@ -16,7 +16,7 @@ fn vector() -> Vec<u8> {
 #[test]
 fn the_documented_vector_applies() {
     let pack = vector();
-    assert_eq!(pack.len(), 631);
+    assert_eq!(pack.len(), 535);
     let dir = tempfile::tempdir().unwrap();
     let store = ObjectStore::open(dir.path()).unwrap();
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();

@@ -8,6 +8,7 @@ use muse_store::ObjectKind;
 
 use super::Applier;
 use crate::error::Result;
+use crate::format::ID_PREFIX_LEN;
 
 /// Where a referenced object was found.
 enum Found {
@@ -28,6 +29,8 @@ impl Applier<'_> {
             Some(slot) => slot.kind,
             None => match self.store.kind(id)? {
                 Some(kind) => kind,
+                // A record that declared this id was rejected before its bytes could be trusted.
+                None if self.rejected_prefixes.contains(&id.as_bytes()[..ID_PREFIX_LEN]) => return Ok(Found::Rejected),
                 None => return Ok(Found::Missing),
             },
         };

@@ -11,7 +11,7 @@
 mod closure;
 mod spool;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -22,12 +22,12 @@ use muse_store::{ObjectKind, ObjectStore, StoreError};
 
 use crate::compress::{compress, decompress};
 use crate::error::{PackError, Result};
-use crate::format::{RecordHeader, MAX_DELTA_DEPTH, MAX_INLINE_SIZE};
-use crate::input::Input;
+use crate::format::{ID_PREFIX_LEN, MAX_DELTA_DEPTH, MAX_INLINE_SIZE};
+use crate::input::{BaseRef, Input, Record};
 use spool::{BaseCache, EntryHeader, Spool};
 
 /// Decoded objects kept in memory for resolving later deltas.
-const BASE_CACHE_BYTES: usize = 48 << 20;
+const BASE_CACHE_BYTES: usize = 16 << 20;
 /// Blobs above this size are not kept for the base cache (they are re-read from the spool).
 const CACHE_OBJECT_MAX: u64 = 8 << 20;
 /// zstd level for objects re-encoded whole (see `Applier::reencode`).
@@ -36,8 +36,9 @@ const REENCODE_LEVEL: i32 = 3;
 /// One record that was not written, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Rejected {
-    /// The id the record declared.
-    pub id: ObjectId,
+    /// The object's full id when its bytes were decoded and match the record's declaration;
+    /// otherwise the declared id prefix (`sha256:` and 16 hex digits).
+    pub id: String,
     /// "blob", "tree" or "commit".
     pub kind: ObjectKind,
     /// Why it was rejected, naming the object at fault.
@@ -61,7 +62,7 @@ pub struct ApplyReport {
 #[derive(Debug, Clone, Copy)]
 pub enum WriteStep<'a> {
     /// A received record is about to be copied to the spool.
-    Spool(&'a ObjectId),
+    Spool(&'a Record),
     /// An accepted object is about to be appended to the new store pack.
     Store(&'a ObjectId),
     /// The new store pack is about to be made durable and visible.
@@ -73,7 +74,7 @@ pub enum WriteStep<'a> {
 impl fmt::Display for WriteStep<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WriteStep::Spool(id) => write!(f, "spool {id}"),
+            WriteStep::Spool(record) => write!(f, "spool record {} ({})", record.index, record.declared_text()),
             WriteStep::Store(id) => write!(f, "write {id} to the store"),
             WriteStep::Publish => f.write_str("publish the received objects"),
             WriteStep::Ref(name) => write!(f, "move {name}"),
@@ -103,6 +104,8 @@ pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -
         hook: options.hook,
         spool: Spool::create(store.tmp_dir())?,
         slots: HashMap::new(),
+        ids: Vec::new(),
+        rejected_prefixes: HashSet::new(),
         cache: BaseCache::new(BASE_CACHE_BYTES),
         rejected: Vec::new(),
     };
@@ -126,8 +129,9 @@ struct Slot {
     offset: u64,
 }
 
-/// The outcome of verifying one record: its spool offset and delta depth, or the reason.
-type Verdict = std::result::Result<(u64, u32), String>;
+/// The outcome of verifying one record: its id, spool offset and delta depth; or the reason it
+/// is rejected, with its id when its bytes are what the record declares.
+type Verdict = std::result::Result<(ObjectId, u64, u32), (Option<ObjectId>, String)>;
 
 /// A resolved delta base: its bytes, the chain depth the new object would have, and whether the
 /// base is in the store rather than the pack (a "thin" delta).
@@ -149,7 +153,13 @@ struct Applier<'s> {
     store: &'s ObjectStore,
     hook: Option<WriteHook<'s>>,
     spool: Spool,
+    /// Every record whose id is known, by id.
     slots: HashMap<ObjectId, Slot>,
+    /// The id of each record by index (for bases named by distance); `None` if not known.
+    ids: Vec<Option<ObjectId>>,
+    /// Declared id prefixes of records rejected before their id was known, so that a reference
+    /// to one of them is reported as "rejected" rather than "missing".
+    rejected_prefixes: HashSet<[u8; ID_PREFIX_LEN]>,
     cache: BaseCache,
     rejected: Vec<Rejected>,
 }
@@ -159,93 +169,122 @@ impl Applier<'_> {
         run_hook(self.hook, step)
     }
 
-    fn record<R: Read>(&mut self, input: &mut Input<R>, record: RecordHeader) -> Result<()> {
-        if self.slots.contains_key(&record.id) {
-            return Err(PackError::Malformed { offset: input.offset(), reason: format!("{} appears twice", record.id) });
-        }
+    fn record<R: Read>(&mut self, input: &mut Input<R>, record: Record) -> Result<()> {
         let verdict = self.receive(input, &record)?;
-        let slot = match verdict {
-            Ok((offset, depth)) => Slot { kind: record.kind, accepted: true, size: record.size, depth, offset },
-            Err(reason) => {
-                self.rejected.push(Rejected { id: record.id, kind: record.kind, reason });
-                Slot { kind: record.kind, accepted: false, size: record.size, depth: 0, offset: 0 }
+        let id = match verdict {
+            Ok((id, offset, depth)) => {
+                if self.slots.contains_key(&id) {
+                    return Err(PackError::Malformed { offset: input.offset(), reason: format!("{id} appears twice") });
+                }
+                self.slots.insert(id, Slot { kind: record.kind, accepted: true, size: record.size, depth, offset });
+                Some(id)
+            }
+            Err((id, reason)) => {
+                let shown = id.map_or_else(|| record.declared_text(), |id| id.to_string());
+                self.rejected.push(Rejected { id: shown, kind: record.kind, reason });
+                match id {
+                    Some(id) => {
+                        self.slots.entry(id).or_insert(Slot { kind: record.kind, accepted: false, size: record.size, depth: 0, offset: 0 });
+                    }
+                    None => {
+                        self.rejected_prefixes.insert(record.declared);
+                    }
+                }
+                id
             }
         };
-        self.slots.insert(record.id, slot);
+        self.ids.push(id);
         Ok(())
     }
 
     /// Decodes and verifies one record, spooling it. Fatal errors are returned as `Err`.
-    fn receive<R: Read>(&mut self, input: &mut Input<R>, record: &RecordHeader) -> Result<Verdict> {
+    fn receive<R: Read>(&mut self, input: &mut Input<R>, record: &Record) -> Result<Verdict> {
         if let Some(reason) = limits(record) {
             input.skip_payload(record)?;
-            return Ok(Err(reason));
+            return Ok(Err((None, reason)));
         }
-        let (base, depth, thin) = match record.encoding {
-            Encoding::Zstd => (None, 0, false),
-            Encoding::ZstdDelta(base_id) => match self.base_for(&base_id, record.kind)? {
-                Ok(found) => (Some(found.data), found.depth, found.thin),
+        let base_id = match record.base {
+            None => None,
+            Some(BaseRef::Id(id)) => Some(id),
+            Some(BaseRef::Record(index)) => match self.ids.get(index as usize).copied().flatten() {
+                Some(id) => Some(id),
+                None => {
+                    input.skip_payload(record)?;
+                    return Ok(Err((None, format!("its delta base, record {index} of the pack, was rejected"))));
+                }
+            },
+        };
+        let base = match base_id {
+            None => None,
+            Some(base_id) => match self.base_for(&base_id, record.kind)? {
+                Ok(found) => Some((base_id, found)),
                 Err(reason) => {
                     input.skip_payload(record)?;
-                    return Ok(Err(reason));
+                    return Ok(Err((None, reason)));
                 }
             },
         };
         // Thin deltas and commit deltas are stored whole (see `reencode`); the rest as received.
+        let thin = base.as_ref().is_some_and(|(_, b)| b.thin);
         let whole = thin || (record.kind == ObjectKind::Commit && base.is_some());
+        let depth = base.as_ref().map_or(0, |(_, b)| b.depth);
         let keep = record.kind != ObjectKind::Blob || record.size <= CACHE_OBJECT_MAX || whole;
-        let base_bytes = base.as_deref().map(Vec::as_slice);
+        let base_bytes = base.as_ref().map(|(_, b)| b.data.as_slice());
         let (offset, decoded) = if whole {
             (None, input.decode_payload(record, base_bytes, None, keep)?)
         } else {
-            self.step(WriteStep::Spool(&record.id))?;
-            let header = EntryHeader { id: record.id, kind: record.kind, encoding: record.encoding, size: record.size, payload_len: record.payload_len };
+            self.step(WriteStep::Spool(record))?;
+            let encoding = base.as_ref().map_or(Encoding::Zstd, |(id, _)| Encoding::ZstdDelta(*id));
+            let header = EntryHeader { kind: record.kind, encoding, size: record.size, payload_len: record.payload_len };
             let at = self.spool.begin(&header)?;
             (Some(at), input.decode_payload(record, base_bytes, Some(&mut self.spool as &mut dyn Write), keep)?)
         };
         let (hash, bytes) = match decoded {
             Ok(decoded) => decoded,
-            Err(reason) => return Ok(Err(reason)),
+            Err(reason) => return Ok(Err((None, reason))),
         };
-        if let Err(reason) = self.verify(record, hash, bytes.as_deref())? {
-            return Ok(Err(reason));
-        }
+        let id = match self.verify(record, hash, bytes.as_deref())? {
+            Ok(id) => id,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
         let offset = match offset {
             Some(at) => at,
             None => self.reencode(record, bytes.as_deref().unwrap_or_default())?,
         };
         if let Some(data) = bytes {
-            self.cache.put(record.id, Arc::new(data));
+            self.cache.put(id, Arc::new(data));
         }
-        Ok(Ok((offset, if whole { 0 } else { depth })))
+        Ok(Ok((id, offset, if whole { 0 } else { depth })))
     }
 
-    /// Checks a decoded record's id and, for trees and commits, their references.
-    fn verify(&self, record: &RecordHeader, hash: ObjectId, bytes: Option<&[u8]>) -> Result<std::result::Result<(), String>> {
+    /// Computes a decoded record's id, checks it against the declaration and, for trees and
+    /// commits, checks their references. Returns the id, or the rejection.
+    fn verify(&self, record: &Record, hash: ObjectId, bytes: Option<&[u8]>) -> Result<std::result::Result<ObjectId, (Option<ObjectId>, String)>> {
         let bytes = bytes.unwrap_or_default();
-        match record.kind {
-            ObjectKind::Blob | ObjectKind::Tree if hash != record.id => Ok(Err(format!("its bytes hash to {hash}, not to its declared id"))),
-            ObjectKind::Blob => Ok(Ok(())),
+        let mismatch = |what: &str, actual: ObjectId| (None, format!("its {what} hash to {actual}, not to the declared {}", record.declared_text()));
+        Ok(match record.kind {
+            ObjectKind::Blob | ObjectKind::Tree if !record.declares(&hash) => Err(mismatch("bytes", hash)),
+            ObjectKind::Blob => Ok(hash),
             ObjectKind::Tree => match Tree::decode(bytes) {
-                Ok(tree) => self.check_tree(&tree),
-                Err(e) => Ok(Err(e.to_string())),
+                Ok(tree) => self.check_tree(&tree)?.map(|()| hash).map_err(|reason| (Some(hash), reason)),
+                Err(e) => Err((Some(hash), e.to_string())),
             },
             ObjectKind::Commit => match Commit::decode(bytes) {
-                Ok((_, actual)) if actual.0 != record.id => Ok(Err(format!("its fields hash to {actual}, not to its declared id"))),
-                Ok((commit, _)) => self.check_commit(&commit),
-                Err(e) => Ok(Err(e.to_string())),
+                Ok((_, actual)) if !record.declares(&actual.0) => Err(mismatch("fields", actual.0)),
+                Ok((commit, actual)) => self.check_commit(&commit)?.map(|()| actual.0).map_err(|reason| (Some(actual.0), reason)),
+                Err(e) => Err((None, e.to_string())),
             },
-        }
+        })
     }
 
     /// Spools a verified object whole. Used for deltas against store objects (the store's reader
     /// bounds delta chains, and the base's chain length in the store is not known here) and for
     /// commit deltas (the store resolves a delta base by its content hash, which a signed
     /// commit's bytes do not have).
-    fn reencode(&mut self, record: &RecordHeader, data: &[u8]) -> Result<u64> {
-        self.step(WriteStep::Spool(&record.id))?;
+    fn reencode(&mut self, record: &Record, data: &[u8]) -> Result<u64> {
+        self.step(WriteStep::Spool(record))?;
         let payload = compress(data, None, REENCODE_LEVEL);
-        let header = EntryHeader { id: record.id, kind: record.kind, encoding: Encoding::Zstd, size: record.size, payload_len: payload.len() as u64 };
+        let header = EntryHeader { kind: record.kind, encoding: Encoding::Zstd, size: record.size, payload_len: payload.len() as u64 };
         self.spool.put(&header, &payload)
     }
 
@@ -270,6 +309,7 @@ impl Applier<'_> {
             return Ok(Ok(Base { data, depth: slot.depth + 1, thin: false }));
         }
         match self.store.kind(base)? {
+            None if self.rejected_prefixes.contains(&base.as_bytes()[..ID_PREFIX_LEN]) => Ok(Err(format!("its delta base {base} was rejected"))),
             None => Ok(Err(format!("its delta base {base} is neither earlier in the pack nor in the store"))),
             Some(base_kind) if !compatible(base_kind) => Ok(Err(wrong_kind(base_kind))),
             Some(ObjectKind::Commit) => Ok(Ok(Base { data: Arc::new(self.store.read_commit(&CommitId(*base))?.encode()), depth: 1, thin: true })),
@@ -307,7 +347,7 @@ impl Applier<'_> {
             ObjectKind::Commit => Commit::decode(&data).map(|(_, actual)| actual.0).ok(),
             _ => Some(ObjectId::of(&data)),
         };
-        if header.id != *id || actual != Some(*id) {
+        if actual != Some(*id) {
             return Err(spool_damaged(id));
         }
         let data = Arc::new(data);
@@ -318,17 +358,16 @@ impl Applier<'_> {
     /// Copies the accepted records from the spool into one new store pack and publishes it.
     fn publish(mut self) -> Result<ApplyReport> {
         let mut report = ApplyReport { rejected: std::mem::take(&mut self.rejected), ..ApplyReport::default() };
+        let mut accepted: Vec<(u64, ObjectId)> = self.slots.iter().filter(|(_, slot)| slot.accepted).map(|(id, slot)| (slot.offset, *id)).collect();
+        accepted.sort_unstable();
         let mut writer = self.store.begin_write()?;
-        let mut entries = self.spool.entries()?;
-        while let Some(header) = entries.next_header()? {
-            let accepted = self.slots.get(&header.id).is_some_and(|slot| slot.accepted);
-            if !accepted || self.store.contains(&header.id)? {
-                entries.skip(header.payload_len)?;
+        for (offset, id) in accepted {
+            if self.store.contains(&id)? {
                 continue;
             }
-            self.step(WriteStep::Store(&header.id))?;
-            let mut payload = entries.payload(header.payload_len);
-            writer.add_raw_from_reader(header.kind, header.id, header.encoding, header.size, header.payload_len, &mut payload)?;
+            run_hook(self.hook, WriteStep::Store(&id))?;
+            let (header, mut payload) = self.spool.open_entry(offset)?;
+            writer.add_raw_from_reader(header.kind, id, header.encoding, header.size, header.payload_len, &mut payload)?;
             match header.kind {
                 ObjectKind::Blob => report.blobs_written += 1,
                 ObjectKind::Tree => report.snapshots_written += 1,
@@ -342,9 +381,9 @@ impl Applier<'_> {
 }
 
 /// Size limits a record must meet before it is decoded (see `docs/mpack.md` §Limits).
-fn limits(record: &RecordHeader) -> Option<String> {
+fn limits(record: &Record) -> Option<String> {
     let kind = record.kind.as_str();
-    let inline = record.kind != ObjectKind::Blob || matches!(record.encoding, Encoding::ZstdDelta(_));
+    let inline = record.kind != ObjectKind::Blob || record.base.is_some();
     if inline && record.size > MAX_INLINE_SIZE {
         return Some(format!("a {kind} of {} bytes exceeds the {MAX_INLINE_SIZE}-byte limit for trees, commits and deltas", record.size));
     }

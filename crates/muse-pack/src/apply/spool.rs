@@ -3,8 +3,8 @@
 //! the whole pack is verified the accepted subset can be copied into one store pack, and so that
 //! delta bases received earlier can be decoded again without holding them in memory.
 //!
-//! Entry layout (private to this process): `id[32] u8:kind u8:encoding [base[32]] u64:size
-//! u64:payload_len payload`.
+//! Entry layout (private to this process): `u8:kind u8:encoding [base[32]] u64:size
+//! u64:payload_len payload`. The entry's id is kept by the caller, with its offset.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -25,9 +25,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// The fixed part of a spool entry.
 #[derive(Debug, Clone, Copy)]
 pub struct EntryHeader {
-    /// The object's id.
-    pub id: ObjectId,
-    /// Its kind.
+    /// The object's kind.
     pub kind: ObjectKind,
     /// How its payload is encoded.
     pub encoding: Encoding,
@@ -39,8 +37,7 @@ pub struct EntryHeader {
 
 impl EntryHeader {
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + 2 + 32 + 16);
-        out.extend_from_slice(self.id.as_bytes());
+        let mut out = Vec::with_capacity(2 + 32 + 16);
         out.push(self.kind as u8);
         match self.encoding {
             Encoding::Zstd => out.push(0),
@@ -56,11 +53,10 @@ impl EntryHeader {
 
     fn decode(read: &mut dyn Read) -> io::Result<EntryHeader> {
         let bad = || io::Error::new(io::ErrorKind::InvalidData, "damaged spool entry");
-        let mut fixed = [0u8; 34];
+        let mut fixed = [0u8; 2];
         read.read_exact(&mut fixed)?;
-        let id = ObjectId::from_slice(&fixed[..32]).ok_or_else(bad)?;
-        let kind = ObjectKind::from_code(fixed[32]).ok_or_else(bad)?;
-        let encoding = match fixed[33] {
+        let kind = ObjectKind::from_code(fixed[0]).ok_or_else(bad)?;
+        let encoding = match fixed[1] {
             0 => Encoding::Zstd,
             1 => {
                 let mut base = [0u8; 32];
@@ -74,7 +70,7 @@ impl EntryHeader {
         let (size, payload_len) = sizes.split_at(8);
         let size = u64::from_be_bytes(size.try_into().map_err(|_| bad())?);
         let payload_len = u64::from_be_bytes(payload_len.try_into().map_err(|_| bad())?);
-        Ok(EntryHeader { id, kind, encoding, size, payload_len })
+        Ok(EntryHeader { kind, encoding, size, payload_len })
     }
 }
 
@@ -132,11 +128,11 @@ impl Spool {
         Ok(payload)
     }
 
-    /// Flushes the spool and returns a sequential reader over its entries from the start.
-    pub fn entries(&mut self) -> Result<SpoolEntries> {
-        self.out.flush().map_err(|e| self.err("write", e))?;
-        let file = self.out.get_ref().try_clone().map_err(|e| self.err("open", e))?;
-        Ok(SpoolEntries { reader: BufReader::with_capacity(1 << 20, PositionalFile { file, offset: 0 }), remaining: self.offset, path: self.path.clone() })
+    /// The entry at `offset`: its header and a reader over its payload (for publishing).
+    pub fn open_entry(&mut self, offset: u64) -> Result<(EntryHeader, impl Read + '_)> {
+        let (header, payload_at) = self.header_at(offset)?;
+        let reader = PositionalReader { file: self.out.get_ref(), offset: payload_at };
+        Ok((header, BufReader::with_capacity(64 << 10, reader).take(header.payload_len)))
     }
 }
 
@@ -171,58 +167,14 @@ impl Read for PositionalReader<'_> {
     }
 }
 
-struct PositionalFile {
-    file: File,
-    offset: u64,
-}
-
-impl Read for PositionalFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.file.read_at(buf, self.offset)?;
-        self.offset += n as u64;
-        Ok(n)
-    }
-}
-
-/// Sequential iteration over a spool's entries (for publishing).
-pub struct SpoolEntries {
-    reader: BufReader<PositionalFile>,
-    remaining: u64,
-    path: PathBuf,
-}
-
-impl SpoolEntries {
-    /// The next entry's header, or `None` at the end. Its payload must then be consumed with
-    /// [`SpoolEntries::payload`] or [`SpoolEntries::skip`].
-    pub fn next_header(&mut self) -> Result<Option<EntryHeader>> {
-        if self.remaining == 0 {
-            return Ok(None);
-        }
-        let header = EntryHeader::decode(&mut self.reader).map_err(|e| PackError::io("read", self.path.display(), e))?;
-        let header_len = 32 + 2 + if matches!(header.encoding, Encoding::ZstdDelta(_)) { 32 } else { 0 } + 16;
-        self.remaining = self.remaining.saturating_sub(header_len + header.payload_len);
-        Ok(Some(header))
-    }
-
-    /// A reader over the current entry's payload of `len` bytes.
-    pub fn payload(&mut self, len: u64) -> impl Read + '_ {
-        (&mut self.reader).take(len)
-    }
-
-    /// Skips the current entry's payload of `len` bytes.
-    pub fn skip(&mut self, len: u64) -> Result<()> {
-        let copied = io::copy(&mut (&mut self.reader).take(len), &mut io::sink()).map_err(|e| PackError::io("read", self.path.display(), e))?;
-        if copied != len {
-            return Err(PackError::io("read", self.path.display(), io::ErrorKind::UnexpectedEof.into()));
-        }
-        Ok(())
-    }
-}
-
-/// Recently decoded objects kept for resolving deltas, within a byte budget (oldest out first).
+/// Recently used decoded objects kept for resolving deltas, within a byte budget (least
+/// recently used out first).
 pub struct BaseCache {
-    map: HashMap<ObjectId, Arc<Vec<u8>>>,
-    order: VecDeque<ObjectId>,
+    /// Each object with the generation of its last use.
+    map: HashMap<ObjectId, (Arc<Vec<u8>>, u64)>,
+    /// Uses in order; an entry whose generation is not the map's current one is stale.
+    order: VecDeque<(ObjectId, u64)>,
+    generation: u64,
     bytes: usize,
     budget: usize,
 }
@@ -230,12 +182,27 @@ pub struct BaseCache {
 impl BaseCache {
     /// An empty cache holding at most `budget` bytes of objects.
     pub fn new(budget: usize) -> Self {
-        BaseCache { map: HashMap::new(), order: VecDeque::new(), bytes: 0, budget }
+        BaseCache { map: HashMap::new(), order: VecDeque::new(), generation: 0, bytes: 0, budget }
     }
 
-    /// The cached bytes of `id`.
-    pub fn get(&self, id: &ObjectId) -> Option<Arc<Vec<u8>>> {
-        self.map.get(id).cloned()
+    fn touch(&mut self, id: ObjectId) -> u64 {
+        self.generation += 1;
+        self.order.push_back((id, self.generation));
+        if self.order.len() > 4 * self.map.len() + 64 {
+            let map = &self.map;
+            self.order.retain(|(id, generation)| map.get(id).is_some_and(|(_, current)| current == generation));
+        }
+        self.generation
+    }
+
+    /// The cached bytes of `id`, marking them used.
+    pub fn get(&mut self, id: &ObjectId) -> Option<Arc<Vec<u8>>> {
+        let data = Arc::clone(&self.map.get(id)?.0);
+        let generation = self.touch(*id);
+        if let Some(entry) = self.map.get_mut(id) {
+            entry.1 = generation;
+        }
+        Some(data)
     }
 
     /// Caches `data` as the bytes of `id` (ignored if larger than the whole budget).
@@ -244,13 +211,35 @@ impl BaseCache {
             return;
         }
         self.bytes += data.len();
-        self.map.insert(id, data);
-        self.order.push_back(id);
+        let generation = self.touch(id);
+        self.map.insert(id, (data, generation));
         while self.bytes > self.budget {
-            let Some(old) = self.order.pop_front() else { break };
-            if let Some(evicted) = self.map.remove(&old) {
-                self.bytes -= evicted.len();
+            let Some((old, generation)) = self.order.pop_front() else { break };
+            if self.map.get(&old).is_some_and(|(_, current)| *current == generation) {
+                if let Some((evicted, _)) = self.map.remove(&old) {
+                    self.bytes -= evicted.len();
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_evicts_the_least_recently_used() {
+        let mut cache = BaseCache::new(30);
+        let ids: Vec<ObjectId> = (0u8..4).map(|i| ObjectId::of(&[i])).collect();
+        cache.put(ids[0], Arc::new(vec![0; 10]));
+        cache.put(ids[1], Arc::new(vec![1; 10]));
+        cache.put(ids[2], Arc::new(vec![2; 10]));
+        assert!(cache.get(&ids[0]).is_some());
+        cache.put(ids[3], Arc::new(vec![3; 10]));
+        assert!(cache.get(&ids[1]).is_none(), "the least recently used goes first");
+        assert!(cache.get(&ids[0]).is_some() && cache.get(&ids[2]).is_some() && cache.get(&ids[3]).is_some());
+        cache.put(ids[1], Arc::new(vec![0; 31]));
+        assert!(cache.get(&ids[1]).is_none(), "larger than the budget: not kept");
     }
 }

@@ -65,6 +65,7 @@ pub fn plan(store: &ObjectStore, want: &[CommitId], have: &[CommitId], max_depth
         };
         planner.visit_tree(snapshot, old)?;
     }
+    planner.plan.blobs = chain_order(std::mem::take(&mut planner.plan.blobs));
     for commit in order {
         let first_parent = snapshots[&commit].1;
         let item = planner.item(commit.0, first_parent.map(|p| p.0));
@@ -72,6 +73,28 @@ pub fn plan(store: &ObjectStore, want: &[CommitId], have: &[CommitId], max_depth
         planner.seen.insert(commit.0);
     }
     Ok(planner.plan)
+}
+
+/// Reorders blobs so that each delta chain is contiguous: a depth-first walk of the forest in
+/// which every blob hangs under its base. A base still precedes its deltas, and a receiver then
+/// needs only the few most recent objects to resolve each delta.
+fn chain_order(items: Vec<Item>) -> Vec<Item> {
+    let index: HashMap<ObjectId, usize> = items.iter().enumerate().map(|(i, item)| (item.id, i)).collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); items.len()];
+    let mut roots = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match item.base.and_then(|base| index.get(&base)) {
+            Some(&parent) => children[parent].push(i),
+            None => roots.push(i),
+        }
+    }
+    let mut order = Vec::with_capacity(items.len());
+    let mut stack: Vec<usize> = roots.into_iter().rev().collect();
+    while let Some(i) = stack.pop() {
+        order.push(items[i]);
+        stack.extend(children[i].iter().rev());
+    }
+    order
 }
 
 /// Every commit reachable from `roots` (inclusive).

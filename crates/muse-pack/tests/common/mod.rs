@@ -25,7 +25,8 @@ impl Craft {
         Craft { bytes, records: 0 }
     }
 
-    /// An object record with an explicit payload; `base` names a delta base by id.
+    /// An object record declaring `id` (its first 8 bytes) with an explicit payload; `base` names
+    /// a delta base by id.
     pub fn raw(self, kind: u8, id: ObjectId, base: Option<ObjectId>, size: u64, payload: &[u8]) -> Self {
         let (tag, base_bytes) = match base {
             Some(base) => (kind | 1 << 4, base.as_bytes().to_vec()),
@@ -37,7 +38,7 @@ impl Craft {
     /// A record with an explicit tag byte and base field (an id, a varint distance, or nothing).
     pub fn record(mut self, tag: u8, id: ObjectId, base: &[u8], size: u64, payload: &[u8]) -> Self {
         self.bytes.push(tag);
-        self.bytes.extend_from_slice(id.as_bytes());
+        self.bytes.extend_from_slice(&id.as_bytes()[..8]);
         self.bytes.extend_from_slice(base);
         self.bytes.extend_from_slice(&varint(size));
         self.bytes.extend_from_slice(&varint(payload.len() as u64));
