@@ -77,12 +77,33 @@ fn sort_key(commit: &Commit) -> (i64, u32) {
     rfc3339_to_unix(&commit.committed_at).unwrap_or((i64::MIN, 0))
 }
 
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+/// A commit waiting in the walk, ordered newest first, then by insertion order.
 struct Queued {
     time: (i64, u32),
     /// Tie-breaker: insertion order, earlier first (so a stable order among equal times).
     order: std::cmp::Reverse<u64>,
     id: CommitId,
+    commit: Box<Commit>,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.order) == (other.time, other.order)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time, self.order).cmp(&(other.time, other.order))
+    }
 }
 
 /// Walks history newest first (by `committed_at`, like `git log`), from `starts`.
@@ -98,12 +119,15 @@ pub struct LogWalk<'r> {
     counter: u64,
     paths: Vec<String>,
     trees: RefCell<HashMap<TreeId, Rc<Tree>>>,
+    /// The state of the filtered paths per snapshot: each is looked up once, as a commit and
+    /// again as the parent of its children.
+    states: HashMap<TreeId, Rc<Vec<Option<PathState>>>>,
 }
 
 impl<'r> LogWalk<'r> {
     /// Starts a walk at `starts`, restricted to `paths` when not empty.
     pub fn new(repo: &'r Repository, starts: &[CommitId], paths: Vec<String>) -> Result<Self> {
-        let mut walk = LogWalk { repo, queue: BinaryHeap::new(), seen: HashSet::new(), counter: 0, paths, trees: RefCell::new(HashMap::new()) };
+        let mut walk = LogWalk { repo, queue: BinaryHeap::new(), seen: HashSet::new(), counter: 0, paths, trees: RefCell::new(HashMap::new()), states: HashMap::new() };
         for id in starts {
             walk.push(*id)?;
         }
@@ -114,7 +138,7 @@ impl<'r> LogWalk<'r> {
         if self.seen.insert(id) {
             let commit = self.repo.objects().read_commit(&id)?;
             self.counter += 1;
-            self.queue.push(Queued { time: sort_key(&commit), order: std::cmp::Reverse(self.counter), id });
+            self.queue.push(Queued { time: sort_key(&commit), order: std::cmp::Reverse(self.counter), id, commit: Box::new(commit) });
         }
         Ok(())
     }
@@ -132,9 +156,13 @@ impl<'r> LogWalk<'r> {
         Ok(tree)
     }
 
-    /// The state of each filtered path in `snapshot`.
-    fn states(&self, snapshot: TreeId) -> Result<Vec<Option<PathState>>> {
-        self.paths
+    /// The state of each filtered path in `snapshot` (memoized).
+    fn states(&mut self, snapshot: TreeId) -> Result<Rc<Vec<Option<PathState>>>> {
+        if let Some(states) = self.states.get(&snapshot) {
+            return Ok(Rc::clone(states));
+        }
+        let states: Vec<Option<PathState>> = self
+            .paths
             .iter()
             .map(|path| {
                 let mut current = (muse_core::EntryKind::Tree, snapshot.0);
@@ -149,12 +177,18 @@ impl<'r> LogWalk<'r> {
                 }
                 Ok(Some(current))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        let states = Rc::new(states);
+        if self.states.len() > 200_000 {
+            self.states.clear();
+        }
+        self.states.insert(snapshot, Rc::clone(&states));
+        Ok(states)
     }
 
     fn next_commit(&mut self) -> Result<Option<(CommitId, Commit)>> {
-        while let Some(Queued { id, .. }) = self.queue.pop() {
-            let commit = self.repo.objects().read_commit(&id)?;
+        while let Some(Queued { id, commit, .. }) = self.queue.pop() {
+            let commit = *commit;
             if self.paths.is_empty() {
                 for parent in &commit.parents {
                     self.push(*parent)?;
@@ -165,8 +199,11 @@ impl<'r> LogWalk<'r> {
             let mut differs_from_all = true;
             let mut followed = Vec::new();
             for parent in &commit.parents {
-                let parent_commit = self.repo.objects().read_commit(parent)?;
-                if self.states(parent_commit.snapshot)? == mine {
+                let parent_snapshot = match self.queued_snapshot(parent) {
+                    Some(snapshot) => snapshot,
+                    None => self.repo.objects().read_commit(parent)?.snapshot,
+                };
+                if self.states(parent_snapshot)? == mine {
                     // TREESAME to this parent: follow only it, and the commit is not shown.
                     followed = vec![*parent];
                     differs_from_all = false;
@@ -183,6 +220,14 @@ impl<'r> LogWalk<'r> {
             }
         }
         Ok(None)
+    }
+
+    /// The snapshot of a commit already waiting in the queue, without reading it again.
+    fn queued_snapshot(&self, id: &CommitId) -> Option<TreeId> {
+        if !self.seen.contains(id) {
+            return None;
+        }
+        self.queue.iter().find(|q| q.id == *id).map(|q| q.commit.snapshot)
     }
 }
 

@@ -364,9 +364,28 @@ impl ObjectStore {
 /// Decompresses one zstd frame of exactly `size` bytes, optionally against a base prefix.
 fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let size = usize::try_from(size).map_err(|_| "object too large for memory".to_string())?;
-    let mut out = Vec::with_capacity(size.min(64 << 20));
-    // Decompress as a stream, reading at most size + 1 bytes, so a lying size field cannot make
-    // us allocate unboundedly.
+    let zstd_error = |code| format!("zstd: {}", zstd::zstd_safe::get_error_name(code));
+    if size <= BULK_DECOMPRESS_LIMIT {
+        // One call into a reused context, writing into a buffer of exactly the announced size:
+        // a frame that would produce more fails instead of growing the buffer.
+        let mut out = Vec::with_capacity(size);
+        let written = match base {
+            None => DECOMPRESSOR.with(|cell| cell.borrow_mut().decompress(&mut out, payload)),
+            Some(base) => {
+                let mut dctx = zstd::zstd_safe::DCtx::create();
+                dctx.ref_prefix(base).map_err(zstd_error)?;
+                dctx.decompress(&mut out, payload)
+            }
+        }
+        .map_err(zstd_error)?;
+        if written != size {
+            return Err(format!("decompressed to {written} bytes, header says {size}"));
+        }
+        return Ok(out);
+    }
+    // Large objects: stream, reading at most size + 1 bytes, so that a damaged size field cannot
+    // make us allocate more than the frame really holds.
+    let mut out = Vec::with_capacity(BULK_DECOMPRESS_LIMIT);
     let decoder = match base {
         Some(base) => zstd::stream::read::Decoder::with_ref_prefix(payload, base),
         None => zstd::stream::read::Decoder::with_buffer(payload),
@@ -377,6 +396,15 @@ fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<u8>,
         return Err(format!("decompressed to {} bytes, header says {size}", out.len()));
     }
     Ok(out)
+}
+
+/// Objects up to this size are decompressed in one call into a buffer of their exact size.
+const BULK_DECOMPRESS_LIMIT: usize = 64 << 20;
+
+thread_local! {
+    /// One decompression context per thread, reused across objects (creating one per object
+    /// costs more than decompressing a small tree or commit).
+    static DECOMPRESSOR: std::cell::RefCell<zstd::zstd_safe::DCtx<'static>> = std::cell::RefCell::new(zstd::zstd_safe::DCtx::create());
 }
 
 thread_local! {
