@@ -40,7 +40,7 @@ measure() {
   out=$(python3 - "$@" <<'PY'
 import resource, subprocess, sys, time
 t = time.monotonic()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+r = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 dt = time.monotonic() - t
 if r.returncode != 0:
     sys.stderr.write(r.stderr.decode(errors="replace"))
@@ -85,10 +85,11 @@ for name in "${NAMES[@]}"; do
   git clone -q --bare --no-local "$WORK/$name.git" "$G"
   git -C "$G" repack -adfq
   git_kib=$(git -C "$G" count-objects -v | awk '$1 == "size-pack:" { print $2 }')
-  measure git -C "$G" pack-objects --all --revs --stdout --quiet
+  # Verbatim pack reuse off, so that git really walks and writes objects.
+  measure git -c pack.allowPackReuse=false -C "$G" pack-objects --all --revs --stdout --quiet
   git_build=$SECS
   git -C "$G" pack-objects --all --revs --stdout --quiet </dev/null >"$WORK/g.pack"
-  measure git -C "$G" pack-objects --all --revs --no-reuse-delta --stdout --quiet
+  measure git -c pack.allowPackReuse=false -C "$G" pack-objects --all --revs --no-reuse-delta --stdout --quiet
   git_build_fresh=$SECS
   git init -q --bare "$WORK/idx.git"
   measure sh -c "git -C '$WORK/idx.git' index-pack --stdin <'$WORK/g.pack'"

@@ -17,8 +17,12 @@ pub use plan::{plan, Item, Plan};
 
 /// Objects larger than this are always sent whole (deltas need both object and base in memory).
 const DELTA_MAX_SIZE: usize = 16 << 20;
-/// Objects compressed together in one parallel batch (bounds the memory held at once).
-const BATCH: usize = 64;
+/// Encoded bytes a parallel batch aims at (bounds the memory held at once).
+const BATCH_BYTES: usize = 32 << 20;
+/// Fewest objects in a batch (one per core of a small machine).
+const MIN_BATCH: usize = 2;
+/// Most objects in a batch.
+const MAX_BATCH: usize = 256;
 
 /// How to build a pack.
 #[derive(Debug, Clone, Copy)]
@@ -65,23 +69,39 @@ pub fn build(store: &ObjectStore, want: &[CommitId], have: &[CommitId], out: imp
 /// order, to `sink`.
 pub fn encode_plan(store: &ObjectStore, plan: &Plan, level: i32, sink: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>) -> Result<BuildStats> {
     let mut stats = BuildStats::default();
-    for (kind, items) in [(ObjectKind::Blob, &plan.blobs), (ObjectKind::Tree, &plan.trees)] {
-        for batch in items.chunks(BATCH) {
-            let encoded: Vec<(RecordHeader, Vec<u8>)> = batch.par_iter().map(|item| encode_object(store, kind, item, level)).collect::<Result<_>>()?;
-            for (header, payload) in encoded {
-                stats.count(&header);
-                sink(header, payload)?;
-            }
-        }
-    }
-    for batch in plan.commits.chunks(BATCH) {
-        let encoded: Vec<(RecordHeader, Vec<u8>)> = batch.par_iter().map(|item| encode_commit(store, item, level)).collect::<Result<_>>()?;
-        for (header, payload) in encoded {
+    for (kind, items) in [(ObjectKind::Blob, &plan.blobs), (ObjectKind::Tree, &plan.trees), (ObjectKind::Commit, &plan.commits)] {
+        in_batches(items, &mut |item| match kind {
+            ObjectKind::Commit => encode_commit(store, item, level),
+            _ => encode_object(store, kind, item, level),
+        }, &mut |header, payload| {
             stats.count(&header);
-            sink(header, payload)?;
-        }
+            sink(header, payload)
+        })?;
     }
     Ok(stats)
+}
+
+/// Encodes `items` in parallel batches whose size adapts so that a batch's encoded payloads,
+/// held until they are written in order, stay near [`BATCH_BYTES`].
+fn in_batches(
+    items: &[Item],
+    encode: &(dyn Fn(&Item) -> Result<(RecordHeader, Vec<u8>)> + Sync),
+    write: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    let mut batch = MIN_BATCH;
+    let mut start = 0;
+    while start < items.len() {
+        let end = (start + batch).min(items.len());
+        let encoded: Vec<(RecordHeader, Vec<u8>)> = items[start..end].par_iter().map(encode).collect::<Result<_>>()?;
+        let bytes: usize = encoded.iter().map(|(_, payload)| payload.len()).sum();
+        let average = (bytes / encoded.len().max(1)).max(1);
+        batch = (BATCH_BYTES / average).clamp(MIN_BATCH, MAX_BATCH);
+        for (header, payload) in encoded {
+            write(header, payload)?;
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 impl BuildStats {
