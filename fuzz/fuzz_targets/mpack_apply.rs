@@ -1,6 +1,10 @@
 //! Applies arbitrary bytes as an mpack to an empty store. Whatever the input, the apply must not
 //! panic, and whatever it accepted must leave a sound store: every object readable under its id,
 //! and every stored tree and commit with its closure present.
+//!
+//! The first input byte is a switch: when odd, the rest gets a correct trailing checksum before
+//! it is applied, so that mutations reach the publication of accepted records instead of
+//! stopping at the checksum (which the even half of the inputs still exercises).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -8,7 +12,15 @@ use muse_core::{CommitId, TreeId};
 use muse_pack::{apply, ApplyOptions};
 use muse_store::{ObjectKind, ObjectStore};
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|input: &[u8]| {
+    let Some((&switch, rest)) = input.split_first() else { return };
+    let mut data = rest.to_vec();
+    if switch & 1 == 1 && data.len() >= 32 {
+        let body = data.len() - 32;
+        let sum = muse_core::ObjectId::of(&data[..body]);
+        data[body..].copy_from_slice(sum.as_bytes());
+    }
+    let data = &data[..];
     let dir = tempfile::tempdir().expect("tempdir");
     let store = ObjectStore::open(dir.path()).expect("store");
     let Ok(report) = apply(&store, data, ApplyOptions::default()) else {
