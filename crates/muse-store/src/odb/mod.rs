@@ -19,6 +19,7 @@ use muse_core::{Commit, CommitId, Hasher, IdPrefix, ObjectId, Tree, TreeId};
 use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::{sync_dir, unique_name};
 pub use pack::{Encoding, ObjectKind, RegionReader};
+pub use raw::RawEntry;
 use pack::{encode_entry_header, encode_index, Pack, PACK_HEADER_LEN, PACK_MAGIC, PACK_VERSION};
 
 /// The zstd level used for objects written by commits and imports.

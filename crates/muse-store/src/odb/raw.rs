@@ -1,5 +1,6 @@
-//! Raw entry access for transfer packs and repacking (used by `muse-pack`): streaming an
-//! already-encoded payload into a new pack, and removing packs whose objects were rewritten.
+//! Raw entry access for transfer packs and repacking (used by `muse-pack`): reading an entry as
+//! stored, streaming an already-encoded payload into a new pack, and removing packs whose
+//! objects were rewritten.
 
 use std::fs;
 use std::io::{self, Read};
@@ -54,7 +55,30 @@ fn payload_error(id: ObjectId, source: io::Error) -> StoreError {
     StoreError::Io { op: "read the payload of", path: PathBuf::from(id.to_string()), source }
 }
 
+/// One stored entry as encoded: not decompressed, not verified.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    /// What the object is.
+    pub kind: ObjectKind,
+    /// How the payload encodes it (with the delta base, if any).
+    pub encoding: Encoding,
+    /// The object's decoded size.
+    pub size: u64,
+    /// The encoded payload.
+    pub payload: Vec<u8>,
+}
+
 impl ObjectStore {
+    /// The entry of `id` as stored, for callers that decode delta chains themselves with a cache
+    /// (reading many versions of one file through [`ObjectStore::read`] decodes each chain from
+    /// its root every time). The caller must verify what it decodes.
+    pub fn read_raw(&self, id: &ObjectId) -> Result<RawEntry> {
+        let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
+        let header = pack.header_at(offset)?;
+        let payload = pack.read_payload(&header)?;
+        Ok(RawEntry { kind: header.kind, encoding: header.encoding, size: header.size, payload })
+    }
+
     /// Removes the given packs (each `.pack` path as listed by [`ObjectStore::packs`]): index
     /// first, so readers stop finding its objects before its data goes, then the pack, then the
     /// directory is fsynced. The caller guarantees every object they hold is durable elsewhere
@@ -94,6 +118,8 @@ mod tests {
         writer.add_raw_from_reader(ObjectKind::Blob, id, Encoding::Zstd, data.len() as u64, payload.len() as u64, &mut &payload[..]).unwrap();
         let first = writer.finish().unwrap().unwrap();
         assert_eq!(store.read(&id).unwrap().data, data);
+        let raw = store.read_raw(&id).unwrap();
+        assert_eq!((raw.kind, raw.encoding, raw.size, raw.payload), (ObjectKind::Blob, Encoding::Zstd, data.len() as u64, payload));
         let mut short = store.begin_write().unwrap();
         let other = ObjectId::of(b"other");
         assert!(short.add_raw_from_reader(ObjectKind::Blob, other, Encoding::Zstd, 5, 10, &mut &[0u8; 3][..]).is_err());
