@@ -16,7 +16,7 @@ use muse_core::{CommitId, ObjectId};
 use muse_store::odb::Encoding;
 use muse_store::{ObjectKind, Repository};
 
-use crate::build::{encode_plan, plan, BuildOptions};
+use crate::build::{encode_plan, plan, BuildOptions, Source};
 use crate::compress::compress;
 use crate::error::{PackError, Result};
 use crate::format::MAX_DELTA_DEPTH;
@@ -48,7 +48,8 @@ pub fn gc(repo: &Repository, options: &BuildOptions) -> Result<GcReport> {
     let store = repo.objects();
     let before = store.packs()?;
     let mut report = GcReport { packs_before: before.len(), bytes_before: before.iter().map(|p| p.bytes).sum(), ..GcReport::default() };
-    let mut plan = plan(store, &roots(repo)?, &[], options.max_depth.min(MAX_DELTA_DEPTH))?;
+    let source = Source::new(store);
+    let mut plan = plan(&source, &roots(repo)?, &[], options.max_depth.min(MAX_DELTA_DEPTH))?;
     // The store resolves a delta base by its content hash, which a signed commit's bytes do not
     // have: commits are stored whole.
     for commit in &mut plan.commits {
@@ -56,7 +57,7 @@ pub fn gc(repo: &Repository, options: &BuildOptions) -> Result<GcReport> {
     }
     let planned: HashSet<ObjectId> = plan.ids().collect();
     let mut writer = store.begin_write()?;
-    let stats = encode_plan(store, &plan, options.level, &mut |header, payload| {
+    let stats = encode_plan(&source, &plan, options.level, &mut |header, payload| {
         Ok(writer.add_raw(header.kind, header.id, header.encoding, header.size, &payload)?)
     })?;
     report.reachable = stats.blobs + stats.trees + stats.commits;

@@ -9,6 +9,7 @@
 mod apply;
 mod build;
 mod bundle;
+mod cache;
 mod clone;
 mod compress;
 mod error;

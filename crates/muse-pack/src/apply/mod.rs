@@ -24,7 +24,8 @@ use crate::compress::{compress, decompress};
 use crate::error::{PackError, Result};
 use crate::format::{ID_PREFIX_LEN, MAX_DELTA_DEPTH, MAX_INLINE_SIZE};
 use crate::input::{BaseRef, Input, Record};
-use spool::{BaseCache, EntryHeader, Spool};
+use crate::cache::BaseCache;
+use spool::{EntryHeader, Spool};
 
 /// Decoded objects kept in memory for resolving later deltas.
 const BASE_CACHE_BYTES: usize = 16 << 20;

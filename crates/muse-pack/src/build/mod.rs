@@ -2,6 +2,7 @@
 //! in bounded batches and write the records in pack order.
 
 mod plan;
+mod source;
 
 use std::io::Write;
 
@@ -14,6 +15,7 @@ use crate::compress::compress;
 use crate::error::{PackError, Result};
 use crate::format::{MpackWriter, RecordHeader, MAX_DELTA_DEPTH};
 pub use plan::{plan, Item, Plan};
+pub use source::Source;
 
 /// Objects larger than this are always sent whole (deltas need both object and base in memory).
 const DELTA_MAX_SIZE: usize = 16 << 20;
@@ -56,9 +58,10 @@ pub struct BuildStats {
 
 /// Writes to `out` an mpack of everything reachable from `want` and not from `have`.
 pub fn build(store: &ObjectStore, want: &[CommitId], have: &[CommitId], out: impl Write, options: &BuildOptions) -> Result<BuildStats> {
-    let plan = plan(store, want, have, options.max_depth.min(MAX_DELTA_DEPTH))?;
+    let source = Source::new(store);
+    let plan = plan(&source, want, have, options.max_depth.min(MAX_DELTA_DEPTH))?;
     let mut writer = MpackWriter::new(out).map_err(|e| PackError::io("write", "the mpack", e))?;
-    let stats = encode_plan(store, &plan, options.level, &mut |header, payload| {
+    let stats = encode_plan(&source, &plan, options.level, &mut |header, payload| {
         writer.write_object(&header, &payload).map_err(|e| PackError::io("write", "the mpack", e))
     })?;
     writer.finish().map_err(|e| PackError::io("write", "the mpack", e))?;
@@ -67,12 +70,12 @@ pub fn build(store: &ObjectStore, want: &[CommitId], have: &[CommitId], out: imp
 
 /// Compresses every object of `plan` (in parallel batches) and hands each record, in pack
 /// order, to `sink`.
-pub fn encode_plan(store: &ObjectStore, plan: &Plan, level: i32, sink: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>) -> Result<BuildStats> {
+pub fn encode_plan(source: &Source<'_>, plan: &Plan, level: i32, sink: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>) -> Result<BuildStats> {
     let mut stats = BuildStats::default();
     for (kind, items) in [(ObjectKind::Blob, &plan.blobs), (ObjectKind::Tree, &plan.trees), (ObjectKind::Commit, &plan.commits)] {
         in_batches(items, &mut |item| match kind {
-            ObjectKind::Commit => encode_commit(store, item, level),
-            _ => encode_object(store, kind, item, level),
+            ObjectKind::Commit => encode_commit(source.store(), item, level),
+            _ => encode_object(source, kind, item, level),
         }, &mut |header, payload| {
             stats.count(&header);
             sink(header, payload)
@@ -119,12 +122,12 @@ impl BuildStats {
 }
 
 /// Encodes a blob or tree, as a delta against its planned base when both are small enough.
-fn encode_object(store: &ObjectStore, kind: ObjectKind, item: &Item, level: i32) -> Result<(RecordHeader, Vec<u8>)> {
-    let data = store.read(&item.id)?.data;
+fn encode_object(source: &Source<'_>, kind: ObjectKind, item: &Item, level: i32) -> Result<(RecordHeader, Vec<u8>)> {
+    let data = source.object(&item.id)?;
     let mut encoding = Encoding::Zstd;
     let mut payload = None;
     if let Some(base) = item.base.filter(|_| data.len() <= DELTA_MAX_SIZE) {
-        let base_data = store.read(&base)?.data;
+        let base_data = source.object(&base)?;
         if base_data.len() <= DELTA_MAX_SIZE {
             encoding = Encoding::ZstdDelta(base);
             payload = Some(compress(&data, Some(&base_data), level));

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use muse_core::{CommitId, ObjectId, Tree, TreeId};
 use muse_store::{ObjectKind, ObjectStore, StoreError};
 
+use super::Source;
 use crate::error::{PackError, Result};
 
 /// One object to send, with the base to delta it against (if any).
@@ -39,8 +40,9 @@ impl Plan {
 
 /// Plans a pack of what is reachable from `want` and not from `have`. Ids in `have` that the
 /// store does not hold are ignored (a receiver may know commits the sender does not).
-pub fn plan(store: &ObjectStore, want: &[CommitId], have: &[CommitId], max_depth: u32) -> Result<Plan> {
-    let mut planner = Planner { store, seen: HashSet::new(), depth: HashMap::new(), by_name: HashMap::new(), max_depth, plan: Plan::default() };
+pub fn plan(source: &Source<'_>, want: &[CommitId], have: &[CommitId], max_depth: u32) -> Result<Plan> {
+    let store = source.store();
+    let mut planner = Planner { source, seen: HashSet::new(), depth: HashMap::new(), by_name: HashMap::new(), max_depth, plan: Plan::default() };
     let mut known_have = Vec::new();
     for id in have {
         if store.kind(&id.0)? == Some(ObjectKind::Commit) {
@@ -144,7 +146,7 @@ fn commits_to_send(
 }
 
 struct Planner<'s> {
-    store: &'s ObjectStore,
+    source: &'s Source<'s>,
     /// Objects (and commits) the receiver has, or that are already placed in the pack.
     seen: HashSet<ObjectId>,
     /// Delta chain length of planned objects (absent: 0).
@@ -164,7 +166,7 @@ impl Planner<'_> {
             if !self.seen.insert(id.0) {
                 continue;
             }
-            for entry in self.store.read_tree(&id)?.entries() {
+            for entry in self.source.tree(&id)?.entries() {
                 self.by_name.insert((entry.name.clone(), entry.kind.is_blob()), entry.id);
                 if entry.kind.is_blob() {
                     self.seen.insert(entry.id);
@@ -184,9 +186,9 @@ impl Planner<'_> {
         if self.seen.contains(&id.0) {
             return Ok(());
         }
-        let tree = self.store.read_tree(&id)?;
+        let tree = self.source.tree(&id)?;
         let old_tree = match old {
-            Some(old) if old != id => Some(self.store.read_tree(&old)?),
+            Some(old) if old != id => Some(self.source.tree(&old)?),
             _ => None,
         };
         for entry in tree.entries() {
