@@ -2,8 +2,9 @@
 # bench/pack.sh: Muse's transfer packs (mpack) against git on the corpus histories.
 #
 # For each history (default: requests, flask, ripgrep), imported with `muse import git`:
-#   - pack size: the mpack of every branch and tag (`muse bundle create`, zstd level 19, minus
-#     the bundle's text header) against `git repack -adf` size-pack of a bare clone;
+#   - pack size: the mpack of every branch and tag (`muse bundle create`, at the default zstd
+#     level 9 and at 19, minus the bundle's text header) against `git repack -adf` size-pack of a
+#     bare clone;
 #   - build time: `muse bundle create` against `git pack-objects --all` (reusing git's deltas) and
 #     `git pack-objects --all --no-reuse-delta` (computing them, as muse does here);
 #   - apply time and peak memory: `muse bundle apply` into a fresh repository against
@@ -76,7 +77,7 @@ fi
 
 NAMES=("$@")
 [ ${#NAMES[@]} -gt 0 ] || NAMES=(requests flask ripgrep)
-echo "| history | git repack -adf | mpack (level 19) | ratio | muse build | git pack-objects reuse / no-reuse | muse apply (peak) | git index-pack (peak) | muse gc → store | muse clone |"
+echo "| history | git repack -adf | mpack level 9 (ratio) | mpack level 19 (ratio) | muse build 9 / 19 | git pack-objects reuse / no-reuse | muse apply (peak) | git index-pack (peak) | muse gc → store | muse clone after gc |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for name in "${NAMES[@]}"; do
   echo "$name: preparing…" >&2
@@ -98,6 +99,9 @@ for name in "${NAMES[@]}"; do
 
   M=$WORK/$name-m
   "$MUSE" import git "$WORK/$name.git" "$M" >/dev/null
+  measure "$MUSE" -C "$M" bundle create "$WORK/$name-19.bundle" --level 19
+  build19=$SECS
+  mp19=$(mpack_bytes "$WORK/$name-19.bundle")
   measure "$MUSE" -C "$M" bundle create "$WORK/$name.bundle"
   build=$SECS
   mp=$(mpack_bytes "$WORK/$name.bundle")
@@ -110,6 +114,6 @@ for name in "${NAMES[@]}"; do
   store=$(du -sk "$M/.muse/objects/packs" | cut -f1)
   measure "$MUSE" clone "$M" "$WORK/$name-c"
   clone=$SECS
-  echo "| $name | $git_kib KiB | $(kib "$mp") KiB | **$(ratio "$(kib "$mp")" "$git_kib")×** | $build s | $git_build s / $git_build_fresh s | $apply s ($apply_rss MB) | $git_apply s ($git_apply_rss MB) | $gc s → $store KiB | $clone s |"
+  echo "| $name | $git_kib KiB | $(kib "$mp") KiB (**$(ratio "$(kib "$mp")" "$git_kib")×**) | $(kib "$mp19") KiB (**$(ratio "$(kib "$mp19")" "$git_kib")×**) | $build s / $build19 s | $git_build s / $git_build_fresh s | $apply s ($apply_rss MB) | $git_apply s ($git_apply_rss MB) | $gc s → $store KiB | $clone s |"
   rm -rf "$WORK/$name"*
 done

@@ -34,8 +34,8 @@ enum Action {
         /// Leave out what this revision reaches (the receiver must have it). Repeatable.
         #[arg(long = "not", value_name = "REV")]
         not: Vec<String>,
-        /// zstd level of the payloads (1-22).
-        #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
+        /// zstd level of the payloads (1-22; 19 is 1-3 % smaller and 4-5 times slower).
+        #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(i32).range(1..=22))]
         level: i32,
     },
     /// Write a bundle's objects (every valid chain; invalid records are reported), then move
