@@ -2,7 +2,7 @@
 //! §Apply): a commit, tree or delta is only ever published together with everything it needs.
 //!
 //! The pack is read once, as a stream. Each record is decoded and verified as it arrives (its
-//! bytes against its id; a tree's entries and a commit's snapshot and parents against what was
+//! computed id against the id it declares; a tree's entries and a commit's snapshot and parents against what was
 //! accepted earlier in the pack or is already in the store) and its encoded payload is copied to
 //! a spool file. Nothing is visible yet. Only once the trailer's checksum has matched are the
 //! accepted records copied from the spool into one new store pack, which is published atomically
@@ -20,11 +20,11 @@ use muse_core::{Commit, CommitId, ObjectId, Tree};
 use muse_store::odb::Encoding;
 use muse_store::{ObjectKind, ObjectStore, StoreError};
 
+use crate::cache::BaseCache;
 use crate::compress::{compress, decompress};
 use crate::error::{PackError, Result};
 use crate::format::{ID_PREFIX_LEN, MAX_DELTA_DEPTH, MAX_INLINE_SIZE};
 use crate::input::{BaseRef, Input, Record};
-use crate::cache::BaseCache;
 use spool::{EntryHeader, Spool};
 
 /// Decoded objects kept in memory for resolving later deltas.
@@ -150,6 +150,7 @@ pub(crate) fn run_hook(hook: Option<WriteHook<'_>>, step: WriteStep<'_>) -> Resu
     }
 }
 
+/// The state of one apply: what was received, where it is spooled, what was rejected.
 struct Applier<'s> {
     store: &'s ObjectStore,
     hook: Option<WriteHook<'s>>,
