@@ -98,16 +98,30 @@ pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>
         cache_changed = true;
     }
 
-    // Which files have a trusted id in the cache: same kind and stat, and not racy.
+    // Line the walk up with the cache, comparing each pair of paths once: for each walked file,
+    // where the cache cursor stood (entries before it are gone from the working copy) and
+    // whether the entry there is the same path. A cached id is trusted when kind and stat are
+    // unchanged and the file is not racy.
     let trusted_before = old.scan_started_ns - RACY_WINDOW_NS;
+    let mut cursor_at: Vec<(usize, bool)> = Vec::with_capacity(walked.len());
     let mut known: Vec<Option<ObjectId>> = Vec::with_capacity(walked.len());
-    let mut cached = old.entries.iter().filter_map(|e| e.work.map(|w| (e.path.as_str(), w))).peekable();
+    let mut cursor = 0;
     for file in &walked {
-        while cached.peek().is_some_and(|(p, _)| p.as_bytes() < file.path.as_bytes()) {
-            cached.next();
+        let mut same = false;
+        while let Some(entry) = old.entries.get(cursor) {
+            match entry.path.as_bytes().cmp(file.path.as_bytes()) {
+                std::cmp::Ordering::Less => cursor += 1,
+                std::cmp::Ordering::Equal => {
+                    same = true;
+                    break;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
         }
-        let hit = cached.peek().filter(|(p, w)| *p == file.path && w.kind == file.kind && w.stat == file.stat && w.stat.mtime_ns < trusted_before);
-        known.push(hit.map(|(_, w)| w.id));
+        let hit = same.then(|| old.entries[cursor].work).flatten().filter(|w| w.kind == file.kind && w.stat == file.stat && w.stat.mtime_ns < trusted_before);
+        known.push(hit.map(|w| w.id));
+        cursor_at.push((cursor, same));
+        cursor += usize::from(same);
     }
 
     // Hash the rest, in parallel.
@@ -122,7 +136,7 @@ pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>
     // Merge walk and cache by moving entries; record what differs from the base.
     let mut changes = Vec::new();
     let mut entries = Vec::with_capacity(walked.len().max(old.entries.len()));
-    let mut old_entries = old.entries.into_iter().peekable();
+    let mut old_entries = old.entries.into_iter();
     let gone = |entry: CacheEntry, entries: &mut Vec<CacheEntry>, changes: &mut Vec<WorkChange>, cache_changed: &mut bool| {
         *cache_changed |= entry.work.is_some();
         if let Some(b) = entry.base {
@@ -130,11 +144,20 @@ pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>
             entries.push(CacheEntry { work: None, ..entry });
         }
     };
+    let mut taken = 0;
     for (i, file) in walked.into_iter().enumerate() {
-        while let Some(entry) = old_entries.next_if(|e| e.path.as_bytes() < file.path.as_bytes()) {
+        let (at, same) = cursor_at[i];
+        while taken < at {
+            let entry = old_entries.next().expect("cursor within the cache");
+            taken += 1;
             gone(entry, &mut entries, &mut changes, &mut cache_changed);
         }
-        let previous = old_entries.next_if(|e| e.path == file.path);
+        let previous = if same {
+            taken += 1;
+            old_entries.next()
+        } else {
+            None
+        };
         let work = match known[i] {
             Some(id) => Some(WorkInfo { kind: file.kind, id, stat: file.stat }),
             None => {

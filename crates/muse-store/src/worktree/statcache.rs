@@ -8,8 +8,10 @@
 //! another version.
 //!
 //! ```text
-//! "MUSESC02" base_snapshot[32] scan_started_ns:i64 count:u32 entry* checksum:u64
-//! entry := path_len:u16 path flags:u8 [base_kind:u8 base_id[32]] [work_kind:u8 work_id[32] mtime:i64 ctime:i64 size:u64 ino:u64]
+//! "MUSESC03" base_snapshot[32] scan_started_ns:i64 count:u32 paths_len:u32
+//!            path_len:u16 × count   paths (paths_len bytes, all paths back to back)
+//!            record × count         checksum:u64
+//! record := flags:u8 [base_kind:u8 base_id[32]] [work_kind:u8 [work_id[32]] mtime:i64 ctime:i64 size:u64 ino:u64]
 //! flags := bit0 has base, bit1 has work, bit2 work id equals base id (work_id omitted)
 //! ```
 
@@ -20,7 +22,7 @@ use muse_core::{EntryKind, ObjectId, TreeId};
 use super::walk::FileStat;
 use crate::fsutil::write_atomic_with;
 
-const MAGIC: &[u8; 8] = b"MUSESC02";
+const MAGIC: &[u8; 8] = b"MUSESC03";
 const HAS_BASE: u8 = 1;
 const HAS_WORK: u8 = 2;
 const SAME_ID: u8 = 4;
@@ -71,14 +73,21 @@ impl StatCache {
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.entries.len() * 90);
+        let paths_len: usize = self.entries.iter().map(|e| e.path.len()).sum();
+        let mut out = Vec::with_capacity(64 + paths_len + self.entries.len() * 80);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(self.base_snapshot.map(|t| *t.0.as_bytes()).unwrap_or([0; 32]).as_slice());
         out.extend_from_slice(&self.scan_started_ns.to_be_bytes());
         out.extend_from_slice(&(self.entries.len() as u32).to_be_bytes());
+        out.extend_from_slice(&(paths_len as u32).to_be_bytes());
+        // Paths are kept together so that a load validates them as UTF-8 in one pass.
         for e in &self.entries {
             out.extend_from_slice(&(e.path.len() as u16).to_be_bytes());
+        }
+        for e in &self.entries {
             out.extend_from_slice(e.path.as_bytes());
+        }
+        for e in &self.entries {
             let same = matches!((e.base, e.work), (Some((_, b)), Some(w)) if b == w.id);
             let flags = u8::from(e.base.is_some()) * HAS_BASE | u8::from(e.work.is_some()) * HAS_WORK | u8::from(same) * SAME_ID;
             out.push(flags);
@@ -143,7 +152,7 @@ impl<'a> Cursor<'a> {
 }
 
 fn decode(bytes: &[u8]) -> Option<StatCache> {
-    if bytes.len() < 8 + 32 + 8 + 4 + 8 || &bytes[..8] != MAGIC {
+    if bytes.len() < 8 + 32 + 8 + 4 + 4 + 8 || &bytes[..8] != MAGIC {
         return None;
     }
     let (body, sum) = bytes.split_at(bytes.len() - 8);
@@ -155,10 +164,15 @@ fn decode(bytes: &[u8]) -> Option<StatCache> {
     let base_snapshot = (base.as_bytes() != &[0; 32]).then_some(TreeId(base));
     let scan_started_ns = c.u64()? as i64;
     let count = u32::from_be_bytes(c.take(4)?.try_into().ok()?) as usize;
-    let mut entries = Vec::with_capacity(count.min(body.len() / 20));
-    for _ in 0..count {
-        let len = u16::from_be_bytes(c.take(2)?.try_into().ok()?) as usize;
-        let path = std::str::from_utf8(c.take(len)?).ok()?.to_string();
+    let paths_len = u32::from_be_bytes(c.take(4)?.try_into().ok()?) as usize;
+    let lengths = c.take(count.checked_mul(2)?)?;
+    let paths = std::str::from_utf8(c.take(paths_len)?).ok()?;
+    let mut entries = Vec::with_capacity(count);
+    let mut path_at = 0;
+    for len in lengths.chunks_exact(2) {
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let path = paths.get(path_at..path_at + len)?.to_string();
+        path_at += len;
         let flags = c.u8()?;
         let base = if flags & HAS_BASE != 0 { Some((EntryKind::from_code(c.u8()?)?, c.id()?)) } else { None };
         let work = if flags & HAS_WORK != 0 {
@@ -171,7 +185,7 @@ fn decode(bytes: &[u8]) -> Option<StatCache> {
         };
         entries.push(CacheEntry { path, base, work });
     }
-    (c.pos == body.len()).then_some(StatCache { base_snapshot, scan_started_ns, entries })
+    (c.pos == body.len() && path_at == paths_len).then_some(StatCache { base_snapshot, scan_started_ns, entries })
 }
 
 #[cfg(test)]

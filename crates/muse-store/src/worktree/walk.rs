@@ -193,6 +193,9 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
         ignores.clone()
     };
     listed.sort_unstable_by(|a, b| path_order(&names, a, b));
+    // Validating the whole buffer at once is much cheaper than name by name; NUL separators
+    // are ASCII, so every name is then a valid slice of it.
+    let names_text = std::str::from_utf8(&names).ok();
     let mut items: Vec<Item> = Vec::with_capacity(listed.len());
     for item in &listed {
         let raw_name = &names[item.start..item.start + item.len];
@@ -200,7 +203,8 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
         if ignores.is_some() && Ignores::is_ignored(&ignores, &abs.join(std::ffi::OsStr::from_bytes(raw_name)), item.is_dir()) {
             continue;
         }
-        let Ok(name) = std::str::from_utf8(raw_name) else {
+        let name = names_text.and_then(|t| t.get(item.start..item.start + item.len)).map_or_else(|| std::str::from_utf8(raw_name), Ok);
+        let Ok(name) = name else {
             return Err(StoreError::InvalidPath {
                 path: abs.join(std::ffi::OsStr::from_bytes(raw_name)),
                 reason: "the name is not valid UTF-8; muse stores UTF-8 paths only (rename it or add it to .museignore)".into(),
