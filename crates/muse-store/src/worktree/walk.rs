@@ -10,6 +10,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
 use muse_core::EntryKind;
 use rayon::prelude::*;
+use rustix::fd::AsFd;
 
 
 use crate::error::{Result, StoreError};
@@ -104,6 +105,8 @@ fn open_dir(parent: impl rustix::fd::AsFd, name: impl rustix::path::Arg, abs: &P
 }
 
 /// One entry of a directory: its name's place in the directory's name buffer, and its type.
+/// In the buffer a directory's name is followed by `/` (so that its sort key is `name/`, see
+/// [`path_order`]) and every name by a NUL (so that it can be passed to the kernel as it is).
 struct Listed {
     start: usize,
     len: usize,
@@ -114,18 +117,24 @@ impl Listed {
     fn is_dir(&self) -> bool {
         self.file_type == rustix::fs::FileType::Directory
     }
+
+    /// The bytes siblings are ordered by: the name, plus `/` for a directory.
+    fn key<'n>(&self, names: &'n [u8]) -> &'n [u8] {
+        &names[self.start..self.start + self.len + usize::from(self.is_dir())]
+    }
+
+    /// The name as the kernel takes it (a directory's with its `/`, which names the same).
+    fn c_name<'n>(&self, names: &'n [u8]) -> &'n std::ffi::CStr {
+        let end = self.start + self.len + usize::from(self.is_dir());
+        std::ffi::CStr::from_bytes_with_nul(&names[self.start..=end]).expect("one NUL after each name")
+    }
 }
 
 /// Orders siblings with directories compared as `name/`, which makes a depth-first walk come
 /// out in the byte order of full paths ("a.txt" < "a/x" because '.' < '/'), so no global sort
 /// is needed.
 fn path_order(names: &[u8], a: &Listed, b: &Listed) -> std::cmp::Ordering {
-    let (x, y) = (&names[a.start..a.start + a.len], &names[b.start..b.start + b.len]);
-    let n = x.len().min(y.len());
-    x[..n].cmp(&y[..n]).then_with(|| {
-        let next = |name: &[u8], is_dir: bool| name.get(n).copied().or(is_dir.then_some(b'/'));
-        next(x, a.is_dir()).cmp(&next(y, b.is_dir()))
-    })
+    a.key(names).cmp(b.key(names))
 }
 
 /// `rel/name`, or `name` at the top, allocated once at its final size.
@@ -142,7 +151,7 @@ fn join_rel(rel: &str, name: &str) -> String {
 /// What one directory level yields, in path order.
 enum Item {
     File(WalkedFile),
-    /// A subdirectory: its entry in the name buffer, absolute path and relative path. It is
+    /// A subdirectory: its index in the listing, absolute path and relative path. It is
     /// opened only when walked, so at most one descriptor per level and thread is open.
     Dir(usize, PathBuf, String),
 }
@@ -151,12 +160,14 @@ enum Item {
 fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Option<Vec<WalkedFile>>> {
     use rustix::fs::{AtFlags, FileType};
     let io_err = |op: &'static str, path: PathBuf| move |e: rustix::io::Errno| StoreError::Io { op, path, source: e.into() };
-    let mut dir = rustix::fs::Dir::new(fd).map_err(io_err("list", abs.to_path_buf()))?;
-    // Names live in one buffer, NUL-terminated so they can be passed to fstatat as they are.
+    // Names live in one buffer (see `Listed`); entries are read straight from getdents
+    // buffers, without an allocation per entry.
     let mut names: Vec<u8> = Vec::new();
     let mut listed = Vec::new();
     let mut has_ignore_file = false;
-    while let Some(entry) = dir.read() {
+    let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 32 * 1024];
+    let mut dir = rustix::fs::RawDir::new(&fd, &mut buf);
+    while let Some(entry) = dir.next() {
         let entry = entry.map_err(io_err("list", abs.to_path_buf()))?;
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." {
@@ -169,16 +180,26 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
             continue;
         }
         has_ignore_file |= name == IGNORE_FILE.as_bytes();
-        listed.push(Listed { start: names.len(), len: name.len(), file_type: entry.file_type() });
+        let item = Listed { start: names.len(), len: name.len(), file_type: entry.file_type() };
         names.extend_from_slice(name);
+        if item.is_dir() {
+            names.push(b'/');
+        }
         names.push(0);
+        listed.push(item);
     }
-    let dir_fd = dir.fd().map_err(io_err("list", abs.to_path_buf()))?;
+    let dir_fd = fd.as_fd();
     // Some file systems do not report types in directory entries: ask them.
     for item in listed.iter_mut().filter(|l| l.file_type == FileType::Unknown) {
-        let name = std::ffi::CStr::from_bytes_with_nul(&names[item.start..=item.start + item.len]).expect("NUL-terminated");
-        if let Ok(stat) = rustix::fs::statat(dir_fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+        if let Ok(stat) = rustix::fs::statat(dir_fd, item.c_name(&names), AtFlags::SYMLINK_NOFOLLOW) {
             item.file_type = FileType::from_raw_mode(stat.st_mode as _);
+            if item.is_dir() {
+                // Give it the `/` its sort key and name need, at the end of the buffer.
+                let name = names[item.start..item.start + item.len].to_vec();
+                item.start = names.len();
+                names.extend_from_slice(&name);
+                names.extend_from_slice(b"/\0");
+            }
         }
     }
     let ignores = if has_ignore_file {
@@ -197,9 +218,9 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
     // are ASCII, so every name is then a valid slice of it.
     let names_text = std::str::from_utf8(&names).ok();
     let mut items: Vec<Item> = Vec::with_capacity(listed.len());
-    for item in &listed {
+    for (index, item) in listed.iter().enumerate() {
         let raw_name = &names[item.start..item.start + item.len];
-        let c_name = std::ffi::CStr::from_bytes_with_nul(&names[item.start..=item.start + item.len]).expect("NUL-terminated");
+        let c_name = item.c_name(&names);
         if ignores.is_some() && Ignores::is_ignored(&ignores, &abs.join(std::ffi::OsStr::from_bytes(raw_name)), item.is_dir()) {
             continue;
         }
@@ -211,7 +232,7 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
             });
         };
         if item.is_dir() {
-            items.push(Item::Dir(item.start, abs.join(name), join_rel(rel, name)));
+            items.push(Item::Dir(index, abs.join(name), join_rel(rel, name)));
             continue;
         }
         if !matches!(item.file_type, FileType::RegularFile | FileType::Symlink) {
@@ -240,11 +261,7 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
     let nested: Vec<Option<Vec<WalkedFile>>> = items
         .par_iter()
         .filter_map(|item| match item {
-            Item::Dir(start, dir, dir_rel) => {
-                let end = *start + names[*start..].iter().position(|&b| b == 0).expect("NUL-terminated");
-                let c_name = std::ffi::CStr::from_bytes_with_nul(&names[*start..=end]).expect("NUL-terminated");
-                Some(open_dir(dir_fd, c_name, dir).and_then(|fd| walk_dir(fd, dir, dir_rel, &ignores)))
-            }
+            Item::Dir(at, dir, dir_rel) => Some(open_dir(dir_fd, listed[*at].c_name(&names), dir).and_then(|fd| walk_dir(fd, dir, dir_rel, &ignores))),
             Item::File(_) => None,
         })
         .collect::<Result<_>>()?;
