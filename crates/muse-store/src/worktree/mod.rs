@@ -124,6 +124,19 @@ pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>
         cursor += usize::from(same);
     }
 
+    // The common case: every file matched a trusted cache entry and no cached file is gone.
+    // The cache stays as it is and the changes are those it already records.
+    let cached_files = old.entries.iter().filter(|e| e.work.is_some()).count();
+    if !cache_changed && known.iter().all(Option::is_some) && walked.len() == cached_files {
+        let changes = old
+            .entries
+            .iter()
+            .filter(|e| e.work.map(|w| (w.kind, w.id)) != e.base)
+            .map(|e| WorkChange { path: e.path.clone(), base: e.base, work: e.work.map(|w| (w.kind, w.id)) })
+            .collect();
+        return Ok(Scan { base_snapshot: base, changes, cache: old, cache_changed: false });
+    }
+
     // Hash the rest, in parallel.
     let to_hash: Vec<usize> = (0..walked.len()).filter(|&i| known[i].is_none()).collect();
     let hashed: Vec<Option<(ObjectId, FileStat)>> = to_hash
