@@ -11,7 +11,7 @@ use muse_store::worktree::checkout::{checkout, CheckoutStats};
 use muse_store::{Repository, StoreError, DOT_MUSE};
 
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_CORRUPT, EXIT_INVALID_INPUT, EXIT_IO};
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse import`.
 #[derive(clap::Args)]
@@ -82,8 +82,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if ctx.json {
         return ctx.print_json(&out);
     }
-    print_text(&out);
-    Ok(())
+    print_text(&out)
 }
 
 /// Like `git clone`: `../x.git` and `../x` both import into `./x`.
@@ -140,9 +139,9 @@ fn show_progress(ctx: &Ctx, bar: &mut Option<(ImportPhase, ProgressBar)>, p: Imp
     }
 }
 
-fn print_text(out: &ImportJson) {
+fn print_text(out: &ImportJson) -> CliResult {
     let s = &out.summary;
-    println!(
+    outln!(
         "Imported {} commit(s) ({} snapshot(s), {} objects, {:.1} MiB) into {} in {:.1}s",
         s.commits,
         s.snapshots,
@@ -150,29 +149,30 @@ fn print_text(out: &ImportJson) {
         s.bytes_written as f64 / (1024.0 * 1024.0),
         out.repository,
         s.seconds
-    );
+    )?;
     if s.commits_previously_imported > 0 {
-        println!("{} commit(s) were already imported by earlier runs", s.commits_previously_imported);
+        outln!("{} commit(s) were already imported by earlier runs", s.commits_previously_imported)?;
     }
-    println!("{} branch(es), {} tag(s), {} ref(s) created or moved", s.branches, s.tags, s.refs_updated);
+    outln!("{} branch(es), {} tag(s), {} ref(s) created or moved", s.branches, s.tags, s.refs_updated)?;
     if let Some(head) = &s.head {
-        println!("HEAD is on {head}");
+        outln!("HEAD is on {head}")?;
     }
     if let Some(stats) = &out.checkout {
-        println!("checked out {} file(s)", stats.written);
+        outln!("checked out {} file(s)", stats.written)?;
     }
     if s.submodules_skipped > 0 {
-        println!("skipped {} submodule(s): {}", s.submodules_skipped, s.submodule_paths.join(", "));
+        outln!("skipped {} submodule(s): {}", s.submodules_skipped, s.submodule_paths.join(", "))?;
     }
     for p in &s.skipped_paths {
-        println!("skipped {} (git commit {}): {}", p.path, p.commit, p.reason);
+        outln!("skipped {} (git commit {}): {}", p.path, p.commit, p.reason)?;
     }
     if s.paths_skipped > s.skipped_paths.len() as u64 {
-        println!("… and {} more skipped path(s)", s.paths_skipped - s.skipped_paths.len() as u64);
+        outln!("… and {} more skipped path(s)", s.paths_skipped - s.skipped_paths.len() as u64)?;
     }
     for w in &s.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}")?;
     }
+    Ok(())
 }
 
 /// Maps an import failure to the CLI's exit codes (docs/cli.md).
