@@ -74,7 +74,7 @@ pub fn build(store: &ObjectStore, want: &[CommitId], have: &[CommitId], out: imp
 pub fn encode_plan(source: &Source<'_>, plan: &Plan, level: i32, sink: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>) -> Result<BuildStats> {
     let mut stats = BuildStats::default();
     for (kind, items) in [(ObjectKind::Blob, &plan.blobs), (ObjectKind::Tree, &plan.trees), (ObjectKind::Commit, &plan.commits)] {
-        in_batches(items, &mut |item| match kind {
+        in_batches(items, &|item| match kind {
             ObjectKind::Commit => encode_commit(source.store(), item, level),
             _ => encode_object(source, kind, item, level),
         }, &mut |header, payload| {
@@ -85,18 +85,17 @@ pub fn encode_plan(source: &Source<'_>, plan: &Plan, level: i32, sink: &mut dyn 
     Ok(stats)
 }
 
+/// One encoded record: its header and payload.
+type Encoded = (RecordHeader, Vec<u8>);
+
 /// Encodes `items` in parallel batches whose size adapts so that a batch's encoded payloads,
 /// held until they are written in order, stay near [`BATCH_BYTES`].
-fn in_batches(
-    items: &[Item],
-    encode: &(dyn Fn(&Item) -> Result<(RecordHeader, Vec<u8>)> + Sync),
-    write: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>,
-) -> Result<()> {
+fn in_batches(items: &[Item], encode: &(dyn Fn(&Item) -> Result<Encoded> + Sync), write: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>) -> Result<()> {
     let mut batch = MIN_BATCH;
     let mut start = 0;
     while start < items.len() {
         let end = (start + batch).min(items.len());
-        let encoded: Vec<(RecordHeader, Vec<u8>)> = items[start..end].par_iter().map(encode).collect::<Result<_>>()?;
+        let encoded: Vec<Encoded> = items[start..end].par_iter().map(encode).collect::<Result<_>>()?;
         let bytes: usize = encoded.iter().map(|(_, payload)| payload.len()).sum();
         let average = (bytes / encoded.len().max(1)).max(1);
         batch = (BATCH_BYTES / average).clamp(MIN_BATCH, MAX_BATCH);
@@ -123,7 +122,7 @@ impl BuildStats {
 }
 
 /// Encodes a blob or tree, as a delta against its planned base when both are small enough.
-fn encode_object(source: &Source<'_>, kind: ObjectKind, item: &Item, level: i32) -> Result<(RecordHeader, Vec<u8>)> {
+fn encode_object(source: &Source<'_>, kind: ObjectKind, item: &Item, level: i32) -> Result<Encoded> {
     let data = source.object(&item.id)?;
     let mut encoding = Encoding::Zstd;
     let mut payload = None;
@@ -140,7 +139,7 @@ fn encode_object(source: &Source<'_>, kind: ObjectKind, item: &Item, level: i32)
 
 /// Encodes a commit as stored (with its signature, if any) under its id, as a delta against its
 /// planned base commit (its first parent) if it has one.
-fn encode_commit(store: &ObjectStore, item: &Item, level: i32) -> Result<(RecordHeader, Vec<u8>)> {
+fn encode_commit(store: &ObjectStore, item: &Item, level: i32) -> Result<Encoded> {
     let data = store.read_commit(&CommitId(item.id))?.encode();
     let (encoding, payload) = match item.base {
         Some(base) => (Encoding::ZstdDelta(base), compress(&data, Some(&store.read_commit(&CommitId(base))?.encode()), level)),
