@@ -6,6 +6,10 @@ use std::sync::Arc;
 
 use muse_core::ObjectId;
 
+/// Bytes of bookkeeping per cached object (map and queue entries, the `Arc` and `Vec` headers,
+/// allocator overhead), counted against the budget so that many tiny objects cannot exceed it.
+const ENTRY_OVERHEAD: usize = 160;
+
 /// Recently used decoded objects kept for resolving deltas, within a byte budget (least
 /// recently used out first).
 pub struct BaseCache {
@@ -46,17 +50,18 @@ impl BaseCache {
 
     /// Caches `data` as the bytes of `id` (ignored if larger than the whole budget).
     pub fn put(&mut self, id: ObjectId, data: Arc<Vec<u8>>) {
-        if data.len() > self.budget || self.map.contains_key(&id) {
+        let cost = data.len() + ENTRY_OVERHEAD;
+        if cost > self.budget || self.map.contains_key(&id) {
             return;
         }
-        self.bytes += data.len();
+        self.bytes += cost;
         let generation = self.touch(id);
         self.map.insert(id, (data, generation));
         while self.bytes > self.budget {
             let Some((old, generation)) = self.order.pop_front() else { break };
             if self.map.get(&old).is_some_and(|(_, current)| *current == generation) {
                 if let Some((evicted, _)) = self.map.remove(&old) {
-                    self.bytes -= evicted.len();
+                    self.bytes -= evicted.len() + ENTRY_OVERHEAD;
                 }
             }
         }
@@ -69,7 +74,7 @@ mod tests {
 
     #[test]
     fn the_cache_evicts_the_least_recently_used() {
-        let mut cache = BaseCache::new(30);
+        let mut cache = BaseCache::new(30 + 3 * ENTRY_OVERHEAD);
         let ids: Vec<ObjectId> = (0u8..4).map(|i| ObjectId::of(&[i])).collect();
         cache.put(ids[0], Arc::new(vec![0; 10]));
         cache.put(ids[1], Arc::new(vec![1; 10]));
@@ -78,7 +83,7 @@ mod tests {
         cache.put(ids[3], Arc::new(vec![3; 10]));
         assert!(cache.get(&ids[1]).is_none(), "the least recently used goes first");
         assert!(cache.get(&ids[0]).is_some() && cache.get(&ids[2]).is_some() && cache.get(&ids[3]).is_some());
-        cache.put(ids[1], Arc::new(vec![0; 31]));
+        cache.put(ids[1], Arc::new(vec![0; 31 + 3 * ENTRY_OVERHEAD]));
         assert!(cache.get(&ids[1]).is_none(), "larger than the budget: not kept");
     }
 }

@@ -124,21 +124,21 @@ struct Slot {
     accepted: bool,
     /// Its decoded size.
     size: u64,
-    /// Length of the delta chain within the spool (0 for a whole object).
-    depth: u32,
+    /// Length of the delta chain within the spool (0 for a whole object; at most 50).
+    depth: u8,
     /// Where its entry starts in the spool.
     offset: u64,
 }
 
 /// The outcome of verifying one record: its id, spool offset and delta depth; or the reason it
 /// is rejected, with its id when its bytes are what the record declares.
-type Verdict = std::result::Result<(ObjectId, u64, u32), (Option<ObjectId>, String)>;
+type Verdict = std::result::Result<(ObjectId, u64, u8), (Option<ObjectId>, String)>;
 
 /// A resolved delta base: its bytes, the chain depth the new object would have, and whether the
 /// base is in the store rather than the pack (a "thin" delta).
 struct Base {
     data: Arc<Vec<u8>>,
-    depth: u32,
+    depth: u8,
     thin: bool,
 }
 
@@ -301,7 +301,7 @@ impl Applier<'_> {
             if !compatible(slot.kind) {
                 return Ok(Err(wrong_kind(slot.kind)));
             }
-            if slot.depth + 1 > MAX_DELTA_DEPTH {
+            if u32::from(slot.depth) + 1 > MAX_DELTA_DEPTH {
                 return Ok(Err(format!("its delta chain is longer than {MAX_DELTA_DEPTH}")));
             }
             if slot.size > MAX_INLINE_SIZE {
@@ -360,15 +360,20 @@ impl Applier<'_> {
     /// Copies the accepted records from the spool into one new store pack and publishes it.
     fn publish(mut self) -> Result<ApplyReport> {
         let mut report = ApplyReport { rejected: std::mem::take(&mut self.rejected), ..ApplyReport::default() };
-        let mut accepted: Vec<(u64, ObjectId)> = self.slots.iter().filter(|(_, slot)| slot.accepted).map(|(id, slot)| (slot.offset, *id)).collect();
+        // Only the table of accepted records is needed from here on.
+        self.ids = Vec::new();
+        self.rejected_prefixes = HashSet::new();
+        self.cache = BaseCache::new(0);
+        let mut accepted: Vec<(u64, ObjectId)> = std::mem::take(&mut self.slots).into_iter().filter(|(_, slot)| slot.accepted).map(|(id, slot)| (slot.offset, id)).collect();
         accepted.sort_unstable();
         let mut writer = self.store.begin_write()?;
+        let mut entries = self.spool.entries()?;
         for (offset, id) in accepted {
             if self.store.contains(&id)? {
                 continue;
             }
             run_hook(self.hook, WriteStep::Store(&id))?;
-            let (header, mut payload) = self.spool.open_entry(offset)?;
+            let (header, mut payload) = entries.open(offset)?;
             writer.add_raw_from_reader(header.kind, id, header.encoding, header.size, header.payload_len, &mut payload)?;
             match header.kind {
                 ObjectKind::Blob => report.blobs_written += 1,

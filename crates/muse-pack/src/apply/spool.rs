@@ -7,7 +7,7 @@
 //! u64:payload_len payload`. The entry's id is kept by the caller, with its offset.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -126,11 +126,30 @@ impl Spool {
         Ok(payload)
     }
 
-    /// The entry at `offset`: its header and a reader over its payload (for publishing).
-    pub fn open_entry(&mut self, offset: u64) -> Result<(EntryHeader, impl Read + '_)> {
-        let (header, payload_at) = self.header_at(offset)?;
-        let reader = PositionalReader { file: self.out.get_ref(), offset: payload_at };
-        Ok((header, BufReader::with_capacity(64 << 10, reader).take(header.payload_len)))
+    /// A reader for visiting entries in ascending offset order (for publishing).
+    pub fn entries(&mut self) -> Result<SpoolEntries> {
+        self.out.flush().map_err(|e| self.err("write", e))?;
+        let file = File::open(&self.path).map_err(|e| self.err("open", e))?;
+        Ok(SpoolEntries { reader: BufReader::with_capacity(1 << 20, file), path: self.path.clone() })
+    }
+}
+
+/// Buffered sequential access to a spool's entries, skipping forward between them.
+pub struct SpoolEntries {
+    reader: BufReader<File>,
+    path: PathBuf,
+}
+
+impl SpoolEntries {
+    /// The header of the entry at `offset` and a reader over its payload. Offsets must come in
+    /// ascending order (the buffer is kept when moving forward a little).
+    pub fn open(&mut self, offset: u64) -> Result<(EntryHeader, impl Read + '_)> {
+        let err = |e: io::Error| PackError::io("read", self.path.display(), e);
+        let here = self.reader.stream_position().map_err(err)?;
+        let skip = i64::try_from(i128::from(offset) - i128::from(here)).map_err(|_| err(io::ErrorKind::InvalidInput.into()))?;
+        self.reader.seek_relative(skip).map_err(err)?;
+        let header = EntryHeader::decode(&mut self.reader).map_err(err)?;
+        Ok((header, (&mut self.reader).take(header.payload_len)))
     }
 }
 
