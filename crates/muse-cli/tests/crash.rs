@@ -336,13 +336,13 @@ fn a_commit_after_a_kill_during_the_ref_update_does_not_stall() {
 }
 
 /// Pack consolidation runs in a commit once the store holds more than 48 packs, under
-/// `objects/packs/consolidate.lock`. A commit killed while consolidating must not disable
+/// `objects/packs/repack.lock`. A commit killed while consolidating must not disable
 /// consolidation for good. (Regression test: with a create_new lock file removed on completion,
 /// the leftover file made every later consolidation skip, and packs piled up.)
 #[test]
 fn a_consolidation_killed_midway_does_not_disable_consolidation() {
     let repo = TestRepo::new();
-    let lock = repo.path(".muse/objects/packs/consolidate.lock");
+    let lock = repo.path(".muse/objects/packs/repack.lock");
     let commit = |repo: &TestRepo, n: u32| {
         repo.write("counter", format!("{n}\n"));
         repo.cmd().args(["commit", "-m", &format!("commit {n}"), "--date", &common::date(n)]).run().ok();

@@ -62,7 +62,7 @@ pub enum PackError {
     /// A commit asked for by a build is not in the store.
     #[error("cannot pack commit {0}: it is not in the store")]
     UnknownCommit(ObjectId),
-    /// Another `gc` holds the store's gc lock.
+    /// Another `gc`, or a commit's pack consolidation, held the store's repack lock too long.
     #[error("another muse gc is running (lock {}); try again later", .0.display())]
     Locked(std::path::PathBuf),
     /// A clone's target directory exists and is not empty.

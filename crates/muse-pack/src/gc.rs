@@ -8,9 +8,7 @@
 //! a crash in between leaves duplicates, never a loss.
 
 use std::collections::HashSet;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use muse_core::{CommitId, ObjectId};
 use muse_store::odb::Encoding;
@@ -38,13 +36,16 @@ pub struct GcReport {
     pub unreachable_kept: u64,
     /// Bytes of the new pack.
     pub bytes_after: u64,
-    /// Temporary files of dead writers removed from `objects/tmp`.
+    /// Temporary files of dead writers removed (`objects/tmp`, and the hidden `.tmp` files of
+    /// interrupted ref, HEAD, config and stat-cache replacements).
     pub temp_files_removed: u64,
 }
 
 /// Repacks the store of `repo` into one pack.
 pub fn gc(repo: &Repository, options: &BuildOptions) -> Result<GcReport> {
-    let _lock = GcLock::acquire(repo.store_dir())?;
+    // The repack lock keeps a commit's pack consolidation (or another gc) from removing packs
+    // this gc reads, and this gc from removing packs they read.
+    let _lock = repo.objects().repack_lock(true)?.ok_or_else(|| PackError::Locked(repo.store_dir().join("objects/packs/repack.lock")))?;
     let store = repo.objects();
     let before = store.packs()?;
     let mut report = GcReport { packs_before: before.len(), bytes_before: before.iter().map(|p| p.bytes).sum(), ..GcReport::default() };
@@ -78,7 +79,7 @@ pub fn gc(repo: &Repository, options: &BuildOptions) -> Result<GcReport> {
     let old: Vec<PathBuf> = before.into_iter().map(|p| p.path).filter(|p| Some(p) != new_pack.as_ref()).collect();
     store.remove_packs(&old)?;
     report.bytes_after = store.packs()?.iter().map(|p| p.bytes).sum();
-    report.temp_files_removed = remove_dead_temp_files(store.tmp_dir())?;
+    report.temp_files_removed = repo.remove_dead_temp_files()? as u64;
     Ok(report)
 }
 
@@ -100,55 +101,4 @@ fn roots(repo: &Repository) -> Result<Vec<CommitId>> {
     Ok(roots)
 }
 
-/// Removes files in `tmp` whose writer (the pid in their `stem-pid-…` name) no longer runs.
-fn remove_dead_temp_files(tmp: &Path) -> Result<u64> {
-    let mut removed = 0;
-    let entries = fs::read_dir(tmp).map_err(|e| PackError::io("list", tmp.display(), e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| PackError::io("list", tmp.display(), e))?.path();
-        let pid = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('-').nth(1)).and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|pid| !process_runs(pid)) && fs::remove_file(&path).is_ok() {
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
 
-fn process_runs(pid: u32) -> bool {
-    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// `.muse/gc.lock`, held while a gc runs, so two never remove each other's packs.
-struct GcLock {
-    path: PathBuf,
-}
-
-impl GcLock {
-    fn acquire(store_dir: &Path) -> Result<GcLock> {
-        let path = store_dir.join("gc.lock");
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    file.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(|e| PackError::io("write", path.display(), e))?;
-                    return Ok(GcLock { path });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u32>().ok());
-                    if holder.is_some_and(process_runs) {
-                        break;
-                    }
-                    // The holder died: break its lock and try once more.
-                    let _ = fs::remove_file(&path);
-                }
-                Err(e) => return Err(PackError::io("create", path.display(), e)),
-            }
-        }
-        Err(PackError::Locked(path))
-    }
-}
-
-impl Drop for GcLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}

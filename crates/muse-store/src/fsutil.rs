@@ -13,6 +13,23 @@ pub(crate) fn unique_name(stem: &str) -> String {
     format!("{stem}-{}-{}-{nanos}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The pid of the process that made a temporary file named with [`unique_name`]
+/// (`[.]STEM-PID-COUNTER-NANOS[.EXT]`), read from the right since STEM may hold dashes.
+pub(crate) fn temp_file_writer(name: &str) -> Option<u32> {
+    let mut fields = name.rsplitn(4, '-');
+    let nanos = fields.next()?;
+    let counter = fields.next()?;
+    let pid = fields.next()?;
+    fields.next()?;
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (numeric(counter) && nanos.bytes().next().is_some_and(|b| b.is_ascii_digit())).then(|| pid.parse().ok()).flatten()
+}
+
+/// Whether process `pid` still runs (this process counts as running).
+pub(crate) fn process_runs(pid: u32) -> bool {
+    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// Fsyncs a directory so that renames and creations inside it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -74,5 +91,20 @@ pub(crate) fn list_dir(dir: &Path) -> crate::error::Result<Vec<fs::DirEntry>> {
         Ok(entries) => entries.map(|e| e.ctx("list", dir)).collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(crate::error::StoreError::Io { op: "list", path: dir.to_path_buf(), source: e }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_file_names_carry_their_writer() {
+        let name = format!(".{}.tmp", unique_name("feature-x"));
+        assert_eq!(temp_file_writer(&name), Some(std::process::id()));
+        assert_eq!(temp_file_writer(&format!("{}.pack", unique_name("pack"))), Some(std::process::id()));
+        assert_eq!(temp_file_writer("notes.txt"), None);
+        assert_eq!(temp_file_writer("a-b-c-d"), None);
+        assert!(process_runs(std::process::id()));
     }
 }

@@ -7,7 +7,7 @@ pub mod refs;
 mod repo;
 
 pub use error::{Result, StoreError};
-pub use odb::{Object, ObjectKind, ObjectListing, ObjectStore, PackWriter};
+pub use odb::{Object, ObjectKind, ObjectListing, ObjectStore, PackWriter, RepackLock};
 pub use refs::{RefName, RefStore};
 pub use repo::{Head, Repository, DOT_MUSE};
 pub mod snapshot;

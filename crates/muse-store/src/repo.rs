@@ -256,6 +256,20 @@ impl Repository {
         Ok(out)
     }
 
+    /// Removes the leftover temporary files whose writer (the pid in the name every muse writer
+    /// gives its temporary files) no longer runs; returns how many were removed.
+    pub fn remove_dead_temp_files(&self) -> Result<usize> {
+        let mut removed = 0;
+        for path in self.leftover_temp_files()? {
+            let writer = path.file_name().and_then(|n| n.to_str()).and_then(crate::fsutil::temp_file_writer);
+            if writer.is_some_and(|pid| !crate::fsutil::process_runs(pid)) {
+                let gone = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+                removed += usize::from(gone.is_ok());
+            }
+        }
+        Ok(removed)
+    }
+
     /// Creates a new working copy at `path` sharing this store, with HEAD set to `head`.
     /// The caller then checks out the files. Returns the new working copy, opened.
     pub fn add_workspace(&self, path: &Path, name: &str, head: &Head) -> Result<Repository> {

@@ -49,6 +49,11 @@ pub struct ObjectListing {
     pub damaged: Vec<(ObjectId, String)>,
 }
 
+/// The store's repack lock (see [`ObjectStore::repack_lock`]); released when dropped.
+pub struct RepackLock {
+    _file: File,
+}
+
 /// Summary of one pack, for `fsck` and `gc`.
 #[derive(Debug, Clone)]
 pub struct PackInfo {
@@ -324,14 +329,32 @@ impl ObjectStore {
         self.consolidate(&packs[1..])
     }
 
+    /// Takes the store's repack lock, held by whoever rewrites packs and removes the old ones
+    /// (consolidation, `gc`), so that two of them never remove packs the other is reading. It is
+    /// an advisory lock (`flock` on `objects/packs/repack.lock`): the kernel releases it when its
+    /// holder dies. With `wait`, waits up to 10 s for another holder; without, returns `None`
+    /// at once if the lock is taken.
+    pub fn repack_lock(&self, wait: bool) -> Result<Option<RepackLock>> {
+        let path = self.packs_dir.join("repack.lock");
+        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&path).ctx("create", &path)?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(RepackLock { _file: file })),
+                Err(fs::TryLockError::WouldBlock) if wait && started.elapsed() < std::time::Duration::from_secs(10) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(fs::TryLockError::Error(e)) => return Err(StoreError::Io { op: "lock", path, source: e }),
+            }
+        }
+    }
+
     /// Merges the given packs into one new pack and removes them.
     fn consolidate(&self, packs: &[Arc<Pack>]) -> Result<bool> {
-        // An advisory lock: released by the kernel even if this process is killed mid-way.
-        let lock_path = self.packs_dir.join("consolidate.lock");
-        let lock = OpenOptions::new().write(true).create(true).truncate(false).open(&lock_path).ctx("create", &lock_path)?;
-        if lock.try_lock().is_err() {
+        let Some(lock) = self.repack_lock(false)? else {
             return Ok(false);
-        }
+        };
         let result = (|| {
             let mut writer = self.begin_write()?;
             writer.skip_existing = false;
