@@ -13,7 +13,7 @@ use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_IO, EXIT_NOT_FOUND};
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse bundle`.
 #[derive(clap::Args)]
@@ -112,12 +112,12 @@ fn create(repo: &Repository, ctx: &Ctx, file: &Path, revs: &[String], not: &[Str
         return ctx.print_json(&out);
     }
     if file != Path::new("-") {
-        println!(
+        outln!(
             "Wrote {}: {} commits, {} trees, {} blobs ({} as deltas), {bytes} bytes",
             out.file, stats.commits, stats.trees, stats.blobs, stats.deltas
-        );
+        )?;
         for r in &out.refs {
-            println!("  {} {}", short(r.commit_id), r.name);
+            outln!("  {} {}", short(r.commit_id), r.name)?;
         }
     }
     Ok(())
@@ -210,13 +210,13 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
     if ctx.json {
         ctx.print_json(&report)?;
     } else {
-        println!("Wrote {} commits, {} trees, {} blobs", report.apply.commits_written, report.apply.snapshots_written, report.apply.blobs_written);
+        outln!("Wrote {} commits, {} trees, {} blobs", report.apply.commits_written, report.apply.snapshots_written, report.apply.blobs_written)?;
         for r in &report.apply.rejected {
-            println!("rejected {} {}: {}", r.kind.as_str(), r.id, r.reason);
+            outln!("rejected {} {}: {}", r.kind.as_str(), r.id, r.reason)?;
         }
         for r in &report.refs {
             let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            println!("{:<12} {} -> {} {}{}", status, r.old.map(short).unwrap_or_else(|| "(none)".into()), short(r.new), r.name, r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default());
+            outln!("{:<12} {} -> {} {}{}", status, r.old.map(short).unwrap_or_else(|| "(none)".into()), short(r.new), r.name, r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default())?;
         }
     }
     let rejected = report.apply.rejected.len() + refs_rejected;

@@ -7,7 +7,7 @@ use muse_pack::BuildOptions;
 
 use super::bundle::pack_error;
 use crate::error::{CliError, CliResult};
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse clone`.
 #[derive(clap::Args)]
@@ -35,7 +35,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if ctx.json {
         return ctx.print_json(&report);
     }
-    println!(
+    outln!(
         "Cloned into {}: {} commits, {} trees, {} blobs; {} refs; HEAD {}; {} files checked out",
         report.path,
         report.apply.commits_written,
@@ -44,6 +44,6 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         report.refs.len(),
         report.head,
         report.files
-    );
+    )?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use muse_pack::BuildOptions;
 
 use super::bundle::pack_error;
 use crate::error::CliResult;
-use crate::output::Ctx;
+use crate::output::{outln, Ctx};
 
 /// Arguments of `muse gc`.
 #[derive(clap::Args)]
@@ -24,12 +24,12 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if ctx.json {
         return ctx.print_json(&report);
     }
-    println!(
+    outln!(
         "Repacked {} objects ({} reachable, {} as deltas, {} unreachable kept) from {} pack(s) of {} bytes into 1 pack of {} bytes",
         report.objects, report.reachable, report.deltas, report.unreachable_kept, report.packs_before, report.bytes_before, report.bytes_after
-    );
+    )?;
     if report.temp_files_removed > 0 {
-        println!("Removed {} temporary file(s) of interrupted writes", report.temp_files_removed);
+        outln!("Removed {} temporary file(s) of interrupted writes", report.temp_files_removed)?;
     }
     Ok(())
 }
