@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${MUSE_CORPUS:-$ROOT/../shared/corpus}
 export MUSE_CORPUS=$CORPUS
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/muse-target}
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=init.defaultBranch GIT_CONFIG_VALUE_0=main
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/muse-bench-import.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
