@@ -12,7 +12,7 @@
 set -euo pipefail
 command -v strace >/dev/null || { echo "strace is needed (apt-get install strace)" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/muse-target}
 export MUSE_AUTHOR="Faults <faults@example.invalid>"
 if [ -n "${MUSE_BIN:-}" ]; then MUSE=$MUSE_BIN; else cargo build --release --quiet -p muse-cli; MUSE=$CARGO_TARGET_DIR/release/muse; fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/muse-pack-faults.XXXXXX")

@@ -20,7 +20,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${MUSE_CORPUS:-$ROOT/../shared/corpus}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/muse-target}
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export MUSE_AUTHOR="Bench <bench@example.invalid>"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/muse-bench-pack.XXXXXX")
