@@ -79,20 +79,19 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
                 problems.push(Problem { subject: id.to_string(), message: format!("parent {parent} is missing") });
             }
         }
-        check_tree(repo, commit.snapshot, &mut checked_trees, id, &mut problems)?;
+        check_tree(repo, commit.snapshot, &mut checked_trees, id, &mut problems);
     }
 
-    let mut check_target = |name: String, target: CommitId, problems: &mut Vec<Problem>| -> Result<()> {
+    let mut check_target = |name: String, target: CommitId, problems: &mut Vec<Problem>| {
         report.refs += 1;
         if store.kind(&target.0).ok().flatten() != Some(ObjectKind::Commit) {
             problems.push(Problem { subject: name, message: format!("points at {target}, which is not a commit in the store") });
         }
-        Ok(())
     };
     for prefix in ["refs/heads/", "refs/tags/"] {
         for name in repo.refs().names(prefix)? {
             match repo.refs().read(&name) {
-                Ok(Some(target)) => check_target(name.to_string(), target, &mut problems)?,
+                Ok(Some(target)) => check_target(name.to_string(), target, &mut problems),
                 Ok(None) => {}
                 Err(e) => problems.push(Problem { subject: name.to_string(), message: e.to_string() }),
             }
@@ -103,7 +102,7 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
         let state = name.as_ref().map_or_else(|| repo.store_dir().to_path_buf(), |n| repo.store_dir().join("workspaces").join(n));
         match fs::read_to_string(state.join("HEAD")) {
             Ok(text) if text.starts_with("sha256:") => match CommitId::parse(text.trim_end()) {
-                Ok(id) => check_target(label, id, &mut problems)?,
+                Ok(id) => check_target(label, id, &mut problems),
                 Err(_) => problems.push(Problem { subject: label, message: "is not a commit id".into() }),
             },
             Ok(text) if text.starts_with("ref: refs/heads/") => {}
@@ -116,7 +115,7 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
     Ok(report)
 }
 
-fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, commit: &ObjectId, problems: &mut Vec<Problem>) -> Result<()> {
+fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, commit: &ObjectId, problems: &mut Vec<Problem>) {
     let mut stack = vec![root];
     while let Some(tree_id) = stack.pop() {
         if !checked.insert(tree_id.0) || tree_id == Tree::empty_id() && !repo.objects().contains(&tree_id.0).unwrap_or(false) {
@@ -137,5 +136,4 @@ fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, 
             }
         }
     }
-    Ok(())
 }
