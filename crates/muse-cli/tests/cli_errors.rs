@@ -267,7 +267,7 @@ fn unreadable_files_exit_7() {
     diff.fails_with(exit::IO, "io");
     // Nothing was committed, and once readable again, it commits.
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    assert_eq!(repo.log_ids(&[]), [c.clone()]);
+    assert_eq!(repo.log_ids(&[]), std::slice::from_ref(&c));
     let next = repo.commit_json("now readable", &[]);
     assert_eq!(next["parents"], json!([c]));
     repo.assert_fsck_clean();

@@ -309,7 +309,7 @@ impl Read for RegionReader<'_> {
 
 /// Builds the bytes of an index for `entries` (sorted here) of a pack with checksum `pack_checksum`.
 pub(crate) fn encode_index(entries: &mut [(ObjectId, u64)], pack_checksum: &ObjectId) -> Vec<u8> {
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_unstable_by_key(|a| a.0);
     let mut out = Vec::with_capacity(12 + 1024 + entries.len() * INDEX_ENTRY_LEN + 64);
     out.extend_from_slice(INDEX_MAGIC);
     out.extend_from_slice(&(entries.len() as u32).to_be_bytes());

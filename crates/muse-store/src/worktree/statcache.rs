@@ -89,7 +89,7 @@ impl StatCache {
         }
         for e in &self.entries {
             let same = matches!((e.base, e.work), (Some((_, b)), Some(w)) if b == w.id);
-            let flags = u8::from(e.base.is_some()) * HAS_BASE | u8::from(e.work.is_some()) * HAS_WORK | u8::from(same) * SAME_ID;
+            let flags = (u8::from(e.base.is_some()) * HAS_BASE) | (u8::from(e.work.is_some()) * HAS_WORK) | (u8::from(same) * SAME_ID);
             out.push(flags);
             if let Some((kind, id)) = e.base {
                 out.push(kind.code());
