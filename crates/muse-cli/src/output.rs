@@ -45,10 +45,8 @@ impl Ctx {
             return ProgressBar::hidden();
         }
         let bar = match total {
-            Some(n) => ProgressBar::new(n).with_style(
-                ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, {eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
-            ),
-            None => ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg} {pos} ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_spinner())),
+            Some(n) => ProgressBar::new(n).with_style(bar_style()),
+            None => ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_spinner())),
         };
         bar.set_message(what.to_string());
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -66,6 +64,11 @@ macro_rules! outln {
     }};
 }
 pub(crate) use outln;
+
+/// The style of counted progress bars: `message [=====>    ] 120/400 (5s)`.
+pub fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{msg:>12} [{bar:30}] {human_pos}/{human_len} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")
+}
 
 /// Maps a failed write to stdout to an I/O error; a closed pipe (`muse log | head`) is the
 /// reader's choice, so it ends the command quietly.

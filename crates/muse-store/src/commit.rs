@@ -9,7 +9,7 @@ use crate::error::{Result, StoreError};
 use crate::refs::RefName;
 use crate::repo::{Head, Repository};
 use crate::snapshot::update_snapshot;
-use crate::worktree::{save_committed_cache, scan, store_changed_content, WorkChange};
+use crate::worktree::{save_committed_cache, scan_reporting, store_changed_content, HashProgress, WorkChange};
 
 /// What a commit did.
 #[derive(Debug, Clone)]
@@ -25,12 +25,13 @@ pub struct CommitOutcome {
 }
 
 /// Commits the working copy on top of HEAD. `template` supplies every field but `parents` and
-/// `snapshot`. Refuses an empty commit unless `allow_empty`.
+/// `snapshot`. Refuses an empty commit unless `allow_empty`. `progress` hears how many of the
+/// files to read are done.
 ///
 /// Order of durability: blobs, trees and the commit go into one pack, fsynced and published
 /// before the branch moves; the branch moves by compare-and-swap from the parent read at the
 /// start, so a concurrent commit to the same branch makes this one fail instead of being lost.
-pub fn commit_worktree(repo: &Repository, template: Commit, allow_empty: bool) -> Result<CommitOutcome> {
+pub fn commit_worktree(repo: &Repository, template: Commit, allow_empty: bool, progress: HashProgress<'_>) -> Result<CommitOutcome> {
     let head = repo.head()?;
     let parent = repo.head_commit()?;
     let base = match parent {
@@ -38,7 +39,7 @@ pub fn commit_worktree(repo: &Repository, template: Commit, allow_empty: bool) -
         None => Tree::empty_id(),
     };
     let sink = Mutex::new(repo.objects().begin_write()?);
-    let mut scanned = scan(repo, base, Some(&sink))?;
+    let mut scanned = scan_reporting(repo, base, Some(&sink), progress)?;
     store_changed_content(repo, &mut scanned, &sink)?;
     if scanned.is_clean() && !allow_empty {
         scanned.save_cache(repo)?;

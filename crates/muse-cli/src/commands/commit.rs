@@ -110,9 +110,16 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         metadata,
         ..Commit::default()
     };
-    let spinner = ctx.progress(None, "committing");
-    let outcome = commit_worktree(&repo, template, args.allow_empty)?;
-    spinner.finish_and_clear();
+    let bar = ctx.progress(None, "committing");
+    let outcome = commit_worktree(&repo, template, args.allow_empty, &|done, total| {
+        if done == 0 {
+            bar.set_length(total);
+            bar.set_style(crate::output::bar_style());
+            bar.set_message("hashing");
+        }
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
     if ctx.json {
         return ctx.print_json(&CommitJson::new(outcome.id, &outcome.commit));
     }

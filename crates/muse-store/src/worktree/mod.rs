@@ -87,6 +87,14 @@ pub(crate) fn now_ns() -> i64 {
 /// cache is merged by moving its entries (no copies), so the cost is one readdir and one lstat
 /// per file plus a linear merge.
 pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>>) -> Result<Scan> {
+    scan_reporting(repo, base, sink, &|_, _| {})
+}
+
+/// Reports how many of the files that need hashing are done: `(done, total)`.
+pub type HashProgress<'p> = &'p (dyn Fn(u64, u64) + Sync);
+
+/// [`scan`], calling `progress` as files are hashed (the part that can take seconds).
+pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>>, progress: HashProgress<'_>) -> Result<Scan> {
     let scan_started_ns = now_ns();
     // Loading the cache overlaps with the walk (which keeps the other threads busy).
     let (mut old, walked) = rayon::join(|| StatCache::load(&cache_path(repo)), || walk(repo.work_dir()));
@@ -139,9 +147,16 @@ pub fn scan(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>
 
     // Hash the rest, in parallel.
     let to_hash: Vec<usize> = (0..walked.len()).filter(|&i| known[i].is_none()).collect();
+    let total = to_hash.len() as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    progress(0, total);
     let hashed: Vec<Option<(ObjectId, FileStat)>> = to_hash
         .par_iter()
-        .map(|&i| hash_path(&repo.work_dir().join(&walked[i].path), walked[i].kind, sink))
+        .map(|&i| {
+            let result = hash_path(&repo.work_dir().join(&walked[i].path), walked[i].kind, sink);
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
+            result
+        })
         .collect::<Result<_>>()?;
     cache_changed |= !to_hash.is_empty();
     let mut hashed = to_hash.into_iter().zip(hashed).peekable();
