@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use muse_core::Tree;
-use muse_store::worktree::scan;
+use muse_store::worktree::scan_reporting;
 use muse_store::Head;
 
 use super::common::change_word;
@@ -43,7 +43,16 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         Some(id) => repo.objects().read_commit(&id)?.snapshot,
         None => Tree::empty_id(),
     };
-    let result = scan(&repo, base, None)?;
+    let bar = ctx.progress(None, "scanning");
+    let result = scan_reporting(&repo, base, None, &|done, total| {
+        if done == 0 {
+            bar.set_length(total);
+            bar.set_style(crate::output::bar_style());
+            bar.set_message("hashing");
+        }
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
     result.save_cache(&repo)?;
     let branch = match &head {
         Head::Branch(name) => Some(name.short().to_string()),
