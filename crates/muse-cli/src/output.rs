@@ -39,7 +39,7 @@ impl Ctx {
     }
 
     /// A progress bar for `total` steps (or a spinner when unknown), shown only on a terminal
-    /// and never under `--json`; it appears only after a short delay, so fast runs stay quiet.
+    /// and never under `--json`; it is redrawn every 120 ms and cleared by `finish_and_clear`.
     pub fn progress(&self, total: Option<u64>, what: &str) -> ProgressBar {
         if self.json || !std::io::stderr().is_terminal() {
             return ProgressBar::hidden();
