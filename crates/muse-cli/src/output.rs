@@ -65,6 +65,19 @@ macro_rules! outln {
 }
 pub(crate) use outln;
 
+/// A callback for `scan_reporting`/`commit_worktree` that turns `bar` (a spinner until then)
+/// into a counted "hashing" bar once the number of files to read is known.
+pub fn hashing_progress(bar: &ProgressBar) -> impl Fn(u64, u64) + Sync + '_ {
+    move |done, total| {
+        if done == 0 {
+            bar.set_length(total);
+            bar.set_style(bar_style());
+            bar.set_message("hashing");
+        }
+        bar.set_position(done);
+    }
+}
+
 /// The style of counted progress bars: `message [=====>    ] 120/400 (5s)`.
 pub fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template("{msg:>12} [{bar:30}] {human_pos}/{human_len} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")

@@ -3,25 +3,9 @@
 
 mod common;
 
-use common::{assert_is_id, changes_of, exit, id_of, Muse, TestRepo, AUTHOR};
+use common::{assert_is_id, changes_of, exit, id_of, Muse, TestRepo, AUTHOR, COMMIT_FIELDS};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-/// The fields every commit JSON object (log, show, commit) carries.
-const COMMIT_FIELDS: [&str; 12] = [
-    "commit_id",
-    "parents",
-    "snapshot_id",
-    "message",
-    "author",
-    "committed_at",
-    "agent_id",
-    "model_id",
-    "toolchain_id",
-    "prompt_hash",
-    "sem_ver_bump",
-    "breaking_changes",
-];
 
 #[track_caller]
 fn assert_commit_shape(commit: &Value) {

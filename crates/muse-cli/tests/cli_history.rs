@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{exit, hex_of, id_of, Muse, TestRepo};
+use common::{exit, hex_of, id_of, Muse, TestRepo, COMMIT_FIELDS};
 use serde_json::{json, Value};
 
 /// A repository with four commits on main:
@@ -216,20 +216,7 @@ fn log_json_shape() {
     let entries = log.as_array().unwrap();
     assert_eq!(entries.len(), 4);
     for (i, e) in entries.iter().enumerate() {
-        for field in [
-            "commit_id",
-            "parents",
-            "snapshot_id",
-            "message",
-            "author",
-            "committed_at",
-            "agent_id",
-            "model_id",
-            "toolchain_id",
-            "prompt_hash",
-            "sem_ver_bump",
-            "breaking_changes",
-        ] {
+        for field in COMMIT_FIELDS {
             assert!(e.get(field).is_some(), "log entry {i} lacks {field}: {e}");
         }
         assert_eq!(e["author"], common::AUTHOR);

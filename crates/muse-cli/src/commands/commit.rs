@@ -111,14 +111,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         ..Commit::default()
     };
     let bar = ctx.progress(None, "committing");
-    let outcome = commit_worktree(&repo, template, args.allow_empty, &|done, total| {
-        if done == 0 {
-            bar.set_length(total);
-            bar.set_style(crate::output::bar_style());
-            bar.set_message("hashing");
-        }
-        bar.set_position(done);
-    })?;
+    let outcome = commit_worktree(&repo, template, args.allow_empty, &crate::output::hashing_progress(&bar))?;
     bar.finish_and_clear();
     if ctx.json {
         return ctx.print_json(&CommitJson::new(outcome.id, &outcome.commit));

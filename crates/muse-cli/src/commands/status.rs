@@ -44,14 +44,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         None => Tree::empty_id(),
     };
     let bar = ctx.progress(None, "scanning");
-    let result = scan_reporting(&repo, base, None, &|done, total| {
-        if done == 0 {
-            bar.set_length(total);
-            bar.set_style(crate::output::bar_style());
-            bar.set_message("hashing");
-        }
-        bar.set_position(done);
-    })?;
+    let result = scan_reporting(&repo, base, None, &crate::output::hashing_progress(&bar))?;
     bar.finish_and_clear();
     result.save_cache(&repo)?;
     let branch = match &head {

@@ -18,6 +18,22 @@ use serde_json::Value;
 /// The author every command runs with unless a test overrides it.
 pub const AUTHOR: &str = "Test Author <test@example.com>";
 
+/// The fields every commit JSON object (log, show, commit) carries, per docs/cli.md.
+pub const COMMIT_FIELDS: [&str; 12] = [
+    "commit_id",
+    "parents",
+    "snapshot_id",
+    "message",
+    "author",
+    "committed_at",
+    "agent_id",
+    "model_id",
+    "toolchain_id",
+    "prompt_hash",
+    "sem_ver_bump",
+    "breaking_changes",
+];
+
 /// The provenance variables `muse commit` reads; all cleared before each run.
 pub const PROVENANCE_VARS: [&str; 4] = ["MUSE_AUTHOR", "MUSE_AGENT_ID", "MUSE_MODEL_ID", "MUSE_TOOLCHAIN_ID"];
 
