@@ -68,12 +68,10 @@ pub enum ImportError {
         reason: String,
     },
     /// Another import into the same Muse repository is running.
-    #[error("another import into this repository is running (lock {} held by pid {pid}); try again when it is done", path.display())]
+    #[error("another import into this repository is running (it holds the lock on {}); try again when it is done", path.display())]
     Locked {
         /// The lock file.
         path: PathBuf,
-        /// The process holding it.
-        pid: u32,
     },
     /// A file of the import's own state could not be read or written.
     #[error("cannot {op} {}: {source}", path.display())]

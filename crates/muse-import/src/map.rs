@@ -124,44 +124,31 @@ fn parse_line(line: &[u8]) -> Option<(GitId, CommitId)> {
     Some((git, muse))
 }
 
-/// An exclusive lock on importing into one store: `.muse/import/lock` holding the owner's pid.
-/// A lock whose process no longer runs is taken over.
+/// An exclusive lock on importing into one store: an advisory lock (`flock`) on
+/// `.muse/import/lock`, held as long as the value lives. The kernel releases it when its holder
+/// exits or dies, whatever PID namespace either process runs in; the file itself is never
+/// removed (removing a lock file lets two processes lock two different files of one name).
 pub(crate) struct ImportLock {
-    path: PathBuf,
+    _file: fs::File,
 }
 
 impl ImportLock {
-    /// Takes the lock or reports who holds it.
+    /// Takes the lock, or fails at once if another process holds it.
     pub fn acquire(store_dir: &Path) -> Result<ImportLock> {
         let dir = store_dir.join("import");
         fs::create_dir_all(&dir).map_err(|source| ImportError::Io { op: "create", path: dir.clone(), source })?;
         let path = dir.join("lock");
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    file.write_all(format!("{}\n", std::process::id()).as_bytes())
-                        .map_err(|source| ImportError::Io { op: "write", path: path.clone(), source })?;
-                    return Ok(ImportLock { path });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let pid = fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u32>().ok());
-                    match pid {
-                        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => return Err(ImportError::Locked { path, pid }),
-                        _ => {
-                            let _ = fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(source) => return Err(ImportError::Io { op: "create", path, source }),
-            }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| ImportError::Io { op: "create", path: path.clone(), source })?;
+        match file.try_lock() {
+            Ok(()) => Ok(ImportLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(ImportError::Locked { path }),
+            Err(fs::TryLockError::Error(source)) => Err(ImportError::Io { op: "lock", path, source }),
         }
-        Err(ImportError::Locked { path, pid: 0 })
-    }
-}
-
-impl Drop for ImportLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
     }
 }
 
@@ -210,8 +197,11 @@ mod tests {
         let lock = ImportLock::acquire(dir.path()).unwrap();
         assert!(matches!(ImportLock::acquire(dir.path()), Err(ImportError::Locked { .. })));
         drop(lock);
-        ImportLock::acquire(dir.path()).unwrap();
+        // What a dead process leaves (a lock file, whatever it holds) does not block the next.
         fs::write(dir.path().join("import/lock"), "999999999\n").unwrap();
-        ImportLock::acquire(dir.path()).unwrap();
+        let again = ImportLock::acquire(dir.path()).unwrap();
+        // The lock is on the file, not on a pid: another handle in the same process is refused.
+        assert!(matches!(ImportLock::acquire(dir.path()), Err(ImportError::Locked { .. })));
+        drop(again);
     }
 }

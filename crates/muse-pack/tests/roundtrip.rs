@@ -132,6 +132,22 @@ fn gc_repacks_into_one_pack_and_keeps_everything() {
     assert_eq!(again.packs_before, 1);
 }
 
+/// A writer in progress (here in this very process, so its pid is alive; a writer in another PID
+/// namespace looked dead to the pid check gc used to make) keeps its temporary pack: gc goes by
+/// the writer's lock on the file, which only the writer's exit or death releases.
+#[test]
+fn gc_leaves_a_live_writers_temporary_pack_alone() {
+    let (_dir, repo, _) = repo_with_history(3);
+    let mut writer = repo.objects().begin_write().unwrap();
+    let id = writer.add(muse_store::ObjectKind::Blob, b"being written").unwrap();
+    let report = muse_pack::gc(&repo, &fast()).unwrap();
+    assert_eq!(report.temp_files_removed, 0);
+    assert_eq!(std::fs::read_dir(repo.objects().tmp_dir()).unwrap().count(), 1);
+    writer.finish().unwrap().unwrap();
+    assert_eq!(repo.objects().read(&id).unwrap().data, b"being written");
+    assert!(muse_store::fsck::fsck(&repo).unwrap().problems.is_empty());
+}
+
 #[test]
 fn clone_copies_refs_head_and_files() {
     let (_dir, repo, ids) = repo_with_history(6);

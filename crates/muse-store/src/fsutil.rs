@@ -13,21 +13,65 @@ pub(crate) fn unique_name(stem: &str) -> String {
     format!("{stem}-{}-{}-{nanos}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The pid of the process that made a temporary file named with [`unique_name`]
-/// (`[.]STEM-PID-COUNTER-NANOS[.EXT]`), read from the right since STEM may hold dashes.
-pub(crate) fn temp_file_writer(name: &str) -> Option<u32> {
-    let mut fields = name.rsplitn(4, '-');
-    let nanos = fields.next()?;
-    let counter = fields.next()?;
-    let pid = fields.next()?;
-    fields.next()?;
-    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (numeric(counter) && nanos.bytes().next().is_some_and(|b| b.is_ascii_digit())).then(|| pid.parse().ok()).flatten()
+/// Creates a new temporary file `{prefix}{unique name}{suffix}` in `dir`, open for reading and
+/// writing, and holds an exclusive advisory lock (`flock`) on it for as long as the returned
+/// handle is open: the mark of a live writer, which [`remove_if_abandoned`] respects. The kernel
+/// releases the lock when the writer closes the file, exits or dies, in whatever PID namespace
+/// either process runs. The lock stays on the file after it is renamed into place (a harmless
+/// lock nobody else takes on a published file).
+pub(crate) fn create_temp(dir: &Path, prefix: &str, stem: &str, suffix: &str) -> io::Result<(PathBuf, File)> {
+    let mut attempts = 0;
+    loop {
+        let path = dir.join(format!("{prefix}{}{suffix}", unique_name(stem)));
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+        // A file system without `flock` support: write unlocked; a cleaner that cannot lock
+        // the file either keeps it.
+        let _ = file.lock();
+        // A cleaner may have locked and removed the file between its creation and our lock:
+        // then the name no longer leads to our file, and we start again under a new name.
+        if same_file(&path, &file)? {
+            return Ok((path, file));
+        }
+        attempts += 1;
+        if attempts == 3 {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} was removed while being created", path.display())));
+        }
+    }
 }
 
-/// Whether process `pid` still runs (this process counts as running).
-pub(crate) fn process_runs(pid: u32) -> bool {
-    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+/// Whether `path` names the open `file`.
+fn same_file(path: &Path, file: &File) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let on_disk = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let open = file.metadata()?;
+    Ok((on_disk.dev(), on_disk.ino()) == (open.dev(), open.ino()))
+}
+
+/// Removes the temporary file `path` if its writer is gone, which is known by taking the
+/// writer's lock (see [`create_temp`]): a live writer holds it; the kernel released it if the
+/// writer finished or died. A file whose lock cannot be tested (a file system without `flock`)
+/// is kept. Returns whether the file was removed.
+pub(crate) fn remove_if_abandoned(path: &Path) -> io::Result<bool> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock | fs::TryLockError::Error(_)) => return Ok(false),
+    }
+    // Removed while holding the lock: a writer that created the file but had not locked it yet
+    // waits for our lock, then finds its name gone and starts again (see `create_temp`).
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Fsyncs a directory so that renames and creations inside it are durable.
@@ -46,9 +90,8 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub(crate) fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp: PathBuf = dir.join(format!(".{}.tmp", unique_name(file_name)));
+    let (tmp, mut file) = create_temp(dir, ".", file_name, ".tmp")?;
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
         if durable {
             file.sync_all()?;
@@ -99,12 +142,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn temp_file_names_carry_their_writer() {
-        let name = format!(".{}.tmp", unique_name("feature-x"));
-        assert_eq!(temp_file_writer(&name), Some(std::process::id()));
-        assert_eq!(temp_file_writer(&format!("{}.pack", unique_name("pack"))), Some(std::process::id()));
-        assert_eq!(temp_file_writer("notes.txt"), None);
-        assert_eq!(temp_file_writer("a-b-c-d"), None);
-        assert!(process_runs(std::process::id()));
+    fn a_temp_file_is_removed_only_once_its_writer_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut file) = create_temp(dir.path(), ".", "feature-x", ".tmp").unwrap();
+        file.write_all(b"half").unwrap();
+        // The lock is on the open file, not on a pid: another handle (here, of this very
+        // process; elsewhere, of a process in another PID namespace) cannot take it.
+        assert!(!remove_if_abandoned(&path).unwrap());
+        assert!(path.exists());
+        drop(file);
+        assert!(remove_if_abandoned(&path).unwrap());
+        assert!(!path.exists());
+        assert!(!remove_if_abandoned(&path).unwrap(), "already gone");
+        // A file nobody ever locked (left by a writer that died before locking it) goes too.
+        let stray = dir.path().join(".stray.tmp");
+        fs::write(&stray, b"x").unwrap();
+        assert!(remove_if_abandoned(&stray).unwrap());
+    }
+
+    #[test]
+    fn a_writer_whose_file_was_removed_before_it_locked_it_starts_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = create_temp(dir.path(), "", "pack", ".pack").unwrap();
+        assert!(same_file(&path, &file).unwrap());
+        fs::remove_file(&path).unwrap();
+        assert!(!same_file(&path, &file).unwrap());
     }
 }

@@ -228,8 +228,8 @@ impl Repository {
 
     /// Temporary files left by interrupted writes: everything in `objects/tmp`, and the hidden
     /// `.NAME-….tmp` files of atomic replacements (refs, HEADs, config, stat caches). They are
-    /// harmless (never read), but take space; a live writer may be using some of them, so only
-    /// those whose writer's pid no longer runs should be removed.
+    /// harmless (never read), but take space; a live writer may be using some of them: its lock on
+    /// the file tells (see [`Repository::remove_dead_temp_files`]).
     pub fn leftover_temp_files(&self) -> Result<Vec<PathBuf>> {
         fn hidden_tmp(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<()> {
             for entry in list_dir(dir)? {
@@ -256,15 +256,16 @@ impl Repository {
         Ok(out)
     }
 
-    /// Removes the leftover temporary files whose writer (the pid in the name every muse writer
-    /// gives its temporary files) no longer runs; returns how many were removed.
+    /// Removes the leftover temporary files whose writer is gone; returns how many were removed.
+    /// Every muse writer holds an exclusive advisory lock (`flock`) on its temporary file while
+    /// it writes, which the kernel releases when the writer finishes or dies: a file whose lock
+    /// can be taken is abandoned. (No pid is consulted: a pid means nothing in another PID
+    /// namespace, and a recycled pid looks alive.) Directories are left alone.
     pub fn remove_dead_temp_files(&self) -> Result<usize> {
         let mut removed = 0;
         for path in self.leftover_temp_files()? {
-            let writer = path.file_name().and_then(|n| n.to_str()).and_then(crate::fsutil::temp_file_writer);
-            if writer.is_some_and(|pid| !crate::fsutil::process_runs(pid)) {
-                let gone = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
-                removed += usize::from(gone.is_ok());
+            if path.is_file() && crate::fsutil::remove_if_abandoned(&path).ctx("remove", &path)? {
+                removed += 1;
             }
         }
         Ok(removed)

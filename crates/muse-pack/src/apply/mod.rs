@@ -103,7 +103,7 @@ pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -
     let mut applier = Applier {
         store,
         hook: options.hook,
-        spool: Spool::create(store.tmp_dir())?,
+        spool: Spool::create(store)?,
         slots: HashMap::new(),
         ids: Vec::new(),
         rejected_prefixes: HashSet::new(),

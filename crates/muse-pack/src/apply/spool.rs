@@ -6,19 +6,16 @@
 //! Entry layout (private to this process): `u8:kind u8:encoding [base[32]] u64:size
 //! u64:payload_len payload`. The entry's id is kept by the caller, with its offset.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 
 use muse_core::ObjectId;
 use muse_store::odb::Encoding;
-use muse_store::ObjectKind;
+use muse_store::{ObjectKind, ObjectStore};
 
 use crate::error::{PackError, Result};
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The fixed part of a spool entry.
 #[derive(Debug, Clone, Copy)]
@@ -80,13 +77,10 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Creates an empty spool in `dir` (the store's temporary directory). The name follows the
-    /// store's `stem-pid-counter-nanos` convention so `gc` can tell whether its writer still runs.
-    pub fn create(dir: &Path) -> Result<Spool> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let name = format!("spool-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        let path = dir.join(name);
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| PackError::io("create", path.display(), e))?;
+    /// Creates an empty spool in the store's temporary directory, locked for as long as it lives
+    /// so that `gc` leaves it alone (see [`ObjectStore::create_temp_file`]).
+    pub fn create(store: &ObjectStore) -> Result<Spool> {
+        let (path, file) = store.create_temp_file("spool")?;
         Ok(Spool { path, out: BufWriter::with_capacity(1 << 20, file), offset: 0 })
     }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use muse_core::{Commit, CommitId, Hasher, IdPrefix, ObjectId, Tree, TreeId};
 
 use crate::error::{IoContext, Result, StoreError};
-use crate::fsutil::{sync_dir, unique_name};
+use crate::fsutil::{create_temp, sync_dir};
 pub use pack::{Encoding, ObjectKind, RegionReader};
 pub use raw::RawEntry;
 use pack::{encode_entry_header, encode_index, Pack, PACK_HEADER_LEN, PACK_MAGIC, PACK_VERSION};
@@ -90,6 +90,14 @@ impl ObjectStore {
     /// The directory where temporary files of in-progress writes live.
     pub fn tmp_dir(&self) -> &Path {
         &self.tmp_dir
+    }
+
+    /// Creates a new temporary file `STEM-…` in [`ObjectStore::tmp_dir`], open for reading and
+    /// writing, and locked (`flock`, exclusive) for as long as the returned handle is open, so
+    /// that `gc` leaves it alone while its writer lives (see `docs/formats.md` §5). The caller
+    /// removes it when done.
+    pub fn create_temp_file(&self, stem: &str) -> Result<(PathBuf, File)> {
+        create_temp(&self.tmp_dir, "", stem, "").ctx("create", &self.tmp_dir)
     }
 
     /// Loads packs that appeared since the last scan and forgets packs that were removed.
@@ -472,8 +480,7 @@ impl Drop for SpilledBlob {
 /// Hashes and compresses a stream of any size with bounded memory, spilling the compressed bytes
 /// to a temporary file in `tmp_dir`.
 pub fn spill_blob(reader: &mut dyn Read, tmp_dir: &Path) -> Result<SpilledBlob> {
-    let path = tmp_dir.join(unique_name("spill"));
-    let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).ctx("create", &path)?;
+    let (path, file) = create_temp(tmp_dir, "", "spill", "").ctx("create", tmp_dir)?;
     let mut spilled = SpilledBlob { id: ObjectId::of(b""), size: 0, file, path, compressed_len: 0 };
     let mut encoder = zstd::stream::write::Encoder::new(BufWriter::new(&spilled.file), COMPRESSION_LEVEL).ctx("compress", &spilled.path)?;
     let mut hasher = Hasher::new();
@@ -512,8 +519,7 @@ pub struct PackWriter<'a> {
 impl<'a> PackWriter<'a> {
     fn new(store: &'a ObjectStore) -> Result<Self> {
         store.rescan_if_changed()?;
-        let tmp_path = store.tmp_dir.join(format!("{}.pack", unique_name("pack")));
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp_path).ctx("create", &tmp_path)?;
+        let (tmp_path, file) = create_temp(&store.tmp_dir, "", "pack", ".pack").ctx("create", &store.tmp_dir)?;
         let mut writer = PackWriter {
             store,
             tmp_path,
@@ -643,9 +649,10 @@ impl<'a> PackWriter<'a> {
         self.out.get_ref().sync_all().ctx("fsync", &self.tmp_path)?;
         let name = checksum.to_hex();
         let index_bytes = encode_index(&mut self.entries, &checksum);
-        let tmp_index = self.tmp_path.with_extension("idx");
+        let mut tmp_index = PathBuf::new();
         let result = (|| {
-            let mut index_file = OpenOptions::new().write(true).create_new(true).open(&tmp_index).ctx("create", &tmp_index)?;
+            let (path, mut index_file) = create_temp(&self.store.tmp_dir, "", "pack", ".idx").ctx("create", &self.store.tmp_dir)?;
+            tmp_index = path;
             index_file.write_all(&index_bytes).ctx("write", &tmp_index)?;
             index_file.sync_all().ctx("fsync", &tmp_index)?;
             let pack_path = self.store.packs_dir.join(format!("{name}.pack"));
@@ -659,7 +666,9 @@ impl<'a> PackWriter<'a> {
         })();
         if result.is_err() {
             let _ = fs::remove_file(&self.tmp_path);
-            let _ = fs::remove_file(&tmp_index);
+            if !tmp_index.as_os_str().is_empty() {
+                let _ = fs::remove_file(&tmp_index);
+            }
         }
         result.map(Some)
     }
