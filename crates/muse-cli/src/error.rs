@@ -77,7 +77,7 @@ impl From<StoreError> for CliError {
             }
             StoreError::Io { .. } | StoreError::FileChanged(_) => (EXIT_IO, "io"),
             StoreError::NothingToCommit => (EXIT_FAILED, "nothing_to_commit"),
-            StoreError::InvalidRefName { .. } | StoreError::InvalidCommit(_) | StoreError::InvalidPath { .. } | StoreError::Workspace(_) => {
+            StoreError::InvalidRefName { .. } | StoreError::InvalidRevision { .. } | StoreError::InvalidCommit(_) | StoreError::InvalidPath { .. } | StoreError::Workspace(_) => {
                 (EXIT_INVALID_INPUT, "invalid_input")
             }
         };

@@ -82,6 +82,33 @@ fn unknown_revisions_exit_4() {
     assert_eq!(repo.rev("HEAD"), c);
 }
 
+/// A malformed revision suffix is invalid input (8), never a panic nor a silent guess:
+/// `HEAD~x` used to mean `HEAD~2`, and `main~é` sliced inside a UTF-8 character.
+#[test]
+fn malformed_revision_suffixes_exit_8() {
+    let repo = TestRepo::new();
+    repo.write("a", "1\n");
+    repo.commit("one");
+    repo.write("a", "2\n");
+    repo.commit("two");
+    repo.write("a", "3\n");
+    repo.commit("three");
+    for rev in ["main~é", "HEAD~x", "HEAD^x", "HEAD~1x", "HEAD~-1", "HEAD~+1", "HEAD~ 1", "@~é~", "main^é", "~1", "^", "HEAD~99999999999999999999999"] {
+        for cmd in [vec!["show", rev], vec!["log", rev], vec!["diff", rev, "HEAD"], vec!["switch", "--detach", rev], vec!["branch", "b", rev]] {
+            let run = repo.json(&cmd).fails_with(exit::INVALID, "invalid_input");
+            assert!(run.error_json()["message"].as_str().unwrap().contains("invalid revision"), "{cmd:?}: {}", run.stderr);
+            assert_eq!(run.stdout, "", "{cmd:?}");
+        }
+    }
+    // The well-formed forms still resolve, repeated and mixed.
+    let grandparent = repo.rev("HEAD~2");
+    assert_eq!(repo.rev("HEAD~~"), grandparent);
+    assert_eq!(repo.rev("HEAD^^"), grandparent);
+    assert_eq!(repo.rev("HEAD~1^1"), grandparent);
+    assert_eq!(repo.rev("main~0^0~2"), grandparent);
+    repo.json(["show", "HEAD~3"]).fails_with(exit::NOT_FOUND, "not_found");
+}
+
 #[test]
 fn id_prefixes_need_at_least_7_hex_digits() {
     let repo = TestRepo::new();

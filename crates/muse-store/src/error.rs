@@ -99,6 +99,14 @@ pub enum StoreError {
     /// A revision expression names nothing.
     #[error("unknown revision '{0}'")]
     UnknownRevision(String),
+    /// A revision expression is malformed (a suffix other than `~N` / `^N` with N decimal).
+    #[error("invalid revision '{revision}': {reason}")]
+    InvalidRevision {
+        /// The revision as typed.
+        revision: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A revision names an object that is not a commit (a tree or a blob).
     #[error("revision '{revision}' names a {kind}, not a commit")]
     NotACommit {

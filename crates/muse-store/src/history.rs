@@ -13,25 +13,70 @@ use crate::refs::RefName;
 use crate::repo::Repository;
 use crate::snapshot::PathState;
 
+/// One navigation step after a revision's base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevisionStep {
+    /// `~N`: the N-th first-parent ancestor (`~` alone is `~1`, `~0` the commit itself).
+    Ancestor(u64),
+    /// `^N`: the N-th parent (`^` alone is `^1`, `^0` the commit itself).
+    Parent(u64),
+}
+
+/// Splits a revision expression into its base and its `~N` / `^N` steps, without looking
+/// anything up. N is a run of ASCII decimal digits (none: 1) that fits a `u64`; anything else
+/// after the first `~` or `^` (letters, signs, non-ASCII characters) is
+/// [`StoreError::InvalidRevision`]. Total: it never panics, whatever the text.
+pub fn parse_revision(text: &str) -> Result<(&str, Vec<RevisionStep>)> {
+    let invalid = |reason: String| StoreError::InvalidRevision { revision: text.to_string(), reason };
+    let split = text.find(['~', '^']).unwrap_or(text.len());
+    let (base, suffix) = text.split_at(split);
+    if base.is_empty() {
+        return Err(invalid("it has no branch, tag, id or HEAD before '~' or '^'".into()));
+    }
+    let mut steps = Vec::new();
+    let mut rest = suffix.as_bytes();
+    while let Some((&op, after)) = rest.split_first() {
+        let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+        let n = match digits {
+            0 => 1,
+            _ => std::str::from_utf8(&after[..digits])
+                .ok()
+                .and_then(|d| d.parse::<u64>().ok())
+                .ok_or_else(|| invalid(format!("the count after '{}' is too large", op as char)))?,
+        };
+        steps.push(if op == b'~' { RevisionStep::Ancestor(n) } else { RevisionStep::Parent(n) });
+        rest = &after[digits..];
+        if let Some(&next) = rest.first() {
+            if next != b'~' && next != b'^' {
+                let shown = String::from_utf8_lossy(rest);
+                return Err(invalid(format!("'{shown}' is not a '~N' or '^N' suffix (N is decimal)")));
+            }
+        }
+    }
+    Ok((base, steps))
+}
+
 /// Resolves a revision: `HEAD` or `@`, a branch, a tag, a full ref name, an id or a unique id
 /// prefix (≥ 7 hex digits), each optionally followed by `~N` (N-th first-parent ancestor) and
-/// `^N` (N-th parent) suffixes, as in git.
+/// `^N` (N-th parent) suffixes, as in git. A malformed suffix is
+/// [`StoreError::InvalidRevision`] (see [`parse_revision`]); a walk past a root or to a parent
+/// that does not exist is [`StoreError::UnknownRevision`].
 pub fn resolve_revision(repo: &Repository, text: &str) -> Result<CommitId> {
     let unknown = || StoreError::UnknownRevision(text.to_string());
-    let split = text.find(['~', '^']).unwrap_or(text.len());
-    let (base, mut suffix) = text.split_at(split);
+    let (base, steps) = parse_revision(text)?;
     let mut id = resolve_base(repo, base, text)?;
-    while !suffix.is_empty() {
-        let op = suffix.as_bytes()[0];
-        let digits = suffix[1..].bytes().take_while(u8::is_ascii_digit).count();
-        let n: usize = if digits == 0 { 1 } else { suffix[1..1 + digits].parse().map_err(|_| unknown())? };
-        suffix = &suffix[1 + digits..];
-        if op == b'~' {
-            for _ in 0..n {
-                id = *repo.objects().read_commit(&id)?.parents.first().ok_or_else(unknown)?;
+    for step in steps {
+        match step {
+            RevisionStep::Ancestor(n) => {
+                for _ in 0..n {
+                    id = *repo.objects().read_commit(&id)?.parents.first().ok_or_else(unknown)?;
+                }
             }
-        } else if n > 0 {
-            id = *repo.objects().read_commit(&id)?.parents.get(n - 1).ok_or_else(unknown)?;
+            RevisionStep::Parent(0) => {}
+            RevisionStep::Parent(n) => {
+                let index = usize::try_from(n - 1).map_err(|_| unknown())?;
+                id = *repo.objects().read_commit(&id)?.parents.get(index).ok_or_else(unknown)?;
+            }
         }
     }
     Ok(id)
@@ -235,5 +280,47 @@ impl Iterator for LogWalk<'_> {
     type Item = Result<(CommitId, Commit)>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_commit().transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn suffixes_are_decimal_counts_or_nothing() {
+        use RevisionStep::{Ancestor, Parent};
+        assert_eq!(parse_revision("main").unwrap(), ("main", vec![]));
+        assert_eq!(parse_revision("HEAD~").unwrap(), ("HEAD", vec![Ancestor(1)]));
+        assert_eq!(parse_revision("HEAD~3^2~^0").unwrap(), ("HEAD", vec![Ancestor(3), Parent(2), Ancestor(1), Parent(0)]));
+        for bad in ["HEAD~x", "main~é", "HEAD^é", "HEAD~1x", "~1", "^", "HEAD~-1", "HEAD~٣", "HEAD~18446744073709551616"] {
+            assert!(matches!(parse_revision(bad), Err(StoreError::InvalidRevision { .. })), "{bad:?} accepted");
+        }
+        assert_eq!(parse_revision("HEAD~18446744073709551615").unwrap().1, vec![Ancestor(u64::MAX)]);
+    }
+
+    proptest! {
+        /// The parser is total: any string is parsed or refused, never a panic; and what it
+        /// accepts round-trips.
+        #[test]
+        fn parsing_never_panics(text in "\\PC{0,12}([~^][\\PC0-9]{0,4}){0,4}") {
+            if let Ok((base, steps)) = parse_revision(&text) {
+                let mut again = base.to_string();
+                for step in &steps {
+                    match step {
+                        RevisionStep::Ancestor(n) => again.push_str(&format!("~{n}")),
+                        RevisionStep::Parent(n) => again.push_str(&format!("^{n}")),
+                    }
+                }
+                prop_assert_eq!(parse_revision(&again).unwrap(), (base, steps));
+            }
+        }
+
+        /// Arbitrary bytes read as text (lossily) never panic the parser either.
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let _ = parse_revision(&String::from_utf8_lossy(&bytes));
+        }
     }
 }
