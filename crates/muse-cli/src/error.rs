@@ -72,7 +72,7 @@ impl From<StoreError> for CliError {
             StoreError::RefConflict { .. } | StoreError::RefLocked { .. } | StoreError::WouldOverwrite { .. } | StoreError::AlreadyExists(_) | StoreError::WorkspaceExists(_) => {
                 (EXIT_CONFLICT, "conflict")
             }
-            StoreError::CorruptObject { .. } | StoreError::CorruptPack { .. } | StoreError::CorruptRef { .. } | StoreError::Decode { .. } | StoreError::WrongKind { .. } => {
+            StoreError::CorruptObject { .. } | StoreError::CorruptPack { .. } | StoreError::CorruptRef { .. } | StoreError::Decode { .. } | StoreError::WrongKind { .. } | StoreError::TreeTooDeep { .. } => {
                 (EXIT_CORRUPT, "corrupt")
             }
             StoreError::Io { .. } | StoreError::FileChanged(_) => (EXIT_IO, "io"),

@@ -16,4 +16,4 @@ pub use error::DecodeError;
 pub use id::{BlobId, CommitId, IdParseError, IdPrefix, ObjectId, TreeId, SnapshotId, Hasher};
 pub use path::{validate_name, PathError, RepoPath};
 pub use timestamp::{rfc3339_to_unix, unix_to_rfc3339_utc, validate_rfc3339, TimestampError};
-pub use tree::{EntryKind, Tree, TreeEntry, TREE_MAGIC};
+pub use tree::{check_path_limits, EntryKind, Tree, TreeEntry, TreeShape, MAX_PATH_LEN, MAX_TREE_DEPTH, TREE_MAGIC};

@@ -11,6 +11,59 @@ use crate::path::validate_name;
 /// The first bytes of every encoded tree.
 pub const TREE_MAGIC: &[u8] = b"muse-tree/1\n";
 
+/// The most names a path of a snapshot may have (`a/b/c` has 3): a tree whose deepest path is
+/// longer is not stored, applied or checked out (see `docs/formats.md` §Limits).
+pub const MAX_TREE_DEPTH: usize = 1024;
+
+/// The most bytes a path of a snapshot may have, its names joined by `/` (Linux's `PATH_MAX`).
+pub const MAX_PATH_LEN: usize = 4096;
+
+/// How far the paths under a tree reach: the names in its deepest path and the bytes of its
+/// longest one. The limits apply to a snapshot's root; a subtree's shape is what it adds below
+/// the name it is stored under.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeShape {
+    /// Names in the deepest path (0 for the empty tree).
+    pub depth: usize,
+    /// Bytes in the longest path.
+    pub path_len: usize,
+}
+
+impl TreeShape {
+    /// The shape of `tree`, given the shape of each subtree entry.
+    pub fn of(tree: &Tree, mut subtree: impl FnMut(&TreeEntry) -> TreeShape) -> TreeShape {
+        let mut shape = TreeShape::default();
+        for entry in tree.entries() {
+            let (depth, path_len) = match entry.kind {
+                EntryKind::Tree => {
+                    let below = subtree(entry);
+                    (below.depth.saturating_add(1), entry.name.len().saturating_add(1).saturating_add(below.path_len))
+                }
+                _ => (1, entry.name.len()),
+            };
+            shape.depth = shape.depth.max(depth);
+            shape.path_len = shape.path_len.max(path_len);
+        }
+        shape
+    }
+
+    /// Why a snapshot of this shape cannot be stored, if it cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.depth > MAX_TREE_DEPTH {
+            return Err(format!("it holds a path of {} names, more than the {MAX_TREE_DEPTH} a snapshot may have", self.depth));
+        }
+        if self.path_len > MAX_PATH_LEN {
+            return Err(format!("it holds a path of {} bytes, more than the {MAX_PATH_LEN} a snapshot may have", self.path_len));
+        }
+        Ok(())
+    }
+}
+
+/// Why a path of `depth` names and `len` bytes cannot be stored in a snapshot, if it cannot.
+pub fn check_path_limits(depth: usize, len: usize) -> Result<(), String> {
+    TreeShape { depth, path_len: len }.check()
+}
+
 /// What a tree entry points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -181,6 +234,25 @@ fn check_entry(entry: &TreeEntry) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shape_counts_names_and_bytes_of_the_deepest_and_longest_paths() {
+        let id = ObjectId::of(b"x");
+        let sub = Tree::from_entries(vec![TreeEntry { name: "file.rs".into(), kind: EntryKind::File, id }]).unwrap();
+        let sub_shape = TreeShape::of(&sub, |_| unreachable!("no subtree"));
+        assert_eq!(sub_shape, TreeShape { depth: 1, path_len: 7 });
+        let root = Tree::from_entries(vec![
+            TreeEntry { name: "src".into(), kind: EntryKind::Tree, id: sub.id().0 },
+            TreeEntry { name: "a-long-top-level-name".into(), kind: EntryKind::File, id },
+        ])
+        .unwrap();
+        // "src/file.rs" is the deepest (2 names), "a-long-top-level-name" the longest (21 bytes).
+        assert_eq!(TreeShape::of(&root, |_| sub_shape), TreeShape { depth: 2, path_len: 21 });
+        assert_eq!(TreeShape::of(&Tree::default(), |_| sub_shape), TreeShape::default());
+        assert!(check_path_limits(MAX_TREE_DEPTH, MAX_PATH_LEN).is_ok());
+        assert!(check_path_limits(MAX_TREE_DEPTH + 1, 10).unwrap_err().contains("1025 names"));
+        assert!(check_path_limits(1, MAX_PATH_LEN + 1).unwrap_err().contains("4097 bytes"));
+    }
     use proptest::prelude::*;
 
     fn entry(name: &str, kind: EntryKind, seed: &[u8]) -> TreeEntry {

@@ -13,7 +13,7 @@
 
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId as GitId;
-use muse_core::{validate_name, EntryKind, Tree, TreeEntry, TreeId};
+use muse_core::{check_path_limits, validate_name, EntryKind, Tree, TreeEntry, TreeId};
 
 use crate::blobs::{Chain, ChainBase, Converted, UNKNOWN_DEPTH};
 use crate::error::{ImportError, Result};
@@ -186,6 +186,11 @@ impl TreeConverter {
             if let Err(e) = validate_name(name) {
                 self.refuse(commit, full_path(), e.to_string(), skips)?;
                 continue;
+            }
+            // Depth and length depend on where a tree sits, and trees are converted once
+            // wherever they appear: a path beyond the limits cannot be skipped, only refused.
+            if let Err(reason) = check_path_limits(path.matches('/').count() + 1, path.len() + name.len()) {
+                return Err(ImportError::InvalidPath { commit, path: full_path(), reason });
             }
             let git_id = entry.oid.to_owned();
             if kind.is_blob() {

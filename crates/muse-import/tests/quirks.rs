@@ -242,3 +242,36 @@ fn an_empty_root_tree_is_the_empty_snapshot() {
     assert_eq!(snapshot, muse_core::Tree::empty_id());
     assert!(repo.objects().read_tree(&snapshot).unwrap().is_empty(), "the empty tree object is stored");
 }
+
+/// A bare repository whose `main` holds one file `depth` names deep (`d/…/d/f`), via fast-import.
+fn deep_git_repo(tmp: &Path, name: &str, depth: usize) -> PathBuf {
+    let git_dir = tmp.join(name);
+    git(tmp, &["init", "--quiet", "--bare", name]);
+    let path = format!("{}f", "d/".repeat(depth - 1));
+    let stream = format!("commit refs/heads/main\ncommitter A <a@example.com> 1700000000 +0000\ndata 5\ndeep\nM 100644 inline {path}\ndata 5\ndeep\n\n");
+    git_bytes(&git_dir, &["fast-import", "--quiet"], Some(stream.as_bytes()));
+    git_dir
+}
+
+/// `docs/import-git.md`: a path beyond the limits stops the import (whatever `--strict-paths`
+/// says), naming the path; a path exactly at the limit imports.
+#[test]
+fn paths_beyond_the_depth_limit_stop_the_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let at_limit = deep_git_repo(tmp.path(), "ok.git", muse_core::MAX_TREE_DEPTH);
+    let (repo, _) = import_into(&at_limit, &tmp.path().join("ok"));
+    let tip = repo.refs().read(&RefName::branch("main").unwrap()).unwrap().unwrap();
+    let files = muse_files(&repo, repo.objects().read_commit(&tip).unwrap().snapshot);
+    assert_eq!(files.keys().map(|p| p.split('/').count()).collect::<Vec<_>>(), [muse_core::MAX_TREE_DEPTH]);
+
+    let too_deep = deep_git_repo(tmp.path(), "deep.git", muse_core::MAX_TREE_DEPTH + 1);
+    let target = Repository::init(&tmp.path().join("deep"), "main").unwrap();
+    match import_git(&too_deep, &target, &ImportOptions::default(), &mut |_| {}) {
+        Err(ImportError::InvalidPath { path, reason, .. }) => {
+            assert_eq!(path.split('/').count(), muse_core::MAX_TREE_DEPTH + 1, "{path}");
+            assert!(reason.contains("1025 names"), "{reason}");
+        }
+        other => panic!("expected InvalidPath, got {other:?}"),
+    }
+    assert_eq!(target.refs().read(&RefName::branch("main").unwrap()).unwrap(), None);
+}

@@ -65,26 +65,54 @@ fn count_steps(source: &Repository, base: CommitId, bundle: &[u8]) -> usize {
     steps.into_inner()
 }
 
+/// PF-2 as `docs/mpack.md` states it: an I/O error before the new pack is published leaves the
+/// store's objects and refs exactly as they were; an error after it (moving a ref) leaves every
+/// accepted object in the store and the failing ref unmoved; never anything dangling.
 #[test]
 fn io_error_at_every_write_step_leaves_a_sound_store() {
     let (_src, source, base, bundle) = scenario();
     let total = count_steps(&source, base, &bundle);
     assert!(total > 20, "only {total} write steps");
+    let (main, feature) = (RefName::branch("main").unwrap(), RefName::branch("feature").unwrap());
     for fail_at in 0..total {
         let dir = tempfile::tempdir().unwrap();
         let repo = target(&source, base, &dir.path().join("t"));
+        let objects_before = repo.objects().all_objects().unwrap().len();
         let steps = AtomicUsize::new(0);
+        let failed_ref = std::sync::Mutex::new(None::<String>);
         let hook = |step: &WriteStep<'_>| match steps.fetch_add(1, Ordering::SeqCst) == fail_at {
-            true => Err(io::Error::other(format!("injected failure before {step}"))),
+            true => {
+                if let WriteStep::Ref(name) = step {
+                    *failed_ref.lock().unwrap() = Some(name.to_string());
+                }
+                Err(io::Error::other(format!("injected failure before {step}")))
+            }
             false => Ok(()),
         };
         let err = apply_bundle(&repo, &bundle[..], false, ApplyOptions { hook: Some(&hook) }).unwrap_err();
         assert!(err.to_string().contains("injected failure"), "{err}");
         assert_sound(&repo, &format!("error at step {fail_at}"));
+        let objects_after = repo.objects().all_objects().unwrap().len();
+        let failed_ref = failed_ref.into_inner().unwrap();
+        match &failed_ref {
+            None => {
+                assert_eq!(objects_after, objects_before, "error at step {fail_at} (before publication) wrote objects");
+                assert_eq!(repo.refs().read(&main).unwrap(), Some(base), "step {fail_at}");
+                assert_eq!(repo.refs().read(&feature).unwrap(), None, "step {fail_at}");
+            }
+            Some(name) => {
+                assert!(objects_after > objects_before, "step {fail_at}: the published objects stay");
+                let unmoved = if *name == main.to_string() { Some(base) } else { None };
+                assert_eq!(repo.refs().read(&RefName::parse(name).unwrap()).unwrap(), unmoved, "step {fail_at}: {name} moved");
+            }
+        }
         let report = apply_bundle(&repo, &bundle[..], false, ApplyOptions::default()).unwrap();
         assert!(report.apply.rejected.is_empty());
+        if failed_ref.is_some() {
+            assert_eq!(report.apply.commits_written + report.apply.snapshots_written + report.apply.blobs_written, 0, "step {fail_at}: objects were all there");
+        }
         assert_sound(&repo, &format!("re-apply after error at step {fail_at}"));
-        assert!(repo.refs().read(&RefName::branch("feature").unwrap()).unwrap().is_some());
+        assert!(repo.refs().read(&feature).unwrap().is_some());
     }
 }
 

@@ -60,6 +60,15 @@ pub enum StoreError {
         /// The decoding error.
         source: DecodeError,
     },
+    /// A snapshot in the store holds a path deeper or longer than the limits (`MAX_TREE_DEPTH`,
+    /// `MAX_PATH_LEN`); nothing Muse writes does, so the store was written around its checks.
+    #[error("snapshot {tree}: {reason}")]
+    TreeTooDeep {
+        /// The snapshot's root tree.
+        tree: ObjectId,
+        /// Which limit it exceeds.
+        reason: String,
+    },
     /// A ref name breaks the naming rules.
     #[error("'{name}' is not a valid {what} name: {reason}")]
     InvalidRefName {

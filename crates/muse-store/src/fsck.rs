@@ -1,7 +1,8 @@
 //! `fsck`: checks every pack, every object's hash and encoding, the closure of every commit
-//! (snapshot trees, blobs, parents), and every ref and HEAD.
+//! (snapshot trees, blobs, parents), that every snapshot is within the path limits
+//! (`MAX_TREE_DEPTH`, `MAX_PATH_LEN`), and every ref and HEAD.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 
 use muse_core::{CommitId, EntryKind, ObjectId, Tree, TreeId};
@@ -10,6 +11,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::odb::ObjectKind;
 use crate::repo::Repository;
+use crate::snapshot::tree_shape;
 
 /// One problem found by [`fsck`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -68,6 +70,7 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
 
     // Closure of every commit: parents, snapshot, every tree and blob under it.
     let mut checked_trees: HashSet<ObjectId> = HashSet::new();
+    let mut shapes = HashMap::new();
     for (id, kind) in &objects {
         if *kind != ObjectKind::Commit || broken.contains(&id.to_string()) {
             continue;
@@ -80,6 +83,12 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
             }
         }
         check_tree(repo, commit.snapshot, &mut checked_trees, id, &mut problems);
+        // Unreadable trees were reported just above; a readable snapshot must be within limits.
+        if let Ok(shape) = tree_shape(store, commit.snapshot, &mut shapes) {
+            if let Err(reason) = shape.check() {
+                problems.push(Problem { subject: id.to_string(), message: format!("snapshot tree {}: {reason}", commit.snapshot) });
+            }
+        }
     }
 
     let mut check_target = |name: String, target: CommitId, problems: &mut Vec<Problem>| {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use muse_core::{EntryKind, ObjectId, Tree, TreeEntry, TreeId};
+use muse_core::{check_path_limits, EntryKind, ObjectId, Tree, TreeEntry, TreeId, TreeShape};
 
 use crate::error::{Result, StoreError};
 use crate::odb::{ObjectStore, PackWriter};
@@ -24,7 +24,11 @@ pub type PathState = (EntryKind, ObjectId);
 
 /// Writes the trees of a snapshot holding exactly `files` (sorted by path bytes, unique) and
 /// returns the root tree id. Blobs must be written (or known to exist) by the caller.
+/// Paths beyond the limits are refused as in [`update_snapshot`].
 pub fn build_snapshot(writer: &mut PackWriter<'_>, files: &[FileEntry]) -> Result<TreeId> {
+    for file in files {
+        check_path_limits(file.path.split('/').count(), file.path.len()).map_err(|reason| StoreError::InvalidPath { path: file.path.clone().into(), reason })?;
+    }
     build_level(writer, files, 0)
 }
 
@@ -53,7 +57,14 @@ fn build_level(writer: &mut PackWriter<'_>, files: &[FileEntry], prefix_len: usi
 
 /// Applies `changes` (path → new state, `None` = delete; sorted by path bytes) to the snapshot
 /// `base`, writing only the trees on changed paths. Directories left empty disappear.
+///
+/// A changed path beyond the limits (`MAX_TREE_DEPTH` names, `MAX_PATH_LEN` bytes) is refused
+/// with [`StoreError::InvalidPath`] before anything is written; this also bounds the recursion
+/// below, which follows the changed paths.
 pub fn update_snapshot(store: &ObjectStore, writer: &mut PackWriter<'_>, base: TreeId, changes: &[(String, Option<PathState>)]) -> Result<TreeId> {
+    for (path, _) in changes {
+        check_path_limits(path.split('/').count(), path.len()).map_err(|reason| StoreError::InvalidPath { path: path.into(), reason })?;
+    }
     let tree = if base == Tree::empty_id() { Tree::default() } else { store.read_tree(&base)? };
     let updated = update_level(store, writer, tree, changes, 0)?;
     writer.add_tree(&updated)
@@ -96,24 +107,61 @@ fn update_level(store: &ObjectStore, writer: &mut PackWriter<'_>, tree: Tree, ch
     Tree::from_entries(entries.into_values().collect()).map_err(|e| StoreError::InvalidPath { path: changes.first().map(|c| c.0.clone()).unwrap_or_default().into(), reason: e.reason })
 }
 
-/// Every file of a snapshot, sorted by path bytes.
+/// Every file of a snapshot, sorted by path bytes. Walks with an explicit stack (no recursion
+/// on stored data); a snapshot whose paths exceed the limits is [`StoreError::TreeTooDeep`].
 pub fn flatten(store: &ObjectStore, root: TreeId) -> Result<Vec<FileEntry>> {
     let mut out = Vec::new();
-    flatten_into(store, root, "", &mut out)?;
+    // (tree, its path prefix with a trailing '/', the names in that prefix)
+    let mut stack = vec![(root, String::new(), 0usize)];
+    while let Some((tree, prefix, depth)) = stack.pop() {
+        for entry in store.read_tree(&tree)?.into_entries() {
+            let path = format!("{prefix}{}", entry.name);
+            within_limits(root, depth + 1, path.len())?;
+            if entry.kind == EntryKind::Tree {
+                stack.push((TreeId(entry.id), format!("{path}/"), depth + 1));
+            } else {
+                out.push(FileEntry { path, kind: entry.kind, id: entry.id });
+            }
+        }
+    }
     out.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok(out)
 }
 
-fn flatten_into(store: &ObjectStore, tree: TreeId, prefix: &str, out: &mut Vec<FileEntry>) -> Result<()> {
-    for entry in store.read_tree(&tree)?.into_entries() {
-        let path = format!("{prefix}{}", entry.name);
-        if entry.kind == EntryKind::Tree {
-            flatten_into(store, TreeId(entry.id), &format!("{path}/"), out)?;
-        } else {
-            out.push(FileEntry { path, kind: entry.kind, id: entry.id });
+/// Fails with [`StoreError::TreeTooDeep`] when a path of `depth` names and `len` bytes under
+/// the snapshot `root` exceeds the limits.
+fn within_limits(root: TreeId, depth: usize, len: usize) -> Result<()> {
+    check_path_limits(depth, len).map_err(|reason| StoreError::TreeTooDeep { tree: root.0, reason })
+}
+
+/// The shape of the tree `root` (see [`TreeShape`]), reading every tree under it once;
+/// `memo` keeps the shapes of trees already measured (pass the same map to measure several
+/// snapshots sharing subtrees). Iterative: any depth is measured without recursion.
+pub fn tree_shape(store: &ObjectStore, root: TreeId, memo: &mut HashMap<TreeId, TreeShape>) -> Result<TreeShape> {
+    // Each tree is pushed twice: unread (`None`), then read, after its unmeasured subtrees.
+    let mut stack: Vec<(TreeId, Option<Tree>)> = vec![(root, None)];
+    while let Some((id, tree)) = stack.pop() {
+        if memo.contains_key(&id) {
+            continue;
+        }
+        if id == Tree::empty_id() {
+            memo.insert(id, TreeShape::default());
+            continue;
+        }
+        match tree {
+            None => {
+                let tree = store.read_tree(&id)?;
+                let unmeasured: Vec<TreeId> = tree.entries().iter().filter(|e| e.kind == EntryKind::Tree && !memo.contains_key(&TreeId(e.id))).map(|e| TreeId(e.id)).collect();
+                stack.push((id, Some(tree)));
+                stack.extend(unmeasured.into_iter().map(|child| (child, None)));
+            }
+            Some(tree) => {
+                let shape = TreeShape::of(&tree, |e| memo.get(&TreeId(e.id)).copied().unwrap_or_default());
+                memo.insert(id, shape);
+            }
         }
     }
-    Ok(())
+    Ok(memo.get(&root).copied().unwrap_or_default())
 }
 
 /// Finds what `path` names in a snapshot: a file's blob or a directory's tree.
@@ -143,51 +191,54 @@ pub struct Change {
 }
 
 /// The files that differ between snapshots `a` and `b` (either may be absent: empty), sorted by
-/// path. Identical subtrees are skipped without being read.
+/// path. Identical subtrees are skipped without being read. Walks with an explicit stack; a
+/// differing path beyond the limits is [`StoreError::TreeTooDeep`].
 pub fn diff_snapshots(store: &ObjectStore, a: Option<TreeId>, b: Option<TreeId>) -> Result<Vec<Change>> {
     let mut out = Vec::new();
-    diff_level(store, a.filter(|t| *t != Tree::empty_id()), b.filter(|t| *t != Tree::empty_id()), "", &mut out)?;
+    let (a, b) = (a.filter(|t| *t != Tree::empty_id()), b.filter(|t| *t != Tree::empty_id()));
+    let root = b.or(a).unwrap_or_else(Tree::empty_id);
+    let read = |t: Option<TreeId>| -> Result<Vec<TreeEntry>> { t.map_or(Ok(Vec::new()), |t| store.read_tree(&t).map(Tree::into_entries)) };
+    // (old subtree, new subtree, their path prefix with a trailing '/', the names in it)
+    let mut stack = vec![(a, b, String::new(), 0usize)];
+    while let Some((a, b, prefix, depth)) = stack.pop() {
+        if a == b {
+            continue;
+        }
+        let (old, new) = (read(a)?, read(b)?);
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < new.len() {
+            let order = match (old.get(i), new.get(j)) {
+                (Some(x), Some(y)) => x.name.as_bytes().cmp(y.name.as_bytes()),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            let (x, y) = match order {
+                std::cmp::Ordering::Less => (old.get(i), None),
+                std::cmp::Ordering::Greater => (None, new.get(j)),
+                std::cmp::Ordering::Equal => (old.get(i), new.get(j)),
+            };
+            if order != std::cmp::Ordering::Greater {
+                i += 1;
+            }
+            if order != std::cmp::Ordering::Less {
+                j += 1;
+            }
+            let name = x.or(y).map(|e| e.name.as_str()).unwrap_or_default();
+            let path = format!("{prefix}{name}");
+            within_limits(root, depth + 1, path.len())?;
+            let subtree = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Tree).map(|e| TreeId(e.id));
+            let blob = |e: Option<&TreeEntry>| e.filter(|e| e.kind != EntryKind::Tree).map(|e| (e.kind, e.id));
+            if subtree(x).is_some() || subtree(y).is_some() {
+                stack.push((subtree(x), subtree(y), format!("{path}/"), depth + 1));
+            }
+            let (bx, by) = (blob(x), blob(y));
+            if bx != by {
+                out.push(Change { path, old: bx, new: by });
+            }
+        }
+    }
     out.sort_unstable_by(|x, y| x.path.as_bytes().cmp(y.path.as_bytes()));
     Ok(out)
-}
-
-fn diff_level(store: &ObjectStore, a: Option<TreeId>, b: Option<TreeId>, prefix: &str, out: &mut Vec<Change>) -> Result<()> {
-    if a == b {
-        return Ok(());
-    }
-    let read = |t: Option<TreeId>| -> Result<Vec<TreeEntry>> { t.map_or(Ok(Vec::new()), |t| store.read_tree(&t).map(Tree::into_entries)) };
-    let (old, new) = (read(a)?, read(b)?);
-    let (mut i, mut j) = (0, 0);
-    while i < old.len() || j < new.len() {
-        let order = match (old.get(i), new.get(j)) {
-            (Some(x), Some(y)) => x.name.as_bytes().cmp(y.name.as_bytes()),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            _ => std::cmp::Ordering::Greater,
-        };
-        let (x, y) = match order {
-            std::cmp::Ordering::Less => (old.get(i), None),
-            std::cmp::Ordering::Greater => (None, new.get(j)),
-            std::cmp::Ordering::Equal => (old.get(i), new.get(j)),
-        };
-        if order != std::cmp::Ordering::Greater {
-            i += 1;
-        }
-        if order != std::cmp::Ordering::Less {
-            j += 1;
-        }
-        let name = x.or(y).map(|e| e.name.as_str()).unwrap_or_default();
-        let path = format!("{prefix}{name}");
-        let subtree = |e: Option<&TreeEntry>| e.filter(|e| e.kind == EntryKind::Tree).map(|e| TreeId(e.id));
-        let blob = |e: Option<&TreeEntry>| e.filter(|e| e.kind != EntryKind::Tree).map(|e| (e.kind, e.id));
-        if subtree(x).is_some() || subtree(y).is_some() {
-            diff_level(store, subtree(x), subtree(y), &format!("{path}/"), out)?;
-        }
-        let (bx, by) = (blob(x), blob(y));
-        if bx != by {
-            out.push(Change { path, old: bx, new: by });
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use muse_pack::BuildOptions;
+use muse_pack::{BuildOptions, RefStatus};
 
 use super::bundle::pack_error;
 use crate::error::{CliError, CliResult};
@@ -33,17 +33,29 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let report = muse_pack::clone_local(&source, &dir, &BuildOptions { level: 3, ..BuildOptions::default() }).map_err(pack_error)?;
     spinner.finish_and_clear();
     if ctx.json {
-        return ctx.print_json(&report);
+        ctx.print_json(&report)?;
+    } else {
+        outln!(
+            "Cloned into {}: {} commits, {} trees, {} blobs; {} refs; HEAD {}; {} files checked out",
+            report.path,
+            report.apply.commits_written,
+            report.apply.snapshots_written,
+            report.apply.blobs_written,
+            report.refs.iter().filter(|r| r.status != RefStatus::Rejected).count(),
+            report.head,
+            report.files
+        )?;
+        for r in &report.apply.rejected {
+            outln!("rejected {} {}: {}", r.kind.as_str(), r.id, r.reason)?;
+        }
+        for r in report.refs.iter().filter(|r| r.status == RefStatus::Rejected) {
+            outln!("rejected ref {}: {}", r.name, r.reason.as_deref().unwrap_or("not written"))?;
+        }
     }
-    outln!(
-        "Cloned into {}: {} commits, {} trees, {} blobs; {} refs; HEAD {}; {} files checked out",
-        report.path,
-        report.apply.commits_written,
-        report.apply.snapshots_written,
-        report.apply.blobs_written,
-        report.refs.len(),
-        report.head,
-        report.files
-    )?;
+    // As `bundle apply`: what was valid is kept; anything rejected makes the clone a failure.
+    let rejected = report.apply.rejected.len() + report.refs.iter().filter(|r| r.status == RefStatus::Rejected).count();
+    if rejected > 0 {
+        return Err(CliError::failed(format!("{rejected} record(s) or ref(s) were rejected; the clone holds everything else")));
+    }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! parent are. Because an object in the store has its closure in the store (the store's rule),
 //! these one-level checks give complete closures by induction over the pack's order.
 
-use muse_core::{Commit, ObjectId, Tree};
+use muse_core::{Commit, EntryKind, ObjectId, Tree, TreeId, TreeShape};
+use muse_store::snapshot::tree_shape;
 use muse_store::ObjectKind;
 
 use super::Applier;
@@ -48,14 +49,28 @@ impl Applier<'_> {
         })
     }
 
-    /// Checks every entry of a received tree.
-    pub(super) fn check_tree(&self, tree: &Tree) -> Result<std::result::Result<(), String>> {
+    /// Checks every entry of a received tree, then its shape: a tree holding a path beyond the
+    /// limits (`MAX_TREE_DEPTH` names, `MAX_PATH_LEN` bytes) is rejected like any invalid
+    /// record, and with it everything that depends on it. The shapes of accepted trees are
+    /// remembered; a subtree from the store is measured once per apply.
+    pub(super) fn check_tree(&self, id: &ObjectId, tree: &Tree) -> Result<std::result::Result<(), String>> {
         for entry in tree.entries() {
             let expected = if entry.kind.is_blob() { ObjectKind::Blob } else { ObjectKind::Tree };
             if let Some(reason) = self.reference(&format!("its entry '{}':", entry.name), &entry.id, expected)? {
                 return Ok(Err(reason));
             }
         }
+        let mut shapes = self.shapes.borrow_mut();
+        for entry in tree.entries().iter().filter(|e| e.kind == EntryKind::Tree) {
+            if !shapes.contains_key(&TreeId(entry.id)) {
+                tree_shape(self.store, TreeId(entry.id), &mut shapes)?;
+            }
+        }
+        let shape = TreeShape::of(tree, |e| shapes.get(&TreeId(e.id)).copied().unwrap_or_default());
+        if let Err(reason) = shape.check() {
+            return Ok(Err(reason));
+        }
+        shapes.insert(TreeId(*id), shape);
         Ok(Ok(()))
     }
 

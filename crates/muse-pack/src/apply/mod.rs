@@ -11,12 +11,13 @@
 mod closure;
 mod spool;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use muse_core::{Commit, CommitId, ObjectId, Tree};
+use muse_core::{Commit, CommitId, ObjectId, Tree, TreeId, TreeShape};
 use muse_store::odb::Encoding;
 use muse_store::{ObjectKind, ObjectStore, StoreError};
 
@@ -109,6 +110,7 @@ pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -
         rejected_prefixes: HashSet::new(),
         cache: BaseCache::new(BASE_CACHE_BYTES),
         rejected: Vec::new(),
+        shapes: RefCell::new(HashMap::new()),
     };
     while let Some(record) = input.next_record()? {
         applier.record(&mut input, record)?;
@@ -164,6 +166,8 @@ struct Applier<'s> {
     rejected_prefixes: HashSet<[u8; ID_PREFIX_LEN]>,
     cache: BaseCache,
     rejected: Vec<Rejected>,
+    /// The shapes of accepted trees and of the store trees they reference (see `check_tree`).
+    shapes: RefCell<HashMap<TreeId, TreeShape>>,
 }
 
 impl Applier<'_> {
@@ -268,7 +272,7 @@ impl Applier<'_> {
             ObjectKind::Blob | ObjectKind::Tree if !record.declares(&hash) => Err(mismatch("bytes", hash)),
             ObjectKind::Blob => Ok(hash),
             ObjectKind::Tree => match Tree::decode(bytes) {
-                Ok(tree) => self.check_tree(&tree)?.map(|()| hash).map_err(|reason| (Some(hash), reason)),
+                Ok(tree) => self.check_tree(&hash, &tree)?.map(|()| hash).map_err(|reason| (Some(hash), reason)),
                 Err(e) => Err((Some(hash), e.to_string())),
             },
             ObjectKind::Commit => match Commit::decode(bytes) {

@@ -145,6 +145,15 @@ fn commits_to_send(
     Ok(order)
 }
 
+/// A tree being planned: the tree, its counterpart in the first parent, the next entry.
+struct Frame {
+    id: TreeId,
+    old: Option<TreeId>,
+    tree: Tree,
+    old_tree: Option<Tree>,
+    next: usize,
+}
+
 struct Planner<'s> {
     source: &'s Source<'s>,
     /// Objects (and commits) the receiver has, or that are already placed in the pack.
@@ -179,21 +188,24 @@ impl Planner<'_> {
     }
 
     /// Plans a tree the receiver lacks, comparing it with `old`, the tree at the same path in
-    /// the first parent, to find delta bases.
-    fn visit_tree(&mut self, id: TreeId, old: Option<TreeId>) -> Result<()> {
-        // A tree joins `seen` once pushed, after its subtrees, so that nothing under it takes it
-        // (not yet in the pack) as a delta base. Hash trees are acyclic: no tree contains itself.
-        if self.seen.contains(&id.0) {
-            return Ok(());
-        }
-        let tree = self.source.tree(&id)?;
-        let old_tree = match old {
-            Some(old) if old != id => Some(self.source.tree(&old)?),
-            _ => None,
-        };
-        for entry in tree.entries() {
-            let key = (entry.name.clone(), entry.kind.is_blob());
-            let same_path = old_tree.as_ref().and_then(|t: &Tree| t.get(&entry.name)).filter(|o| o.kind.is_blob() == entry.kind.is_blob()).map(|o| o.id);
+    /// the first parent, to find delta bases. Depth-first with an explicit stack (stored trees
+    /// may nest arbitrarily deep): blobs in entry order, every subtree before its parent.
+    fn visit_tree(&mut self, root: TreeId, old: Option<TreeId>) -> Result<()> {
+        let mut stack: Vec<Frame> = self.open(root, old)?.into_iter().collect();
+        loop {
+            let Some(frame) = stack.last_mut() else { break };
+            let Some(entry) = frame.tree.entries().get(frame.next).cloned() else {
+                // A tree joins `seen` once pushed, after its subtrees, so that nothing under it
+                // takes it (not yet in the pack) as a delta base. Hash trees are acyclic.
+                let Some(done) = stack.pop() else { break };
+                let item = self.item(done.id.0, done.old.map(|t| t.0));
+                self.plan.trees.push(item);
+                self.seen.insert(done.id.0);
+                continue;
+            };
+            frame.next += 1;
+            let same_path = frame.old_tree.as_ref().and_then(|t: &Tree| t.get(&entry.name)).filter(|o| o.kind.is_blob() == entry.kind.is_blob()).map(|o| o.id);
+            let key = (entry.name, entry.kind.is_blob());
             let before = same_path.or_else(|| self.by_name.get(&key).copied());
             self.by_name.insert(key, entry.id);
             if entry.kind.is_blob() {
@@ -201,14 +213,24 @@ impl Planner<'_> {
                     let item = self.item(entry.id, before);
                     self.plan.blobs.push(item);
                 }
-            } else {
-                self.visit_tree(TreeId(entry.id), before.map(TreeId))?;
+            } else if let Some(child) = self.open(TreeId(entry.id), before.map(TreeId))? {
+                stack.push(child);
             }
         }
-        let item = self.item(id.0, old.map(|t| t.0));
-        self.plan.trees.push(item);
-        self.seen.insert(id.0);
         Ok(())
+    }
+
+    /// A frame for a tree to plan, or `None` when the receiver has it or it is planned already.
+    fn open(&self, id: TreeId, old: Option<TreeId>) -> Result<Option<Frame>> {
+        if self.seen.contains(&id.0) {
+            return Ok(None);
+        }
+        let tree = self.source.tree(&id)?;
+        let old_tree = match old {
+            Some(old) if old != id => Some(self.source.tree(&old)?),
+            _ => None,
+        };
+        Ok(Some(Frame { id, old, tree, old_tree, next: 0 }))
     }
 
     /// An item with `base` as its delta base, unless that would make the chain too long.

@@ -93,9 +93,28 @@ impl Ignores {
 /// Directories are read with `getdents` through their own descriptors and files are `lstat`ed
 /// relative to them (`fstatat`), so no path is resolved twice; subdirectories are walked in
 /// parallel and their results spliced back in order.
+///
+/// The walk recurses once per directory level, at most [`muse_core::MAX_TREE_DEPTH`] levels
+/// (deeper directories are refused), on a pool of threads whose stacks are large enough for
+/// that depth ([`WALK_STACK_BYTES`]; untouched stack pages cost no memory).
 pub fn walk(root: &Path) -> Result<Vec<WalkedFile>> {
     let fd = open_dir(rustix::fs::CWD, root, root)?;
-    Ok(walk_dir(fd, root, "", &None)?.unwrap_or_default())
+    let run = move || Ok(walk_dir(fd, root, "", &None)?.unwrap_or_default());
+    match walk_pool() {
+        Some(pool) => pool.install(run),
+        None => run(),
+    }
+}
+
+/// Stack size of the walk's threads: a level of the walk (its frame and rayon's) takes a few
+/// KiB, so the deepest legal tree needs a few MiB; this leaves a wide margin.
+pub const WALK_STACK_BYTES: usize = 64 << 20;
+
+/// The walk's thread pool (`None` if it could not be created: the walk then runs on the
+/// global pool, whose stacks fit all but the deepest trees).
+fn walk_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().stack_size(WALK_STACK_BYTES).thread_name(|i| format!("muse-walk-{i}")).build().ok()).as_ref()
 }
 
 fn open_dir(parent: impl rustix::fd::AsFd, name: impl rustix::path::Arg, abs: &Path) -> Result<rustix::fd::OwnedFd> {
@@ -232,7 +251,16 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
             });
         };
         if item.is_dir() {
-            items.push(Item::Dir(index, abs.join(name), join_rel(rel, name)));
+            let dir_rel = join_rel(rel, name);
+            // Anything inside would have more names than a snapshot may hold; refusing here
+            // also bounds this walk's recursion.
+            if dir_rel.split('/').count() >= muse_core::MAX_TREE_DEPTH {
+                return Err(StoreError::InvalidPath {
+                    path: abs.join(name),
+                    reason: format!("directories nest deeper than the {} names a snapshot path may have (add it to .museignore)", muse_core::MAX_TREE_DEPTH),
+                });
+            }
+            items.push(Item::Dir(index, abs.join(name), dir_rel));
             continue;
         }
         if !matches!(item.file_type, FileType::RegularFile | FileType::Symlink) {
