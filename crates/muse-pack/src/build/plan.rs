@@ -192,8 +192,7 @@ impl Planner<'_> {
     /// may nest arbitrarily deep): blobs in entry order, every subtree before its parent.
     fn visit_tree(&mut self, root: TreeId, old: Option<TreeId>) -> Result<()> {
         let mut stack: Vec<Frame> = self.open(root, old)?.into_iter().collect();
-        loop {
-            let Some(frame) = stack.last_mut() else { break };
+        while let Some(frame) = stack.last_mut() {
             let Some(entry) = frame.tree.entries().get(frame.next).cloned() else {
                 // A tree joins `seen` once pushed, after its subtrees, so that nothing under it
                 // takes it (not yet in the pack) as a delta base. Hash trees are acyclic.
