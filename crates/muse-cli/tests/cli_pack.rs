@@ -121,6 +121,39 @@ fn a_poisoned_bundle_applies_the_clean_chain_and_exits_1_with_the_report() {
     dst.assert_fsck_clean();
 }
 
+/// `docs/mpack.md` §Budgets of a receiver: a tree declared over the 16 MiB default budget is
+/// rejected before it is decoded, and `bundle apply` exits 1 naming the budget.
+#[test]
+fn a_tree_over_the_receivers_budget_is_rejected() {
+    let declared: u64 = (16 << 20) + 1;
+    let frame = raw_frame(b"muse-tree/1\n");
+    let mut pack = b"\x89MPACK\r\n\0\0\0\x01\0\0\0\0".to_vec();
+    pack.push(2);
+    pack.extend_from_slice(&[0xbb; 8]);
+    let mut size = declared;
+    while size >= 0x80 {
+        pack.push((size as u8 & 0x7f) | 0x80);
+        size >>= 7;
+    }
+    pack.push(size as u8);
+    pack.push(frame.len() as u8);
+    pack.extend_from_slice(&frame);
+    pack.push(0);
+    pack.extend_from_slice(&1u64.to_be_bytes());
+    let sum = sha(&pack);
+    pack.extend_from_slice(&sum);
+    let mut bundle = b"muse-bundle 1\n\n".to_vec();
+    bundle.extend_from_slice(&pack);
+    let dst = TestRepo::new();
+    let path = dst.tmp.path().join("big-tree.bundle");
+    std::fs::write(&path, &bundle).unwrap();
+    let report = dst.json(["bundle", "apply", path.to_str().unwrap()]).code(exit::FAILED).json();
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{report}");
+    assert!(rejected[0]["reason"].as_str().unwrap().contains("limit of 16777216 bytes for a tree"), "{report}");
+    dst.assert_fsck_clean();
+}
+
 #[test]
 fn clone_copies_history_and_files_and_refuses_a_non_empty_target() {
     let src = source();

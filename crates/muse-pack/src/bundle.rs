@@ -27,6 +27,8 @@ const MAGIC_LINE: &str = "muse-bundle 1";
 const MAX_LINE: usize = 4096;
 /// The most header lines accepted (prerequisites and refs).
 const MAX_LINES: usize = 1 << 20;
+/// The most header bytes accepted (bounds the memory of the parsed header).
+const MAX_HEADER_BYTES: usize = 64 << 20;
 
 /// What a bundle's header declares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,10 +64,15 @@ impl BundleHeader {
         if read_line(input)?.as_deref() != Some(MAGIC_LINE) {
             return Err(PackError::Bundle("not a muse bundle (the first line is not 'muse-bundle 1')".into()));
         }
+        let mut bytes = 0usize;
         for _ in 0..MAX_LINES {
             let line = read_line(input)?.ok_or_else(|| PackError::Bundle("the header ends before its blank line".into()))?;
             if line.is_empty() {
                 return Ok(header);
+            }
+            bytes += line.len() + 1;
+            if bytes > MAX_HEADER_BYTES {
+                return Err(PackError::Bundle(format!("the header is longer than {MAX_HEADER_BYTES} bytes")));
             }
             let bad = |why: &str| PackError::Bundle(format!("bad header line {line:?}: {why}"));
             let parse_id = |text: &str| CommitId::parse(text).map_err(|e| bad(&e.to_string()));

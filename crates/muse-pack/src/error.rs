@@ -68,6 +68,15 @@ pub enum PackError {
     /// A clone's target directory exists and is not empty.
     #[error("{} exists and is not an empty directory", .0.display())]
     TargetNotEmpty(std::path::PathBuf),
+    /// The pack exceeds one of the receiver's whole-pack budgets (`ApplyLimits`); nothing is
+    /// written.
+    #[error("the pack exceeds this receiver's limit of {limit} {what}")]
+    BudgetExceeded {
+        /// Which budget: "records", "decoded bytes", "rejected records", "spooled bytes".
+        what: &'static str,
+        /// The budget.
+        limit: u64,
+    },
     /// A write step was refused by the caller's hook (fault injection, cancellation).
     #[error("{step}: {source}")]
     Hook {
@@ -94,6 +103,7 @@ impl PackError {
                 | PackError::Truncated { .. }
                 | PackError::ChecksumMismatch { .. }
                 | PackError::Bundle(_)
+                | PackError::BudgetExceeded { .. }
         )
     }
 }

@@ -327,7 +327,8 @@ fn decode_frame(source: &mut dyn Read, size: u64, base: Option<&[u8]>, keep: boo
     };
     let mut decoder = decoder.map_err(|e| format!("zstd: {e}"))?.single_frame();
     let mut hasher = Hasher::new();
-    let mut kept = if keep { Vec::with_capacity(usize::try_from(size).unwrap_or(0)) } else { Vec::new() };
+    // The declared size is untrusted: the buffer grows with what really decodes.
+    let mut kept = if keep { Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20)) } else { Vec::new() };
     let mut buf = vec![0u8; usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX).min(256 << 10)];
     let mut total = 0u64;
     loop {

@@ -7,7 +7,7 @@ use std::io;
 
 use common::*;
 use muse_core::{CommitId, EntryKind, ObjectId, Tree};
-use muse_pack::{apply, ApplyOptions, PackError, WriteStep};
+use muse_pack::{apply, ApplyLimits, ApplyOptions, PackError, WriteStep};
 use muse_store::ObjectKind;
 
 fn reasons(report: &muse_pack::ApplyReport) -> Vec<(ObjectKind, String)> {
@@ -61,7 +61,7 @@ fn pf2_io_error_at_any_write_step_aborts_and_writes_nothing() {
                 Ok(())
             }
         };
-        let result = apply(&store, &pack[..], ApplyOptions { hook: Some(&hook) });
+        let result = apply(&store, &pack[..], ApplyOptions { hook: Some(&hook), ..ApplyOptions::default() });
         if calls.load(std::sync::atomic::Ordering::SeqCst) <= fail_at {
             assert!(result.is_ok(), "no failure injected, yet {result:?}");
             assert!(fail_at >= 7, "expected 3 spool + 3 store + 1 publish steps, saw {fail_at}");
@@ -343,4 +343,49 @@ fn a_delta_against_a_base_over_the_inline_limit_is_rejected_without_reading_it()
     assert_eq!(report.blobs_written, 1, "the big blob itself is fine");
     assert_eq!(report.rejected.len(), 1);
     assert!(report.rejected[0].reason.contains("larger than"), "{:?}", report.rejected);
+}
+
+/// `docs/mpack.md` §Budgets of a receiver: a tree or commit over its budget is rejected before it
+/// is decoded (a 64 MiB one from a few KB of zstd included); a pack over a whole-pack budget is
+/// refused as invalid input with nothing written.
+#[test]
+fn receiver_budgets_reject_records_or_refuse_the_pack() {
+    let (_dir, receiver) = store();
+    let zeros = vec![0u8; 64 << 20];
+    let bomb = zstd::bulk::compress(&zeros, 3).unwrap();
+    assert!(bomb.len() < 16 << 10, "{} bytes", bomb.len());
+    for (kind, expected) in [(TREE, "limit of 16777216 bytes for a tree"), (COMMIT, "limit of 4194304 bytes for a commit")] {
+        let pack = Craft::new().raw(kind, ObjectId::of(b"bomb"), None, zeros.len() as u64, &bomb).finish();
+        let (_, _, reason) = only_rejection(&receiver, &pack);
+        assert!(reason.contains(expected), "{reason}");
+    }
+    assert!(receiver.all_objects().unwrap().is_empty());
+
+    let (pack, ids) = one_commit_pack();
+    let with = |limits: ApplyLimits| ApplyOptions { limits, ..ApplyOptions::default() };
+    // Per-record: the tree over budget is rejected, the commit over it too; the blob is kept.
+    let report = apply(&receiver, &pack[..], with(ApplyLimits { max_tree_size: 10, ..ApplyLimits::default() })).unwrap();
+    let rejected = reasons(&report);
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(rejected[0].1.contains("limit of 10 bytes for a tree"), "{rejected:?}");
+    assert!(receiver.contains(&ids[0]).unwrap() && !receiver.contains(&ids[1]).unwrap() && !receiver.contains(&ids[2]).unwrap());
+
+    // Whole pack: refused, nothing written, no temporary file left.
+    let whole_pack: [(ApplyLimits, &str); 4] = [
+        (ApplyLimits { max_records: 2, ..ApplyLimits::default() }, "limit of 2 records"),
+        (ApplyLimits { max_decoded_bytes: 20, ..ApplyLimits::default() }, "limit of 20 decoded bytes"),
+        (ApplyLimits { max_spool_bytes: 10, ..ApplyLimits::default() }, "limit of 10 spooled bytes"),
+        (ApplyLimits { max_rejected: 1, max_tree_size: 10, ..ApplyLimits::default() }, "limit of 1 rejected records"),
+    ];
+    for (limits, expected) in whole_pack {
+        let (_fresh_dir, fresh) = store();
+        let err = apply(&fresh, &pack[..], with(limits)).unwrap_err();
+        assert!(matches!(err, PackError::BudgetExceeded { .. }) && err.is_invalid_input(), "{err:?}");
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(fresh.all_objects().unwrap().is_empty(), "objects written despite {err}");
+        assert_eq!(std::fs::read_dir(fresh.tmp_dir()).unwrap().count(), 0, "temporary files left behind");
+    }
+    // The defaults take the pack whole.
+    let (_fresh_dir, fresh) = store();
+    assert!(apply(&fresh, &pack[..], ApplyOptions::default()).unwrap().rejected.is_empty());
 }

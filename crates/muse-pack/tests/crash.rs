@@ -61,7 +61,7 @@ fn count_steps(source: &Repository, base: CommitId, bundle: &[u8]) -> usize {
         steps.fetch_add(1, Ordering::SeqCst);
         Ok(())
     };
-    apply_bundle(&repo, bundle, false, ApplyOptions { hook: Some(&hook) }).unwrap();
+    apply_bundle(&repo, bundle, false, ApplyOptions { hook: Some(&hook), ..ApplyOptions::default() }).unwrap();
     steps.into_inner()
 }
 
@@ -89,7 +89,7 @@ fn io_error_at_every_write_step_leaves_a_sound_store() {
             }
             false => Ok(()),
         };
-        let err = apply_bundle(&repo, &bundle[..], false, ApplyOptions { hook: Some(&hook) }).unwrap_err();
+        let err = apply_bundle(&repo, &bundle[..], false, ApplyOptions { hook: Some(&hook), ..ApplyOptions::default() }).unwrap_err();
         assert!(err.to_string().contains("injected failure"), "{err}");
         assert_sound(&repo, &format!("error at step {fail_at}"));
         let objects_after = repo.objects().all_objects().unwrap().len();
@@ -134,7 +134,7 @@ fn crash_child() {
         }
         Ok(())
     };
-    apply_bundle(&repo, &bundle[..], false, ApplyOptions { hook: Some(&hook) }).unwrap();
+    apply_bundle(&repo, &bundle[..], false, ApplyOptions { hook: Some(&hook), ..ApplyOptions::default() }).unwrap();
 }
 
 #[test]

@@ -197,7 +197,7 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
         bar.set_position(steps.fetch_add(1, Ordering::Relaxed) + 1);
         Ok(())
     };
-    let options = ApplyOptions { hook: Some(&hook) };
+    let options = ApplyOptions { hook: Some(&hook), ..ApplyOptions::default() };
     let report = if file == Path::new("-") {
         apply_bundle(repo, io::stdin().lock(), force, options)
     } else {

@@ -93,12 +93,50 @@ pub type WriteHook<'a> = &'a (dyn Fn(&WriteStep<'_>) -> io::Result<()> + Sync);
 pub struct ApplyOptions<'a> {
     /// Called before each write step.
     pub hook: Option<WriteHook<'a>>,
+    /// What one pack may cost this receiver.
+    pub limits: ApplyLimits,
+}
+
+/// Budgets of one apply: what a pack from a stranger may cost the receiver, beyond the format's
+/// own limits (`docs/mpack.md` §Limits, which gives the defaults and why). Per-record budgets
+/// reject the record (and everything depending on it); whole-pack budgets stop the apply with
+/// [`PackError::BudgetExceeded`] before anything is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyLimits {
+    /// Most records in the pack (whole pack). Bounds the table of received ids.
+    pub max_records: u64,
+    /// Most bytes the pack's records may decode to, all together (whole pack; counted from the
+    /// declared sizes before decoding, which a record cannot exceed).
+    pub max_decoded_bytes: u64,
+    /// Largest tree, in decoded bytes (per record).
+    pub max_tree_size: u64,
+    /// Largest commit, in decoded bytes (per record).
+    pub max_commit_size: u64,
+    /// Most rejected records (whole pack): a pack this broken is refused rather than reported
+    /// record by record.
+    pub max_rejected: usize,
+    /// Most payload bytes copied to the apply's spool file (whole pack).
+    pub max_spool_bytes: u64,
+}
+
+impl Default for ApplyLimits {
+    fn default() -> Self {
+        ApplyLimits {
+            max_records: 20_000_000,
+            max_decoded_bytes: 64 << 30,
+            max_tree_size: 16 << 20,
+            max_commit_size: 4 << 20,
+            max_rejected: 100_000,
+            max_spool_bytes: 16 << 30,
+        }
+    }
 }
 
 /// Reads an mpack from `input` and writes every record whose closure is complete to `store`,
 /// in one atomically published pack. Records that fail verification, and everything that
 /// depends on them, are reported in [`ApplyReport::rejected`]. A malformed, truncated or
-/// checksum-failing pack, or an I/O error, writes nothing and returns the error.
+/// checksum-failing pack, a pack over a whole-pack budget ([`ApplyLimits`]), or an I/O error
+/// before the new pack is published, writes nothing and returns the error.
 pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -> Result<ApplyReport> {
     let mut input = Input::open(input)?;
     let mut applier = Applier {
@@ -111,6 +149,9 @@ pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -
         cache: BaseCache::new(BASE_CACHE_BYTES),
         rejected: Vec::new(),
         shapes: RefCell::new(HashMap::new()),
+        limits: options.limits,
+        decoded_bytes: 0,
+        spooled_bytes: 0,
     };
     while let Some(record) = input.next_record()? {
         applier.record(&mut input, record)?;
@@ -168,6 +209,11 @@ struct Applier<'s> {
     rejected: Vec<Rejected>,
     /// The shapes of accepted trees and of the store trees they reference (see `check_tree`).
     shapes: RefCell<HashMap<TreeId, TreeShape>>,
+    limits: ApplyLimits,
+    /// Declared decoded sizes of the records so far.
+    decoded_bytes: u64,
+    /// Payload bytes copied to the spool so far.
+    spooled_bytes: u64,
 }
 
 impl Applier<'_> {
@@ -175,7 +221,23 @@ impl Applier<'_> {
         run_hook(self.hook, step)
     }
 
+    /// Counts `bytes` more against the spool budget.
+    fn charge_spool(&mut self, bytes: u64) -> Result<()> {
+        self.spooled_bytes = self.spooled_bytes.saturating_add(bytes);
+        if self.spooled_bytes > self.limits.max_spool_bytes {
+            return Err(PackError::BudgetExceeded { what: "spooled bytes", limit: self.limits.max_spool_bytes });
+        }
+        Ok(())
+    }
+
     fn record<R: Read>(&mut self, input: &mut Input<R>, record: Record) -> Result<()> {
+        if record.index >= self.limits.max_records {
+            return Err(PackError::BudgetExceeded { what: "records", limit: self.limits.max_records });
+        }
+        self.decoded_bytes = self.decoded_bytes.saturating_add(record.size);
+        if self.decoded_bytes > self.limits.max_decoded_bytes {
+            return Err(PackError::BudgetExceeded { what: "decoded bytes", limit: self.limits.max_decoded_bytes });
+        }
         let verdict = self.receive(input, &record)?;
         let id = match verdict {
             Ok((id, offset, depth)) => {
@@ -186,6 +248,9 @@ impl Applier<'_> {
                 Some(id)
             }
             Err((id, reason)) => {
+                if self.rejected.len() >= self.limits.max_rejected {
+                    return Err(PackError::BudgetExceeded { what: "rejected records", limit: self.limits.max_rejected as u64 });
+                }
                 let shown = id.map_or_else(|| record.declared_text(), |id| id.to_string());
                 self.rejected.push(Rejected { id: shown, kind: record.kind, reason });
                 match id {
@@ -205,7 +270,7 @@ impl Applier<'_> {
 
     /// Decodes and verifies one record, spooling it. Fatal errors are returned as `Err`.
     fn receive<R: Read>(&mut self, input: &mut Input<R>, record: &Record) -> Result<Verdict> {
-        if let Some(reason) = limits(record) {
+        if let Some(reason) = limits(record, &self.limits) {
             input.skip_payload(record)?;
             return Ok(Err((None, reason)));
         }
@@ -239,6 +304,7 @@ impl Applier<'_> {
         let (offset, decoded) = if whole {
             (None, input.decode_payload(record, base_bytes, None, keep)?)
         } else {
+            self.charge_spool(record.payload_len)?;
             self.step(WriteStep::Spool(record))?;
             let encoding = base.as_ref().map_or(Encoding::Zstd, |(id, _)| Encoding::ZstdDelta(*id));
             let header = EntryHeader { kind: record.kind, encoding, size: record.size, payload_len: record.payload_len };
@@ -288,8 +354,9 @@ impl Applier<'_> {
     /// commit deltas (the store resolves a delta base by its content hash, which a signed
     /// commit's bytes do not have).
     fn reencode(&mut self, record: &Record, data: &[u8]) -> Result<u64> {
-        self.step(WriteStep::Spool(record))?;
         let payload = compress(data, None, REENCODE_LEVEL);
+        self.charge_spool(payload.len() as u64)?;
+        self.step(WriteStep::Spool(record))?;
         let header = EntryHeader { kind: record.kind, encoding: Encoding::Zstd, size: record.size, payload_len: payload.len() as u64 };
         self.spool.put(&header, &payload)
     }
@@ -391,12 +458,21 @@ impl Applier<'_> {
     }
 }
 
-/// Size limits a record must meet before it is decoded (see `docs/mpack.md` §Limits).
-fn limits(record: &Record) -> Option<String> {
+/// Size limits a record must meet before it is decoded (see `docs/mpack.md` §Limits): the
+/// format's, then this receiver's budgets for trees and commits.
+fn limits(record: &Record, budgets: &ApplyLimits) -> Option<String> {
     let kind = record.kind.as_str();
     let inline = record.kind != ObjectKind::Blob || record.base.is_some();
     if inline && record.size > MAX_INLINE_SIZE {
         return Some(format!("a {kind} of {} bytes exceeds the {MAX_INLINE_SIZE}-byte limit for trees, commits and deltas", record.size));
+    }
+    let budget = match record.kind {
+        ObjectKind::Tree => budgets.max_tree_size,
+        ObjectKind::Commit => budgets.max_commit_size,
+        ObjectKind::Blob => u64::MAX,
+    };
+    if record.size > budget {
+        return Some(format!("a {kind} of {} bytes exceeds this receiver's limit of {budget} bytes for a {kind}", record.size));
     }
     let bound = usize::try_from(record.size).map_or(u64::MAX, |size| zstd::zstd_safe::compress_bound(size) as u64).saturating_add(4096);
     if record.payload_len > bound {
