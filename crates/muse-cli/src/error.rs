@@ -69,7 +69,7 @@ impl From<StoreError> for CliError {
             StoreError::NotARepository(_) => (EXIT_NOT_A_REPO, "not_a_repository"),
             StoreError::ObjectNotFound(_) | StoreError::UnknownRevision(_) | StoreError::NotACommit { .. } => (EXIT_NOT_FOUND, "not_found"),
             StoreError::AmbiguousRevision { .. } => (EXIT_NOT_FOUND, "ambiguous"),
-            StoreError::RefConflict { .. } | StoreError::RefLocked { .. } | StoreError::WouldOverwrite { .. } | StoreError::AlreadyExists(_) | StoreError::WorkspaceExists(_) => {
+            StoreError::RefConflict { .. } | StoreError::Conflict(_) | StoreError::RefLocked { .. } | StoreError::WouldOverwrite { .. } | StoreError::AlreadyExists(_) | StoreError::WorkspaceExists(_) => {
                 (EXIT_CONFLICT, "conflict")
             }
             StoreError::CorruptObject { .. } | StoreError::CorruptPack { .. } | StoreError::CorruptRef { .. } | StoreError::Decode { .. } | StoreError::WrongKind { .. } | StoreError::TreeTooDeep { .. } => {

@@ -22,6 +22,8 @@ pub struct CommitOutcome {
     pub changes: Vec<WorkChange>,
     /// The branch it moved, or `None` on a detached HEAD.
     pub branch: Option<RefName>,
+    /// What HEAD resolved to before: the parent, or for an amend the commit replaced.
+    pub previous: Option<CommitId>,
 }
 
 /// Commits the working copy on top of HEAD. `template` supplies every field but `parents` and
@@ -32,11 +34,27 @@ pub struct CommitOutcome {
 /// before the branch moves; the branch moves by compare-and-swap from the parent read at the
 /// start, so a concurrent commit to the same branch makes this one fail instead of being lost.
 pub fn commit_worktree(repo: &Repository, template: Commit, allow_empty: bool, progress: HashProgress<'_>) -> Result<CommitOutcome> {
+    record(repo, template, allow_empty, false, progress)
+}
+
+/// Replaces HEAD's commit with one of the working copy that keeps its parents (`commit
+/// --amend`); `template` supplies every other field. The branch (or detached HEAD) moves from
+/// the old commit to the new one by compare-and-swap; the old commit stays in the store.
+pub fn amend_worktree(repo: &Repository, template: Commit, progress: HashProgress<'_>) -> Result<CommitOutcome> {
+    record(repo, template, true, true, progress)
+}
+
+fn record(repo: &Repository, template: Commit, allow_empty: bool, amend: bool, progress: HashProgress<'_>) -> Result<CommitOutcome> {
     let head = repo.head()?;
-    let parent = repo.head_commit()?;
-    let base = match parent {
-        Some(id) => repo.objects().read_commit(&id)?.snapshot,
-        None => Tree::empty_id(),
+    let previous = repo.head_commit()?;
+    let (base, parents) = match (previous, amend) {
+        (Some(id), false) => (repo.objects().read_commit(&id)?.snapshot, vec![id]),
+        (Some(id), true) => {
+            let old = repo.objects().read_commit(&id)?;
+            (old.snapshot, old.parents)
+        }
+        (None, false) => (Tree::empty_id(), Vec::new()),
+        (None, true) => return Err(StoreError::InvalidCommit("there is no commit to amend yet".into())),
     };
     let sink = Mutex::new(repo.objects().begin_write()?);
     let mut scanned = scan_reporting(repo, base, Some(&sink), progress)?;
@@ -48,12 +66,12 @@ pub fn commit_worktree(repo: &Repository, template: Commit, allow_empty: bool, p
     let mut writer = sink.into_inner().map_err(|_| StoreError::Workspace("pack writer poisoned".into()))?;
     let changes: Vec<_> = scanned.changes.iter().map(|c| (c.path.clone(), c.work)).collect();
     let snapshot = update_snapshot(repo.objects(), &mut writer, base, &changes)?;
-    let commit = Commit { parents: parent.into_iter().collect(), snapshot, ..template };
+    let commit = Commit { parents, snapshot, ..template };
     let id = writer.add_commit(&commit)?;
     writer.finish()?;
     let branch = match head {
         Head::Branch(name) => {
-            repo.refs().compare_and_swap(&name, parent, Some(id))?;
+            repo.refs().compare_and_swap(&name, previous, Some(id))?;
             Some(name)
         }
         Head::Detached(_) => {
@@ -66,5 +84,5 @@ pub fn commit_worktree(repo: &Repository, template: Commit, allow_empty: bool, p
     // Consolidation only keeps lookups fast; the commit has landed whatever it does, so a
     // failure here must not turn a successful commit into an error.
     let _ = repo.objects().consolidate_if_needed();
-    Ok(CommitOutcome { id, commit, changes, branch })
+    Ok(CommitOutcome { id, commit, changes, branch, previous })
 }

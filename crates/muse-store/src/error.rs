@@ -161,6 +161,10 @@ pub enum StoreError {
     /// A workspace operation was refused.
     #[error("workspace error: {0}")]
     Workspace(String),
+    /// An operation was refused because the state it expected has changed (a ref or HEAD moved
+    /// since an operation being undone, a workspace holds work that would be lost).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 fn fmt_opt(id: &Option<CommitId>) -> String {

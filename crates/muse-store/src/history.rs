@@ -283,6 +283,54 @@ impl Iterator for LogWalk<'_> {
     }
 }
 
+/// Whether `ancestor` is `descendant` or one of its ancestors.
+pub fn is_ancestor(repo: &Repository, ancestor: CommitId, descendant: CommitId) -> Result<bool> {
+    Ok(only_reachable_from(repo, ancestor, &[descendant])?.is_empty())
+}
+
+/// The commits reachable from `tip` but from none of `others`, newest first (what `git rev-list
+/// TIP --not OTHERS` lists). Walks newest first by commit time from all tips at once and stops
+/// when every commit still queued is reachable from `others`, so it reads the commits since the
+/// histories met, not the whole history.
+pub fn only_reachable_from(repo: &Repository, tip: CommitId, others: &[CommitId]) -> Result<Vec<CommitId>> {
+    // For each commit met: whether it is reachable from `others` (excluded); and the state in
+    // which it was last walked (a commit found excluded after it was walked is walked again, to
+    // pass that on to its parents).
+    let mut excluded: HashMap<CommitId, bool> = HashMap::new();
+    let mut walked: HashMap<CommitId, bool> = HashMap::new();
+    let mut heap: BinaryHeap<((i64, u32), CommitId)> = BinaryHeap::new();
+    let mark = |heap: &mut BinaryHeap<((i64, u32), CommitId)>, excluded: &mut HashMap<CommitId, bool>, id: CommitId, ex: bool| -> Result<()> {
+        match excluded.get(&id) {
+            Some(true) => Ok(()),
+            Some(false) if !ex => Ok(()),
+            _ => {
+                excluded.insert(id, ex);
+                heap.push((sort_key(&repo.objects().read_commit(&id)?), id));
+                Ok(())
+            }
+        }
+    };
+    for other in others {
+        mark(&mut heap, &mut excluded, *other, true)?;
+    }
+    mark(&mut heap, &mut excluded, tip, false)?;
+    let mut order = Vec::new();
+    while heap.iter().any(|(_, id)| excluded.get(id) == Some(&false)) {
+        let Some((_, id)) = heap.pop() else { break };
+        let ex = excluded.get(&id).copied().unwrap_or(false);
+        if walked.insert(id, ex) == Some(ex) {
+            continue;
+        }
+        if !ex {
+            order.push(id);
+        }
+        for parent in repo.objects().read_commit(&id)?.parents {
+            mark(&mut heap, &mut excluded, parent, ex)?;
+        }
+    }
+    Ok(order.into_iter().filter(|id| excluded.get(id) == Some(&false)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,3 +15,5 @@ pub mod worktree;
 pub mod commit;
 pub mod history;
 pub mod fsck;
+pub mod oplog;
+pub mod workspace;

@@ -1,12 +1,14 @@
-//! `muse branch`: list, create (`muse branch NAME [REV]`) or delete (`-d NAME`) branches.
+//! `muse branch`: list, create (`muse branch NAME [REV]`) or delete (`-d NAME`, `-D NAME`)
+//! branches.
 
 use std::io::Write;
 
 use muse_core::CommitId;
-use muse_store::history::resolve_revision;
+use muse_store::history::{is_ancestor, resolve_revision};
 use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
+use super::record::{record, ref_change};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
 use crate::output::{outln, stdout_error, Ctx};
 
@@ -17,9 +19,12 @@ pub struct Args {
     name: Option<String>,
     /// Where the new branch points (default: HEAD).
     start: Option<String>,
-    /// Delete the branch.
+    /// Delete the branch (refused unless it is merged into HEAD).
     #[arg(short, long, requires = "name", conflicts_with = "start")]
     delete: bool,
+    /// Delete the branch even if it is not merged (`muse undo` brings it back).
+    #[arg(short = 'D', requires = "name", conflicts_with_all = ["start", "delete"])]
+    force_delete: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -67,12 +72,22 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         return out.flush().map_err(stdout_error);
     };
     let ref_name = RefName::branch(&name)?;
-    if args.delete {
+    if args.delete || args.force_delete {
         let current = repo.refs().read(&ref_name)?.ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("branch '{name}' not found")))?;
         if let Some((_, holder)) = checked_out(&repo)?.into_iter().find(|(b, _)| *b == ref_name) {
             return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("cannot delete branch '{name}': it is checked out in {}", workspace_label(holder.as_deref()))));
         }
+        if args.delete {
+            let merged = match repo.head_commit()? {
+                Some(head) => is_ancestor(&repo, current, head)?,
+                None => false,
+            };
+            if !merged {
+                return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("branch '{name}' is not merged into HEAD; `muse branch -D {name}` deletes it anyway")));
+            }
+        }
         repo.refs().compare_and_swap(&ref_name, Some(current), None)?;
+        record(&repo, "branch", vec![ref_change(&ref_name, Some(current), None)], vec![]);
         if ctx.json {
             return ctx.print_json(&serde_json::json!({ "deleted": name, "commit_id": current }));
         }
@@ -84,6 +99,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("a branch named '{name}' already exists")));
     }
     repo.refs().compare_and_swap(&ref_name, None, Some(target))?;
+    record(&repo, "branch", vec![ref_change(&ref_name, None, Some(target))], vec![]);
     if ctx.json {
         return ctx.print_json(&BranchJson { name, commit_id: target, current: false });
     }

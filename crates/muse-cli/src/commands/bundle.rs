@@ -12,6 +12,7 @@ use muse_store::history::resolve_revision;
 use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
+use super::record::record;
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_IO, EXIT_NOT_FOUND};
 use crate::output::{outln, Ctx};
 
@@ -206,6 +207,7 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
     }
     .map_err(pack_error)?;
     bar.finish_and_clear();
+    record(repo, "bundle apply", moved_refs(&report.refs), vec![]);
     let refs_rejected = report.refs.iter().filter(|r| r.status == RefStatus::Rejected).count();
     if ctx.json {
         ctx.print_json(&report)?;
@@ -236,4 +238,13 @@ pub fn pack_error(e: PackError) -> CliError {
         e if e.is_invalid_input() => CliError::invalid(e.to_string()),
         e => CliError::failed(e.to_string()),
     }
+}
+
+/// The ref moves of an apply or clone report, for the op log.
+pub fn moved_refs(updates: &[muse_pack::RefUpdate]) -> Vec<muse_store::oplog::RefChange> {
+    updates
+        .iter()
+        .filter(|r| matches!(r.status, RefStatus::Created | RefStatus::FastForward | RefStatus::Forced))
+        .map(|r| muse_store::oplog::RefChange { name: r.name.clone(), old: r.old, new: Some(r.new) })
+        .collect()
 }

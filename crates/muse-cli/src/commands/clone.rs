@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use muse_pack::{BuildOptions, RefStatus};
 
-use super::bundle::pack_error;
+use super::bundle::{moved_refs, pack_error};
+use super::record::{head_moved, record};
 use crate::error::{CliError, CliResult};
 use crate::output::{outln, Ctx};
 
@@ -32,6 +33,15 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     // A local clone is not sent anywhere: a fast level keeps it quick; `muse gc` recompresses.
     let report = muse_pack::clone_local(&source, &dir, &BuildOptions { level: 3, ..BuildOptions::default() }).map_err(pack_error)?;
     spinner.finish_and_clear();
+    // The clone's first operation: its refs and HEAD, so that gc and `op log` see them.
+    if let Ok(repo) = muse_store::Repository::open(std::path::Path::new(&report.path)) {
+        let head = repo.head().ok();
+        let heads = match head {
+            Some(head @ muse_store::Head::Detached(_)) => head_moved(&repo, head.clone(), head, true),
+            _ => Vec::new(),
+        };
+        record(&repo, "clone", moved_refs(&report.refs), heads);
+    }
     if ctx.json {
         ctx.print_json(&report)?;
     } else {

@@ -4,18 +4,20 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use muse_core::{unix_to_rfc3339_utc, validate_rfc3339, Commit, ObjectId, SemVerBump};
-use muse_store::commit::commit_worktree;
+use muse_store::commit::{amend_worktree, commit_worktree, CommitOutcome};
+use muse_store::{Head, Repository};
 
 use super::common::{short, CommitJson};
+use super::record::{head_moved, pick, record, ref_change};
 use crate::error::{CliError, CliResult};
 use crate::output::{outln, Ctx};
 
 /// Arguments of `muse commit`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The commit message.
-    #[arg(short, long)]
-    message: String,
+    /// The commit message (with --amend: default, the amended commit's).
+    #[arg(short, long, required_unless_present = "amend")]
+    message: Option<String>,
     /// Who is accountable (default: $MUSE_AUTHOR, then config user.author).
     #[arg(long)]
     author: Option<String>,
@@ -37,9 +39,10 @@ pub struct Args {
     /// The prompt's hash, `sha256:<64 hex>`.
     #[arg(long)]
     prompt_hash: Option<String>,
-    /// The declared semantic-version bump: none, patch, minor or major.
-    #[arg(long, default_value = "none")]
-    bump: String,
+    /// The declared semantic-version bump: none, patch, minor or major (default: none; with
+    /// --amend, the amended commit's).
+    #[arg(long)]
+    bump: Option<String>,
     /// A breaking change (repeatable).
     #[arg(long = "breaking", value_name = "TEXT")]
     breaking: Vec<String>,
@@ -49,58 +52,35 @@ pub struct Args {
     /// Record a commit even if nothing changed.
     #[arg(long)]
     allow_empty: bool,
-}
-
-/// Picks a value: the flag, then the environment variable, then the config key, then "".
-fn pick(flag: Option<String>, env: &str, config: &BTreeMap<String, String>, key: &str) -> String {
-    flag.or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty())).or_else(|| config.get(key).cloned()).unwrap_or_default()
+    /// Replace HEAD's commit (same parents) with one of the working copy; every field the
+    /// flags do not give is kept from it (the date becomes now). `muse undo` restores it.
+    #[arg(long)]
+    amend: bool,
 }
 
 /// Builds the commit from the flags and records the working copy.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
     let config = repo.config()?;
+    let amended = match (args.amend, repo.head_commit()?) {
+        (true, Some(id)) => Some(repo.objects().read_commit(&id)?),
+        (true, None) => return Err(CliError::invalid("there is no commit to amend yet")),
+        (false, _) => None,
+    };
+    if let Some(old) = amended {
+        return amend(&repo, ctx, args, old);
+    }
     let author = pick(args.author, "MUSE_AUTHOR", &config, "user.author");
     if author.trim().is_empty() {
         return Err(CliError::invalid("no author: pass --author, set MUSE_AUTHOR, or run `muse config user.author \"Name <email>\"`"));
     }
-    let committed_at = match args.date {
-        Some(date) => {
-            validate_rfc3339(&date).map_err(|e| CliError::invalid(e.to_string()))?;
-            date
-        }
-        None => {
-            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-            unix_to_rfc3339_utc(secs)
-        }
-    };
-    let prompt_hash = match (args.prompt_file, args.prompt_hash) {
-        (Some(file), _) => {
-            let path = ctx.cwd.join(&file);
-            let bytes = std::fs::read(&path).map_err(|e| CliError::new(crate::error::EXIT_IO, "io", format!("cannot read prompt file {}: {e}", path.display())))?;
-            ObjectId::of(&bytes).to_string()
-        }
-        (None, Some(hash)) => {
-            if !hash.starts_with("sha256:") || ObjectId::parse(&hash).is_err() {
-                return Err(CliError::invalid(format!("'{hash}' is not a prompt hash (expected sha256:<64 lowercase hex digits>)")));
-            }
-            hash
-        }
-        (None, None) => String::new(),
-    };
-    let sem_ver_bump: SemVerBump = args.bump.parse().map_err(CliError::invalid)?;
-    let mut metadata = BTreeMap::new();
-    for pair in args.meta {
-        let (k, v) = pair.split_once('=').ok_or_else(|| CliError::invalid(format!("metadata '{pair}' is not KEY=VALUE")))?;
-        if k.is_empty() || k.contains('\0') {
-            return Err(CliError::invalid(format!("metadata key in '{pair}' is empty or holds a NUL")));
-        }
-        metadata.insert(k.to_string(), v.to_string());
-    }
+    let prompt_hash = prompt_hash(ctx, args.prompt_file, args.prompt_hash)?.unwrap_or_default();
+    let sem_ver_bump: SemVerBump = args.bump.as_deref().unwrap_or("none").parse().map_err(CliError::invalid)?;
+    let metadata = metadata(args.meta)?;
     let template = Commit {
-        message: args.message,
+        message: args.message.unwrap_or_default(),
         author,
-        committed_at,
+        committed_at: commit_time(args.date)?,
         agent_id: pick(args.agent_id, "MUSE_AGENT_ID", &config, "agent.id"),
         model_id: pick(args.model_id, "MUSE_MODEL_ID", &config, "agent.model"),
         toolchain_id: pick(args.toolchain_id, "MUSE_TOOLCHAIN_ID", &config, "agent.toolchain"),
@@ -113,6 +93,42 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let bar = ctx.progress(None, "committing");
     let outcome = commit_worktree(&repo, template, args.allow_empty, &crate::output::hashing_progress(&bar))?;
     bar.finish_and_clear();
+    finish(&repo, ctx, "commit", &outcome)
+}
+
+/// `commit --amend`: the old commit's fields, overridden by the flags given.
+fn amend(repo: &Repository, ctx: &Ctx, args: Args, old: Commit) -> CliResult {
+    let template = Commit {
+        message: args.message.unwrap_or(old.message),
+        author: args.author.unwrap_or(old.author),
+        committed_at: commit_time(args.date)?,
+        agent_id: args.agent_id.unwrap_or(old.agent_id),
+        model_id: args.model_id.unwrap_or(old.model_id),
+        toolchain_id: args.toolchain_id.unwrap_or(old.toolchain_id),
+        prompt_hash: prompt_hash(ctx, args.prompt_file, args.prompt_hash)?.unwrap_or(old.prompt_hash),
+        sem_ver_bump: match args.bump {
+            Some(bump) => bump.parse().map_err(CliError::invalid)?,
+            None => old.sem_ver_bump,
+        },
+        breaking_changes: if args.breaking.is_empty() { old.breaking_changes } else { args.breaking },
+        metadata: if args.meta.is_empty() { old.metadata } else { metadata(args.meta)? },
+        ..Commit::default()
+    };
+    if template.author.trim().is_empty() {
+        return Err(CliError::invalid("no author: pass --author"));
+    }
+    let bar = ctx.progress(None, "committing");
+    let outcome = amend_worktree(repo, template, &crate::output::hashing_progress(&bar))?;
+    bar.finish_and_clear();
+    finish(repo, ctx, "commit", &outcome)
+}
+
+/// Records the operation and prints the outcome.
+fn finish(repo: &Repository, ctx: &Ctx, command: &str, outcome: &CommitOutcome) -> CliResult {
+    match &outcome.branch {
+        Some(branch) => record(repo, command, vec![ref_change(branch, outcome.previous, Some(outcome.id))], vec![]),
+        None => record(repo, command, vec![], head_moved(repo, outcome.previous.map_or(Head::Detached(outcome.id), Head::Detached), Head::Detached(outcome.id), false)),
+    };
     if ctx.json {
         return ctx.print_json(&CommitJson::new(outcome.id, &outcome.commit));
     }
@@ -121,4 +137,49 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     outln!("[{place} {}] {first_line}", short(outcome.id))?;
     outln!(" {} file(s) changed", outcome.changes.len())?;
     Ok(())
+}
+
+/// The commit time: `--date` as given (checked), or now in UTC.
+fn commit_time(date: Option<String>) -> CliResult<String> {
+    match date {
+        Some(date) => {
+            validate_rfc3339(&date).map_err(|e| CliError::invalid(e.to_string()))?;
+            Ok(date)
+        }
+        None => {
+            let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+            Ok(unix_to_rfc3339_utc(secs))
+        }
+    }
+}
+
+/// `--meta KEY=VALUE` pairs.
+fn metadata(pairs: Vec<String>) -> CliResult<BTreeMap<String, String>> {
+    let mut metadata = BTreeMap::new();
+    for pair in pairs {
+        let (k, v) = pair.split_once('=').ok_or_else(|| CliError::invalid(format!("metadata '{pair}' is not KEY=VALUE")))?;
+        if k.is_empty() || k.contains('\0') {
+            return Err(CliError::invalid(format!("metadata key in '{pair}' is empty or holds a NUL")));
+        }
+        metadata.insert(k.to_string(), v.to_string());
+    }
+    Ok(metadata)
+}
+
+/// The prompt hash from `--prompt-file` or `--prompt-hash`, if either is given.
+fn prompt_hash(ctx: &Ctx, file: Option<PathBuf>, hash: Option<String>) -> CliResult<Option<String>> {
+    match (file, hash) {
+        (Some(file), _) => {
+            let path = ctx.cwd.join(&file);
+            let bytes = std::fs::read(&path).map_err(|e| CliError::new(crate::error::EXIT_IO, "io", format!("cannot read prompt file {}: {e}", path.display())))?;
+            Ok(Some(ObjectId::of(&bytes).to_string()))
+        }
+        (None, Some(hash)) => {
+            if !hash.starts_with("sha256:") || ObjectId::parse(&hash).is_err() {
+                return Err(CliError::invalid(format!("'{hash}' is not a prompt hash (expected sha256:<64 lowercase hex digits>)")));
+            }
+            Ok(Some(hash))
+        }
+        (None, None) => Ok(None),
+    }
 }

@@ -10,6 +10,7 @@ use muse_import::{ImportError, ImportOptions, ImportPhase, ImportProgress, Impor
 use muse_store::worktree::checkout::{checkout, CheckoutStats};
 use muse_store::{Repository, StoreError, DOT_MUSE};
 
+use super::record::{head_moved, record, ref_view, view_diff};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_CORRUPT, EXIT_INVALID_INPUT, EXIT_IO};
 use crate::output::{outln, Ctx};
 
@@ -56,6 +57,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let dir = ctx.cwd.join(args.dir.clone().unwrap_or_else(|| default_dir(&git_repo)));
     let (repo, created) = open_or_init(&dir)?;
     let before = head_snapshot(&repo)?;
+    let (view_before, head_before) = (ref_view(&repo)?, repo.head()?);
     let opts = ImportOptions { strict_paths: args.strict_paths, ..ImportOptions::default() };
     let mut bar: Option<(ImportPhase, ProgressBar)> = None;
     let result = muse_import::import_git(&git_repo, &repo, &opts, &mut |p| show_progress(ctx, &mut bar, p));
@@ -74,10 +76,14 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         }
     };
     let after = head_snapshot(&repo)?;
-    let stats = match (before, after) {
-        (from, Some(to)) if from != Some(to) => Some(checkout(&repo, from.unwrap_or_else(Tree::empty_id), to, false).map_err(|e| checkout_error(e, &dir))?),
+    // The refs moved whether or not the files can follow: record them either way.
+    let checked = match (before, after) {
+        (from, Some(to)) if from != Some(to) => Some(checkout(&repo, from.unwrap_or_else(Tree::empty_id), to, false)),
         _ => None,
     };
+    let heads = head_moved(&repo, head_before, repo.head()?, matches!(checked, Some(Ok(_))));
+    record(&repo, "import", view_diff(&view_before, &ref_view(&repo)?), heads);
+    let stats = checked.transpose().map_err(|e| checkout_error(e, &dir))?;
     let out = ImportJson { repository: repo.work_dir().display().to_string(), summary, checkout: stats };
     if ctx.json {
         return ctx.print_json(&out);

@@ -12,10 +12,13 @@ mod gc;
 mod import;
 mod init;
 mod log;
+mod op;
+mod record;
 mod show;
 mod status;
 mod switch;
 mod tag;
+mod undo;
 mod workspace;
 
 use crate::error::CliResult;
@@ -56,6 +59,10 @@ pub enum Command {
     Clone(clone::Args),
     /// Repack the store into one compact pack; remove leftovers of interrupted writes.
     Gc(gc::Args),
+    /// Undo the last operation not undone yet (repeatable: each undo goes one further back).
+    Undo(undo::Args),
+    /// The operation log: every command that moved refs, HEAD or a working copy.
+    Op(op::Args),
 }
 
 /// Runs one parsed command.
@@ -77,5 +84,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Bundle(args) => bundle::run(args, ctx),
         Command::Clone(args) => clone::run(args, ctx),
         Command::Gc(args) => gc::run(args, ctx),
+        Command::Undo(args) => undo::run(args, ctx),
+        Command::Op(args) => op::run(args, ctx),
     }
 }

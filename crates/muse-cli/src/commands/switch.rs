@@ -8,6 +8,7 @@ use muse_store::{Head, RefName};
 
 use super::branch::{checked_out, workspace_label};
 use super::common::short;
+use super::record::{head_moved, record, ref_change};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
 use crate::output::{outln, Ctx};
 
@@ -34,6 +35,8 @@ pub struct Args {
 struct SwitchJson {
     branch: Option<String>,
     commit_id: Option<CommitId>,
+    /// Commits reachable only from the detached HEAD that was left (none: an empty list).
+    left_behind: Vec<CommitId>,
     #[serde(flatten)]
     stats: muse_store::worktree::checkout::CheckoutStats,
 }
@@ -72,17 +75,32 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         Some(id) => repo.objects().read_commit(&id)?.snapshot,
         None => Tree::empty_id(),
     };
+    let old_head = repo.head()?;
+    let left_behind = match (&old_head, target) {
+        (Head::Detached(old), _) if target != Some(*old) => left_behind(&repo, *old, target)?,
+        _ => Vec::new(),
+    };
     let stats = checkout(&repo, from, to, args.force)?;
+    let mut refs = Vec::new();
     if let (Head::Branch(name), true, Some(id)) = (&head, args.create, target) {
         repo.refs().compare_and_swap(name, None, Some(id))?;
+        refs.push(ref_change(name, None, Some(id)));
     }
     repo.set_head(&head)?;
+    record(&repo, "switch", refs, head_moved(&repo, old_head, head.clone(), true));
+    if let Some(first) = left_behind.first() {
+        eprintln!(
+            "warning: {} commit(s) left behind on the detached HEAD, reachable from no branch or tag; `muse undo` or `muse branch NAME {}` keeps them",
+            left_behind.len(),
+            short(*first)
+        );
+    }
     let branch = match &head {
         Head::Branch(n) => Some(n.short().to_string()),
         Head::Detached(_) => None,
     };
     if ctx.json {
-        return ctx.print_json(&SwitchJson { branch, commit_id: target, stats });
+        return ctx.print_json(&SwitchJson { branch, commit_id: target, left_behind, stats });
     }
     match (&branch, target) {
         (Some(b), _) if args.create => outln!("Switched to a new branch '{b}'")?,
@@ -94,4 +112,14 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         outln!("{} uncommitted change(s) carried over", stats.carried)?;
     }
     Ok(())
+}
+
+/// The commits reachable from `old` (a detached HEAD being left) but from no branch, tag or the
+/// new HEAD: what would be lost from sight.
+fn left_behind(repo: &muse_store::Repository, old: CommitId, new: Option<CommitId>) -> CliResult<Vec<CommitId>> {
+    let mut others: Vec<CommitId> = repo.refs().list("refs/heads/")?.into_iter().chain(repo.refs().list("refs/tags/")?).map(|(_, id)| id).collect();
+    others.extend(new);
+    others.sort();
+    others.dedup();
+    Ok(muse_store::history::only_reachable_from(repo, old, &others)?)
 }

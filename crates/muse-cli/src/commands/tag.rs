@@ -7,6 +7,7 @@ use muse_store::history::resolve_revision;
 use muse_store::RefName;
 
 use super::common::short;
+use super::record::{record, ref_change};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
 use crate::output::{outln, stdout_error, Ctx};
 
@@ -46,6 +47,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if args.delete {
         let current = repo.refs().read(&ref_name)?.ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("tag '{name}' not found")))?;
         repo.refs().compare_and_swap(&ref_name, Some(current), None)?;
+        record(&repo, "tag", vec![ref_change(&ref_name, Some(current), None)], vec![]);
         if ctx.json {
             return ctx.print_json(&serde_json::json!({ "deleted": name, "commit_id": current }));
         }
@@ -57,6 +59,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("tag '{name}' already exists")));
     }
     repo.refs().compare_and_swap(&ref_name, None, Some(target))?;
+    record(&repo, "tag", vec![ref_change(&ref_name, None, Some(target))], vec![]);
     if ctx.json {
         return ctx.print_json(&TagJson { name, commit_id: target });
     }

@@ -1,16 +1,16 @@
-//! `muse workspace add|list|remove`: extra working copies sharing this repository's store, each
+//! `muse workspace add|list|remove|prune`: extra working copies sharing this repository's store, each
 //! with its own HEAD and stat cache (one agent, one workspace, one branch).
 
 use std::path::PathBuf;
 
 use muse_core::{CommitId, Tree};
 use muse_store::history::resolve_revision;
-use muse_store::worktree::checkout::checkout;
-use muse_store::worktree::scan;
-use muse_store::{Head, RefName, Repository};
+use muse_store::oplog::HeadChange;
+use muse_store::{workspace, Head, RefName, Repository};
 
 use super::branch::{checked_out, workspace_label};
-use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_IO};
+use super::record::{record, ref_change};
+use crate::error::{CliError, CliResult, EXIT_CONFLICT};
 use crate::output::{outln, Ctx};
 
 /// Arguments of `muse workspace`.
@@ -36,14 +36,17 @@ enum Action {
     },
     /// List every working copy of this store.
     List,
-    /// Delete a workspace's files and forget it (refused if it has uncommitted changes).
+    /// Delete a workspace's files and forget it (refused if it has uncommitted changes or holds
+    /// a nested repository or workspace).
     Remove {
         /// The workspace's directory.
         path: PathBuf,
-        /// Remove even with uncommitted changes.
+        /// Remove even with uncommitted changes (nested repositories and workspaces are kept).
         #[arg(long)]
         force: bool,
     },
+    /// Forget every workspace whose directory is gone.
+    Prune,
 }
 
 #[derive(serde::Serialize)]
@@ -98,7 +101,6 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 (None, Some(rev)) => Some(resolve_revision(&repo, rev)?),
                 (None, None) => repo.head_commit()?,
             };
-            let workspace = repo.add_workspace(&path, &name, &Head::Branch(ref_name.clone()))?;
             if existing.is_none() {
                 if let Some(id) = target {
                     repo.refs().compare_and_swap(&ref_name, None, Some(id))?;
@@ -108,7 +110,22 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 Some(id) => repo.objects().read_commit(&id)?.snapshot,
                 None => Tree::empty_id(),
             };
-            let stats = checkout(&workspace, Tree::empty_id(), snapshot, false)?;
+            let head = Head::Branch(ref_name.clone());
+            let added = workspace::add(&repo, &path, &name, &head, snapshot);
+            let created = existing.is_none() && target.is_some();
+            let (workspace, stats) = match added {
+                Ok(added) => added,
+                Err(e) => {
+                    if created {
+                        // Nothing was made: the new branch goes too.
+                        let _ = repo.refs().compare_and_swap(&ref_name, target, None);
+                    }
+                    return Err(e.into());
+                }
+            };
+            let refs = if created { vec![ref_change(&ref_name, None, target)] } else { Vec::new() };
+            let heads = vec![HeadChange { workspace: Some(name.clone()), path: workspace.work_dir().display().to_string(), old: None, new: Some(head), checkout: true }];
+            record(&repo, "workspace add", refs, heads);
             if ctx.json {
                 return ctx.print_json(&describe(Some(name), workspace.work_dir().to_path_buf()));
             }
@@ -116,31 +133,41 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             Ok(())
         }
         Action::Remove { path, force } => {
-            let dir = ctx.cwd.join(&path).canonicalize().map_err(|e| CliError::new(EXIT_IO, "io", format!("{}: {e}", path.display())))?;
+            let joined = ctx.cwd.join(&path);
+            let dir = joined.canonicalize().unwrap_or(joined);
             let workspaces = repo.workspaces()?;
             let name = workspaces
                 .iter()
                 .find(|(n, d)| n.is_some() && *d == dir)
                 .and_then(|(n, _)| n.clone())
                 .ok_or_else(|| CliError::invalid(format!("{} is not a workspace of this repository (the main working copy cannot be removed)", dir.display())))?;
-            if !force {
-                let workspace = Repository::open(&dir)?;
-                let base = match workspace.head_commit()? {
-                    Some(id) => workspace.objects().read_commit(&id)?.snapshot,
-                    None => Tree::empty_id(),
-                };
-                let scanned = scan(&workspace, base, None)?;
-                if !scanned.is_clean() {
-                    return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("workspace '{name}' has {} uncommitted change(s); commit them or use --force", scanned.changes.len())));
-                }
-            }
-            repo.remove_workspace(&name)?;
-            std::fs::remove_dir_all(&dir).map_err(|e| CliError::new(EXIT_IO, "io", format!("cannot remove {}: {e}", dir.display())))?;
+            let removed = workspace::remove(&repo, &name, force)?;
+            record(&repo, "workspace remove", vec![], vec![forgotten(&removed)]);
             if ctx.json {
-                return ctx.print_json(&serde_json::json!({ "removed": name, "path": dir.display().to_string() }));
+                return ctx.print_json(&serde_json::json!({ "removed": name, "path": dir.display().to_string(), "kept": removed.kept }));
             }
             outln!("Removed workspace '{name}' ({})", dir.display())?;
+            for kept in &removed.kept {
+                outln!("kept the nested repository or workspace {}", kept.display())?;
+            }
+            Ok(())
+        }
+        Action::Prune => {
+            let pruned = workspace::prune(&repo)?;
+            record(&repo, "workspace prune", vec![], pruned.iter().map(forgotten).collect());
+            if ctx.json {
+                let list: Vec<_> = pruned.iter().map(|p| serde_json::json!({ "name": p.name, "path": p.path.display().to_string() })).collect();
+                return ctx.print_json(&serde_json::json!({ "pruned": list }));
+            }
+            for p in &pruned {
+                outln!("Forgot workspace '{}' ({}: directory gone)", p.name, p.path.display())?;
+            }
             Ok(())
         }
     }
+}
+
+/// The op-log entry of a workspace removed or pruned.
+fn forgotten(removed: &workspace::Removed) -> HeadChange {
+    HeadChange { workspace: Some(removed.name.clone()), path: removed.path.display().to_string(), old: removed.head.clone(), new: None, checkout: true }
 }
