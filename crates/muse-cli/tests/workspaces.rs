@@ -172,7 +172,7 @@ fn remove_deletes_a_clean_workspace_and_refuses_a_dirty_one() {
     // Clean: removed, forgotten; the branch and its commits stay.
     let canonical = dir.canonicalize().unwrap();
     let out = repo.json(["workspace", "remove", dir.to_str().unwrap()]).ok().json();
-    assert_eq!(out, json!({"removed": "agent", "path": canonical.display().to_string()}));
+    assert_eq!(out, json!({"removed": "agent", "path": canonical.display().to_string(), "kept": []}));
     assert!(!dir.exists());
     assert_eq!(repo.json(["workspace", "list"]).ok().json().as_array().unwrap().len(), 1);
     assert!(repo.rev("agent").starts_with("sha256:"));

@@ -162,7 +162,9 @@ pub fn apply_transition(repo: &Repository, refs: Vec<RefChange>, heads: Vec<Head
     for plan in &planned {
         match (&plan.change.new, &plan.change.workspace) {
             (None, Some(name)) => {
-                workspace::remove(repo, name, false)?;
+                // Checked in step 1, against HEAD's commit then: the branch it was on may be
+                // gone by now (undoing `workspace add` deletes the branch the add created).
+                workspace::remove(repo, name, true)?;
             }
             (Some(head), Some(name)) if plan.change.old.is_none() => {
                 workspace::add(repo, &plan.dir, name, head, plan.to)?;
