@@ -239,12 +239,7 @@ impl OpLog {
             file.set_len(end).ctx("truncate", &self.path)?;
         }
         op.id = last_id + 1;
-        let payload = serde_json::to_vec(&op).map_err(|e| StoreError::Workspace(format!("cannot encode operation: {e}")))?;
-        let payload_len = u32::try_from(payload.len()).ok().filter(|n| *n <= MAX_RECORD).ok_or_else(|| StoreError::Workspace("operation record too large".into()))?;
-        let mut record = Vec::with_capacity(payload.len() + FRAME as usize);
-        record.extend_from_slice(&payload_len.to_le_bytes());
-        record.extend_from_slice(&payload);
-        record.extend_from_slice(&Sha256::digest(&payload));
+        let record = encode_record(&op)?;
         file.seek(SeekFrom::Start(end)).ctx("seek", &self.path)?;
         file.write_all(&record).ctx("write", &self.path)?;
         file.sync_data().ctx("fsync", &self.path)?;
@@ -268,6 +263,17 @@ impl OpLog {
         let _lock = self.lock().ok();
         read_records(&mut file, &self.path)
     }
+}
+
+/// One record as stored: length, JSON payload, SHA-256 of the payload.
+pub fn encode_record(op: &Operation) -> Result<Vec<u8>> {
+    let payload = serde_json::to_vec(op).map_err(|e| StoreError::Workspace(format!("cannot encode operation: {e}")))?;
+    let payload_len = u32::try_from(payload.len()).ok().filter(|n| *n <= MAX_RECORD).ok_or_else(|| StoreError::Workspace("operation record too large".into()))?;
+    let mut record = Vec::with_capacity(payload.len() + FRAME as usize);
+    record.extend_from_slice(&payload_len.to_le_bytes());
+    record.extend_from_slice(&payload);
+    record.extend_from_slice(&Sha256::digest(&payload));
+    Ok(record)
 }
 
 /// The last record if it is whole: `(operation, end offset)`; `None` if the tail is damaged.

@@ -164,3 +164,18 @@ fn heads_round_trip_through_their_text() {
     }
     assert_eq!(head_from_text("ref: nonsense"), None);
 }
+
+#[test]
+fn the_documented_vector_encodes_and_decodes() {
+    let doc = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/formats.md")).unwrap();
+    let block = &doc[doc.find("<!-- oplog-vector:begin -->").unwrap()..doc.find("<!-- oplog-vector:end -->").unwrap()];
+    let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().to_string();
+    let payload = field("payload:");
+    let record = hex::decode(field("record:")).unwrap();
+    let op: Operation = serde_json::from_str(&payload).unwrap();
+    assert_eq!(op.refs[0].new.map(|id| id.to_string()).as_deref(), Some("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"));
+    assert_eq!(encode_record(&op).unwrap(), record);
+    let parsed = parse_log(&[MAGIC, &record[..]].concat());
+    assert_eq!(parsed.operations, vec![op]);
+    assert!(parsed.torn.is_none());
+}
