@@ -81,13 +81,18 @@ fn sha(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// A blob's id (docs/formats.md §1): the SHA-256 of the blob magic and the content.
+fn blob_sha(bytes: &[u8]) -> [u8; 32] {
+    sha(&[b"muse-blob/1\n", bytes].concat())
+}
+
 #[test]
 fn a_poisoned_bundle_applies_the_clean_chain_and_exits_1_with_the_report() {
     let good = b"good\n";
     let poisoned_id = [0xaa; 32];
-    let clean_tree = [b"muse-tree/1\nf good.txt\0".as_slice(), &sha(good)].concat();
+    let clean_tree = [b"muse-tree/1\nf good.txt\0".as_slice(), &blob_sha(good)].concat();
     let bad_tree = [b"muse-tree/1\nf bad.txt\0".as_slice(), &poisoned_id].concat();
-    let mut pack = b"\x89MPACK\r\n\0\0\0\x01\0\0\0\0".to_vec();
+    let mut pack = b"\x89MPACK\r\n\0\0\0\x02\0\0\0\0".to_vec();
     let mut record = |tag: u8, id: [u8; 32], data: &[u8]| {
         let frame = raw_frame(data);
         pack.push(tag);
@@ -96,7 +101,7 @@ fn a_poisoned_bundle_applies_the_clean_chain_and_exits_1_with_the_report() {
         pack.push(frame.len() as u8);
         pack.extend_from_slice(&frame);
     };
-    record(1, sha(good), good);
+    record(1, blob_sha(good), good);
     record(1, poisoned_id, b"not what the id says");
     record(2, sha(&clean_tree), &clean_tree);
     record(2, sha(&bad_tree), &bad_tree);

@@ -189,7 +189,7 @@ impl Commit {
 
     /// The commit id: SHA-256 of [`Commit::encode_unsigned`].
     pub fn id(&self) -> CommitId {
-        CommitId(ObjectId::of(&self.encode_unsigned()))
+        CommitId(ObjectId::sha256(&self.encode_unsigned()))
     }
 
     /// Decodes a stored commit, rejecting any encoding [`Commit::encode`] would not produce.
@@ -240,7 +240,7 @@ impl Commit {
             return Err(reader.err("unexpected bytes after the last field"));
         }
         commit.validate().map_err(|reason| DecodeError::new("commit", 0, reason))?;
-        Ok((commit, CommitId(ObjectId::of(&bytes[..unsigned_end]))))
+        Ok((commit, CommitId(ObjectId::sha256(&bytes[..unsigned_end]))))
     }
 }
 
@@ -306,14 +306,14 @@ mod tests {
 
     fn sample() -> Commit {
         Commit {
-            parents: vec![CommitId(ObjectId::of(b"p1")), CommitId(ObjectId::of(b"p2"))],
+            parents: vec![CommitId(ObjectId::sha256(b"p1")), CommitId(ObjectId::sha256(b"p2"))],
             message: "fix: multi\nline\n".into(),
             author: "Ada <ada@example.com>".into(),
             committed_at: "2026-01-01T00:00:00Z".into(),
             agent_id: "agent-7".into(),
             model_id: "claude".into(),
             toolchain_id: "muse-cli".into(),
-            prompt_hash: ObjectId::of(b"prompt").to_string(),
+            prompt_hash: ObjectId::sha256(b"prompt").to_string(),
             sem_ver_bump: SemVerBump::Major,
             breaking_changes: vec!["removed foo()".into(), "b\nc".into()],
             metadata: [("k".to_string(), "v\0?".to_string()), ("a".into(), "".into())].into_iter().collect(),
@@ -377,7 +377,7 @@ mod tests {
             nparents in 0usize..4, bump in 0usize..4, sig in ".*",
         ) {
             let commit = Commit {
-                parents: (0..nparents).map(|i| CommitId(ObjectId::of(&[i as u8]))).collect(),
+                parents: (0..nparents).map(|i| CommitId(ObjectId::sha256(&[i as u8]))).collect(),
                 message, author, agent_id: agent, breaking_changes: breaking, metadata: meta, structured_delta: delta,
                 committed_at: "2026-11-25T07:00:00.5-03:00".into(),
                 sem_ver_bump: [SemVerBump::None, SemVerBump::Patch, SemVerBump::Minor, SemVerBump::Major][bump],

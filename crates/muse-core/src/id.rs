@@ -42,8 +42,10 @@ impl ObjectId {
         &self.0
     }
 
-    /// The id of `bytes`: their SHA-256.
-    pub fn of(bytes: &[u8]) -> Self {
+    /// The plain SHA-256 of `bytes`. This is the id of a tree or commit given its canonical
+    /// encoding, but **not** of a blob holding `bytes` (see [`crate::blob_id`] and the kind rule
+    /// in [`crate::ObjectKind`]); it is also used for checksums that are not object ids.
+    pub fn sha256(bytes: &[u8]) -> Self {
         ObjectId(Sha256::digest(bytes).into())
     }
 
@@ -107,7 +109,8 @@ impl<'de> serde::Deserialize<'de> for ObjectId {
     }
 }
 
-/// A streaming SHA-256 that yields an [`ObjectId`]; used to hash files of any size in chunks.
+/// A streaming plain SHA-256, for checksums (pack trailers, mpack trailers). A blob's id is
+/// computed by [`crate::BlobHasher`] instead.
 #[derive(Default, Clone)]
 pub struct Hasher(Sha256);
 
@@ -122,7 +125,7 @@ impl Hasher {
         self.0.update(bytes);
     }
 
-    /// The id of every byte fed so far.
+    /// The SHA-256 of every byte fed so far.
     pub fn finish(self) -> ObjectId {
         ObjectId(self.0.finalize().into())
     }
@@ -168,7 +171,8 @@ macro_rules! typed_id {
 }
 
 typed_id!(
-    /// The id of a blob: the SHA-256 of a file's bytes (or of a symlink's target).
+    /// The id of a blob: the SHA-256 of `muse-blob/1\n` followed by a file's bytes (or a
+    /// symlink's target); see [`crate::blob_id`].
     BlobId
 );
 typed_id!(
@@ -236,14 +240,14 @@ mod tests {
     #[test]
     fn empty_input_hashes_to_the_known_sha256() {
         assert_eq!(
-            ObjectId::of(b"").to_string(),
+            ObjectId::sha256(b"").to_string(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }
 
     #[test]
     fn parse_accepts_prefixed_and_bare_lowercase_only() {
-        let id = ObjectId::of(b"x");
+        let id = ObjectId::sha256(b"x");
         assert_eq!(ObjectId::parse(&id.to_string()).unwrap(), id);
         assert_eq!(ObjectId::parse(&id.to_hex()).unwrap(), id);
         assert!(ObjectId::parse(&id.to_hex().to_uppercase()).is_err());
@@ -256,7 +260,7 @@ mod tests {
         let p = IdPrefix::parse("sha256:ABCDEF0").unwrap();
         assert_eq!(p.hex(), "abcdef0");
         assert!(IdPrefix::parse("xyzxyzx").is_err());
-        let id = ObjectId::of(b"y");
+        let id = ObjectId::sha256(b"y");
         assert!(IdPrefix::parse(&id.short(9)).unwrap().matches(&id));
         assert!(IdPrefix::parse(&id.short(9)).unwrap().lower_bound() <= id);
     }
@@ -266,6 +270,6 @@ mod tests {
         let mut h = Hasher::new();
         h.update(b"hello ");
         h.update(b"world");
-        assert_eq!(h.finish(), ObjectId::of(b"hello world"));
+        assert_eq!(h.finish(), ObjectId::sha256(b"hello world"));
     }
 }

@@ -64,6 +64,29 @@ pub fn check_path_limits(depth: usize, len: usize) -> Result<(), String> {
     TreeShape { depth, path_len: len }.check()
 }
 
+/// The longest symlink target a store accepts, in bytes (Linux's `PATH_MAX` of 4096 counts the
+/// terminating NUL). `docs/formats.md` §3.
+pub const MAX_SYMLINK_TARGET: usize = 4095;
+
+/// Checks that `target` can be a symlink's target on every supported system: 1 to
+/// [`MAX_SYMLINK_TARGET`] bytes of UTF-8 without NUL. A tree's `l` entry must name a blob that
+/// passes this check; the reason is returned otherwise.
+pub fn check_symlink_target(target: &[u8]) -> Result<(), String> {
+    if target.is_empty() {
+        return Err("its target is empty".into());
+    }
+    if target.len() > MAX_SYMLINK_TARGET {
+        return Err(format!("its target is {} bytes long (at most {MAX_SYMLINK_TARGET})", target.len()));
+    }
+    if target.contains(&0) {
+        return Err("its target contains a NUL byte".into());
+    }
+    if std::str::from_utf8(target).is_err() {
+        return Err("its target is not UTF-8".into());
+    }
+    Ok(())
+}
+
 /// What a tree entry points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -136,7 +159,7 @@ pub struct Tree {
 impl Tree {
     /// The id of the empty tree, the root of an empty snapshot.
     pub fn empty_id() -> TreeId {
-        TreeId(ObjectId::of(TREE_MAGIC))
+        TreeId(ObjectId::sha256(TREE_MAGIC))
     }
 
     /// Builds a tree from entries in any order, checking names, uniqueness and non-empty subtrees.
@@ -191,7 +214,7 @@ impl Tree {
 
     /// The tree's id: SHA-256 of [`Tree::encode`].
     pub fn id(&self) -> TreeId {
-        TreeId(ObjectId::of(&self.encode()))
+        TreeId(ObjectId::sha256(&self.encode()))
     }
 
     /// Decodes canonical tree bytes, rejecting anything [`Tree::encode`] would not produce.
@@ -256,7 +279,17 @@ mod tests {
     use proptest::prelude::*;
 
     fn entry(name: &str, kind: EntryKind, seed: &[u8]) -> TreeEntry {
-        TreeEntry { name: name.into(), kind, id: ObjectId::of(seed) }
+        TreeEntry { name: name.into(), kind, id: ObjectId::sha256(seed) }
+    }
+
+    #[test]
+    fn symlink_targets_must_be_short_utf8_without_nul() {
+        assert!(check_symlink_target(b"../README").is_ok());
+        assert!(check_symlink_target(&[b'a'; MAX_SYMLINK_TARGET]).is_ok());
+        for (bad, why) in [(&b""[..], "empty"), (b"a\0b", "NUL"), (b"\xff", "UTF-8"), (&[b'a'; MAX_SYMLINK_TARGET + 1], "long")] {
+            let reason = check_symlink_target(bad).unwrap_err();
+            assert!(reason.contains(why), "{reason}");
+        }
     }
 
     #[test]

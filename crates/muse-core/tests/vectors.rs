@@ -1,7 +1,7 @@
 //! Checks the test vectors of `docs/formats.md` against this implementation, reading them from
 //! the document itself so the document cannot drift from the code.
 
-use muse_core::{Commit, CommitId, EntryKind, ObjectId, Tree, TreeEntry};
+use muse_core::{blob_id, Commit, CommitId, EntryKind, ObjectId, ObjectKind, Tree, TreeEntry};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -27,8 +27,31 @@ fn blob_vectors() {
     let blobs = vectors["blobs"].as_array().expect("blobs");
     assert!(blobs.len() >= 3);
     for blob in blobs {
-        assert_eq!(ObjectId::of(text(blob, "content_utf8").as_bytes()), id(&blob["id"]));
+        let content = text(blob, "content_utf8");
+        assert_eq!(blob_id(content.as_bytes()), id(&blob["id"]));
+        assert_eq!(ObjectKind::Blob.id_of(content.as_bytes()), Some(id(&blob["id"])));
+        // The kind rule spelled out: SHA-256 of the blob magic, then the content.
+        assert_eq!(ObjectId::sha256(&[b"muse-blob/1\n", content.as_bytes()].concat()), id(&blob["id"]));
     }
+}
+
+/// The kind rule: a blob whose bytes are a tree's encoding does not share the tree's id.
+#[test]
+fn a_blob_holding_a_tree_encoding_has_its_own_id() {
+    let vectors = vectors();
+    let trees = vectors["trees"].as_array().expect("trees");
+    let mut shown = 0;
+    for blob in vectors["blobs"].as_array().expect("blobs") {
+        let content = text(blob, "content_utf8");
+        for tree in trees {
+            assert_ne!(id(&blob["id"]), id(&tree["id"]), "a blob and a tree share an id");
+            if hex::encode(content.as_bytes()) == text(tree, "encoding_hex") {
+                shown += 1;
+                assert_eq!(ObjectKind::Tree.id_of(content.as_bytes()), Some(id(&tree["id"])));
+            }
+        }
+    }
+    assert!(shown >= 1, "the vectors include a blob whose bytes are a tree's encoding");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use gix::ObjectId as GitId;
 use muse_core::ObjectId;
 use muse_store::odb::{compress, COMPRESSION_LEVEL, STREAM_THRESHOLD};
-use muse_store::ObjectStore;
+use muse_store::{ObjectKind, ObjectStore};
 use rayon::prelude::*;
 
 use crate::error::{ImportError, Result};
@@ -164,8 +164,8 @@ fn convert_chain(
             Ok(data) => data,
             Err(e) => return send(Err(e)),
         };
-        let id = ObjectId::of(&data);
-        let stored = match check_store.then(|| store.contains(&id)) {
+        let id = muse_core::blob_id(&data);
+        let stored = match check_store.then(|| store.contains_kind(&id, ObjectKind::Blob)) {
             Some(Ok(found)) => found,
             Some(Err(e)) => return send(Err(e.into())),
             None => false,

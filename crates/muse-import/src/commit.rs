@@ -136,7 +136,7 @@ mod tests {
              feat!: drop v1\n\nCo-authored-by: Claude <noreply@anthropic.com>\n"
         );
         let id = git_id(data.as_bytes());
-        let parent = CommitId(ObjectId::of(b"p"));
+        let parent = CommitId(ObjectId::sha256(b"p"));
         let commit = convert(id, data.as_bytes(), vec![parent], &[], Tree::empty_id()).unwrap();
         commit.validate().unwrap();
         assert_eq!(commit.author, "A U Thor <a@x.org>");

@@ -158,7 +158,7 @@ mod tests {
     use muse_core::ObjectId;
 
     fn pair(n: u8) -> (GitId, CommitId) {
-        (GitId::from_bytes_or_panic(&[n; 20]), CommitId(ObjectId::of(&[n])))
+        (GitId::from_bytes_or_panic(&[n; 20]), CommitId(ObjectId::sha256(&[n])))
     }
 
     #[test]

@@ -79,11 +79,11 @@ impl<'a> Sink<'a> {
     }
 
     /// Whether `id` is already written (by this run, or before it when the store is checked).
-    fn has(&mut self, id: &ObjectId) -> Result<bool> {
+    fn has(&mut self, kind: ObjectKind, id: &ObjectId) -> Result<bool> {
         if self.written.contains(&prefix(id)) {
-            return Ok(!self.writer()?.needs(id)?);
+            return Ok(!self.writer()?.needs(kind, id)?);
         }
-        Ok(self.check_store && self.store.contains(id)?)
+        Ok(self.check_store && self.store.contains_kind(id, kind)?)
     }
 
     fn put(&mut self, kind: ObjectKind, id: ObjectId, encoding: Encoding, size: u64, payload: &[u8]) -> Result<()> {
@@ -102,7 +102,7 @@ impl<'a> Sink<'a> {
     /// base must already be in the store or in this pack). Returns whether it was written (not
     /// already there).
     pub fn add_blob(&mut self, id: ObjectId, size: u64, encoding: Encoding, payload: &[u8]) -> Result<bool> {
-        if self.has(&id)? {
+        if self.has(ObjectKind::Blob, &id)? {
             return Ok(false);
         }
         self.put(ObjectKind::Blob, id, encoding, size, payload)?;
@@ -112,8 +112,8 @@ impl<'a> Sink<'a> {
     /// Adds a tree; returns its id.
     pub fn add_tree(&mut self, tree: &Tree) -> Result<TreeId> {
         let bytes = tree.encode();
-        let id = ObjectId::of(&bytes);
-        if !self.has(&id)? {
+        let id = ObjectId::sha256(&bytes);
+        if !self.has(ObjectKind::Tree, &id)? {
             self.put(ObjectKind::Tree, id, Encoding::Zstd, bytes.len() as u64, &compress(&bytes))?;
         }
         Ok(TreeId(id))
@@ -123,7 +123,7 @@ impl<'a> Sink<'a> {
     pub fn add_commit(&mut self, git: GitId, commit: &Commit) -> Result<CommitId> {
         commit.validate().map_err(StoreError::InvalidCommit)?;
         let id = commit.id();
-        if !self.has(&id.0)? {
+        if !self.has(ObjectKind::Commit, &id.0)? {
             let bytes = commit.encode();
             self.put(ObjectKind::Commit, id.0, Encoding::Zstd, bytes.len() as u64, &compress(&bytes))?;
         }
@@ -155,7 +155,7 @@ mod tests {
         let store = ObjectStore::open(dir.path()).unwrap();
         let mut sink = Sink::new(&store, false);
         let data = b"content";
-        let id = ObjectId::of(data);
+        let id = muse_core::blob_id(data);
         assert!(sink.add_blob(id, data.len() as u64, Encoding::Zstd, &compress(data)).unwrap());
         assert!(!sink.add_blob(id, data.len() as u64, Encoding::Zstd, &compress(data)).unwrap());
         let tree = Tree::from_entries(vec![muse_core::TreeEntry { name: "f".into(), kind: muse_core::EntryKind::File, id }]).unwrap();

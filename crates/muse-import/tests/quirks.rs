@@ -98,12 +98,12 @@ fn quirky_history_imports_without_loss() {
     let c1 = muse_id(&repo, &fx.c1);
     let first = repo.objects().read_commit(&c1).unwrap();
     let files = muse_files(&repo, first.snapshot);
-    let hello = ObjectId::of(b"hello\n");
+    let hello = muse_core::blob_id(b"hello\n");
     let expected = [
         ("a.txt", EntryKind::File, hello),
         ("dir/b.txt", EntryKind::File, hello),
-        ("link", EntryKind::Symlink, ObjectId::of(b"a.txt")),
-        ("run.sh", EntryKind::Executable, ObjectId::of(b"#!/bin/sh\n")),
+        ("link", EntryKind::Symlink, muse_core::blob_id(b"a.txt")),
+        ("run.sh", EntryKind::Executable, muse_core::blob_id(b"#!/bin/sh\n")),
     ];
     assert_eq!(files, expected.iter().map(|(p, k, id)| (p.to_string(), (*k, *id))).collect(), "empty dir, submodule and bad name dropped");
     assert_eq!(repo.refs().read(&RefName::tag("v1").unwrap()).unwrap(), Some(c1));

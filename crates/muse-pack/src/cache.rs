@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn the_cache_evicts_the_least_recently_used() {
         let mut cache = BaseCache::new(30 + 3 * ENTRY_OVERHEAD);
-        let ids: Vec<ObjectId> = (0u8..4).map(|i| ObjectId::of(&[i])).collect();
+        let ids: Vec<ObjectId> = (0u8..4).map(|i| ObjectId::sha256(&[i])).collect();
         cache.put(ids[0], Arc::new(vec![0; 10]));
         cache.put(ids[1], Arc::new(vec![1; 10]));
         cache.put(ids[2], Arc::new(vec![2; 10]));

@@ -27,7 +27,7 @@ pub enum PackError {
     #[error("not an mpack (bad magic bytes)")]
     NotAPack,
     /// The pack's version is not one this build reads.
-    #[error("unsupported mpack version {0} (this muse reads version 1)")]
+    #[error("unsupported mpack version {0} (this muse reads version 2 only; version 1 predates the kind rule: re-create the pack)")]
     UnsupportedVersion(u32),
     /// The framing is broken: unknown record type, records out of order, a duplicate id, ...
     #[error("malformed mpack at byte {offset}: {reason}")]

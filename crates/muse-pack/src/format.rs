@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! mpack   := header record* end trailer
-//! header  := "\x89MPACK\r\n" u32:version=1 u32:flags=0
+//! header  := "\x89MPACK\r\n" u32:version=2 u32:flags=0
 //! record  := u8:tag id8[8] [base] varint:size varint:payload_len payload
 //! tag     := kind (low nibble: 1 blob, 2 tree, 3 commit) | encoding << 4 (0 zstd,
 //!            1 delta against the base named by its full id[32], 2 delta against the record
@@ -21,8 +21,9 @@ use muse_store::ObjectKind;
 
 /// The first eight bytes of every mpack.
 pub const MAGIC: [u8; 8] = *b"\x89MPACK\r\n";
-/// The format version this crate writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this crate writes and reads. Version 2 is the first with the kind rule
+/// (blob ids hash the blob magic first, `docs/formats.md` §1); version 1 packs are refused.
+pub const VERSION: u32 = 2;
 /// Tag byte of the end record.
 pub const TAG_END: u8 = 0;
 /// Encoding nibble: the payload is one zstd frame of the object.

@@ -5,7 +5,7 @@
 
 use std::io::{self, BufReader, Read, Write};
 
-use muse_core::{Hasher, ObjectId};
+use muse_core::{BlobHasher, Hasher, ObjectId};
 use muse_store::ObjectKind;
 
 use crate::error::{PackError, Result};
@@ -242,7 +242,7 @@ impl<R: Read> Input<R> {
         if record.payload_len == 0 {
             return Ok(Err("the payload is empty (a zstd frame is at least 9 bytes)".into()));
         }
-        let outcome = decode_frame(&mut reader, record.size, base, keep && record.size <= MAX_INLINE_SIZE);
+        let outcome = decode_frame(&mut reader, record.kind, record.size, base, keep && record.size <= MAX_INLINE_SIZE);
         if let Some(fatal) = reader.fatal.take() {
             return Err(fatal);
         }
@@ -259,7 +259,9 @@ fn kind_name(code: u8) -> &'static str {
     ObjectKind::from_code(code).map_or("?", ObjectKind::as_str)
 }
 
-/// A decoded payload: the SHA-256 of its bytes and, if asked for, the bytes; or why it is invalid.
+/// A decoded payload: its hash by the kind rule (for a blob its id, the SHA-256 of the blob magic
+/// and the bytes; for a tree or commit the plain SHA-256 of the bytes, which is a tree's id once
+/// the bytes decode as a tree) and, if asked for, the bytes; or why it is invalid.
 pub type Decoded = std::result::Result<(ObjectId, Option<Vec<u8>>), String>;
 
 /// Reads exactly one payload from the pack, teeing it to a spool, remembering fatal errors so
@@ -318,15 +320,44 @@ fn drain<R: Read>(reader: &mut PayloadReader<'_, '_, R>, sink: &mut dyn Write) -
     }
 }
 
+/// Hashes an object's bytes as its kind's hash input (see [`Decoded`]).
+enum KindHasher {
+    Blob(BlobHasher),
+    Plain(Hasher),
+}
+
+impl KindHasher {
+    fn new(kind: ObjectKind) -> Self {
+        match kind {
+            ObjectKind::Blob => KindHasher::Blob(BlobHasher::new()),
+            ObjectKind::Tree | ObjectKind::Commit => KindHasher::Plain(Hasher::new()),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            KindHasher::Blob(h) => h.update(bytes),
+            KindHasher::Plain(h) => h.update(bytes),
+        }
+    }
+
+    fn finish(self) -> ObjectId {
+        match self {
+            KindHasher::Blob(h) => h.finish(),
+            KindHasher::Plain(h) => h.finish(),
+        }
+    }
+}
+
 /// Decodes one zstd frame of exactly `size` bytes from `source`, hashing it as it goes.
-fn decode_frame(source: &mut dyn Read, size: u64, base: Option<&[u8]>, keep: bool) -> Decoded {
+fn decode_frame(source: &mut dyn Read, kind: ObjectKind, size: u64, base: Option<&[u8]>, keep: bool) -> Decoded {
     let buffered = BufReader::with_capacity(64 << 10, source);
     let decoder = match base {
         Some(base) => zstd::stream::read::Decoder::with_ref_prefix(buffered, base),
         None => zstd::stream::read::Decoder::with_buffer(buffered),
     };
     let mut decoder = decoder.map_err(|e| format!("zstd: {e}"))?.single_frame();
-    let mut hasher = Hasher::new();
+    let mut hasher = KindHasher::new(kind);
     // The declared size is untrusted: the buffer grows with what really decodes.
     let mut kept = if keep { Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20)) } else { Vec::new() };
     let mut buf = vec![0u8; usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX).min(256 << 10)];

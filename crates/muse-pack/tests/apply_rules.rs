@@ -26,7 +26,7 @@ fn pf1_poisoned_object_keeps_its_snapshot_and_commit_out() {
     assert!(!store.contains(&c.id().0).unwrap(), "commit written over a poisoned object");
     assert!(!store.contains(&root.id().0).unwrap(), "snapshot written over a poisoned object");
     assert!(!store.contains(&poisoned_id).unwrap());
-    assert!(store.contains(&ObjectId::of(good)).unwrap(), "the good blob is harmless and kept");
+    assert!(store.contains(&muse_core::blob_id(good)).unwrap(), "the good blob is harmless and kept");
     let rejected = reasons(&report);
     assert_eq!(rejected.len(), 3, "{rejected:?}");
     assert_eq!(report.rejected[0].id, "sha256:aaaaaaaaaaaaaaaa", "an untrustworthy record is named by its declared prefix");
@@ -45,7 +45,7 @@ fn one_commit_pack() -> (Vec<u8>, Vec<ObjectId>) {
     let root = tree(vec![file("hello.py", content)]);
     let c = commit(root.id(), vec![], "oserror test");
     let pack = Craft::new().blob(content).tree(&root).commit(&c).finish();
-    (pack, vec![ObjectId::of(content), root.id().0, c.id().0])
+    (pack, vec![muse_core::blob_id(content), root.id().0, c.id().0])
 }
 
 #[test]
@@ -162,7 +162,7 @@ fn commit_whose_id_does_not_match_its_fields_is_rejected() {
 fn commit_whose_parent_is_nowhere_is_rejected() {
     let (_dir, store) = store();
     let root = tree(vec![file("a", b"a")]);
-    let ghost = CommitId(ObjectId::of(b"ghost"));
+    let ghost = CommitId(ObjectId::sha256(b"ghost"));
     let c = commit(root.id(), vec![ghost], "orphan");
     let pack = Craft::new().blob(b"a").tree(&root).commit(&c).finish();
     let (_, kind, reason) = only_rejection(&store, &pack);
@@ -192,7 +192,7 @@ fn delta_whose_base_is_missing_is_rejected_and_so_are_its_dependents() {
     target.extend_from_slice(b"more");
     let root = tree(vec![file("t", &target)]);
     let c = commit(root.id(), vec![], "needs the delta");
-    let pack = Craft::new().delta(BLOB, ObjectId::of(&target), ObjectId::of(&base), &base, &target).tree(&root).commit(&c).finish();
+    let pack = Craft::new().delta(BLOB, muse_core::blob_id(&target), muse_core::blob_id(&base), &base, &target).tree(&root).commit(&c).finish();
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
     let rejected = reasons(&report);
     assert_eq!(rejected.len(), 3, "{rejected:?}");
@@ -212,15 +212,15 @@ fn deltas_against_pack_and_store_bases_are_accepted() {
     let root = tree(vec![file("f", &v3)]);
     let c = commit(root.id(), vec![], "chain");
     let pack = Craft::new()
-        .delta(BLOB, ObjectId::of(&v2), ObjectId::of(&v1), &v1, &v2)
-        .delta_back(BLOB, ObjectId::of(&v3), 1, &v2, &v3)
+        .delta(BLOB, muse_core::blob_id(&v2), muse_core::blob_id(&v1), &v1, &v2)
+        .delta_back(BLOB, muse_core::blob_id(&v3), 1, &v2, &v3)
         .tree(&root)
         .commit(&c)
         .finish();
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
     assert!(report.rejected.is_empty(), "{report:?}");
     assert_eq!(report.blobs_written, 2);
-    assert_eq!(store.read(&ObjectId::of(&v3)).unwrap().data, v3);
+    assert_eq!(store.read(&muse_core::blob_id(&v3)).unwrap().data, v3);
     assert!(closure_problems(&store).is_empty());
 }
 
@@ -230,8 +230,8 @@ fn delta_whose_base_was_rejected_is_rejected() {
     let base = b"0123456789".repeat(20);
     let target = b"0123456789".repeat(21);
     let pack = Craft::new()
-        .object(BLOB, ObjectId::of(&base), b"poison")
-        .delta(BLOB, ObjectId::of(&target), ObjectId::of(&base), &base, &target)
+        .object(BLOB, muse_core::blob_id(&base), b"poison")
+        .delta(BLOB, muse_core::blob_id(&target), muse_core::blob_id(&base), &base, &target)
         .finish();
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
     assert_eq!(report.rejected.len(), 2);
@@ -264,22 +264,22 @@ fn undecodable_records_are_rejected_with_the_reason() {
     let bad_tree = b"muse-tree/1\nz name\0".to_vec();
     let c = commit(Tree::empty_id(), vec![], "as a delta");
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (Craft::new().raw(BLOB, ObjectId::of(data), None, data.len() as u64, b"not zstd at all").finish(), "not a valid zstd frame"),
-        (Craft::new().raw(BLOB, ObjectId::of(data), None, data.len() as u64 + 1, &frame).finish(), "decodes to 7 bytes"),
-        (Craft::new().raw(BLOB, ObjectId::of(data), None, 3, &frame).finish(), "more than its declared size"),
-        (Craft::new().raw(BLOB, ObjectId::of(data), None, data.len() as u64, &trailing).finish(), "after its zstd frame"),
-        (Craft::new().raw(BLOB, ObjectId::of(data), None, 0, b"").finish(), "empty"),
-        (Craft::new().object(TREE, ObjectId::of(&bad_tree), &bad_tree).finish(), "invalid tree encoding"),
-        (Craft::new().raw(TREE, ObjectId::of(b"big"), None, 65 << 20, &frame).finish(), "limit"),
-        (Craft::new().blob(b"x").delta(COMMIT, c.id().0, ObjectId::of(b"x"), b"x", &c.encode()).finish(), "base must be a commit"),
-        (Craft::new().raw(BLOB, ObjectId::of(data), None, 7, &vec![0u8; 10_000]).finish(), "larger than any zstd frame"),
+        (Craft::new().raw(BLOB, muse_core::blob_id(data), None, data.len() as u64, b"not zstd at all").finish(), "not a valid zstd frame"),
+        (Craft::new().raw(BLOB, muse_core::blob_id(data), None, data.len() as u64 + 1, &frame).finish(), "decodes to 7 bytes"),
+        (Craft::new().raw(BLOB, muse_core::blob_id(data), None, 3, &frame).finish(), "more than its declared size"),
+        (Craft::new().raw(BLOB, muse_core::blob_id(data), None, data.len() as u64, &trailing).finish(), "after its zstd frame"),
+        (Craft::new().raw(BLOB, muse_core::blob_id(data), None, 0, b"").finish(), "empty"),
+        (Craft::new().object(TREE, ObjectId::sha256(&bad_tree), &bad_tree).finish(), "invalid tree encoding"),
+        (Craft::new().raw(TREE, ObjectId::sha256(b"big"), None, 65 << 20, &frame).finish(), "limit"),
+        (Craft::new().blob(b"x").delta(COMMIT, c.id().0, muse_core::blob_id(b"x"), b"x", &c.encode()).finish(), "base must be a commit"),
+        (Craft::new().raw(BLOB, muse_core::blob_id(data), None, 7, &vec![0u8; 10_000]).finish(), "larger than any zstd frame"),
     ];
     for (pack, expected) in cases {
         let (_, _, reason) = only_rejection(&store, &pack);
         assert!(reason.contains(expected), "expected {expected:?} in {reason:?}");
     }
     let written: Vec<ObjectId> = store.all_objects().unwrap().into_iter().map(|(id, _)| id).collect();
-    assert_eq!(written, vec![ObjectId::of(b"x")], "only the valid base blob of the commit case is written");
+    assert_eq!(written, vec![muse_core::blob_id(b"x")], "only the valid base blob of the commit case is written");
 }
 
 #[test]
@@ -310,9 +310,12 @@ fn broken_framing_rejects_the_whole_pack() {
     extra.push(0);
     check(&extra, &|e| e.to_string().contains("after the trailer"));
     check(b"PACK\0\0\0\x01 not ours at all", &|e| matches!(e, PackError::NotAPack));
-    let mut v2 = pack.clone();
-    v2[11] = 2;
-    check(&v2, &|e| matches!(e, PackError::UnsupportedVersion(2)));
+    // Version 1 predates the kind rule: refused whole (a clean break), as is any later version.
+    for version in [1u8, 3] {
+        let mut other = pack.clone();
+        other[11] = version;
+        check(&other, &|e| matches!(e, PackError::UnsupportedVersion(v) if *v == u32::from(version)));
+    }
     let root = tree(vec![file("a", b"a")]);
     check(&Craft::new().tree(&root).blob(b"a").finish(), &|e| e.to_string().contains("order"));
     check(&Craft::new().blob(b"a").blob(b"a").finish(), &|e| e.to_string().contains("twice"));
@@ -322,7 +325,7 @@ fn broken_framing_rejects_the_whole_pack() {
     let mut unknown = Craft::new().finish();
     unknown[16] = 9;
     check(&unknown, &|e| e.to_string().contains("unknown record tag 0x09"));
-    let blob = ObjectId::of(b"a");
+    let blob = muse_core::blob_id(b"a");
     check(&Craft::new().record(BLOB | 3 << 4, blob, &[], 1, b"").finish(), &|e| e.to_string().contains("unknown record tag 0x31"));
     check(&Craft::new().delta_back(BLOB, blob, 1, b"", b"a").finish(), &|e| e.to_string().contains("outside the pack"));
     check(&Craft::new().record(BLOB, blob, &[], 0, b"").finish().iter().take(16 + 9).chain([0x80u8, 0x00].iter()).copied().collect::<Vec<_>>(), &|e| e.to_string().contains("shortest form"));
@@ -338,7 +341,7 @@ fn a_delta_against_a_base_over_the_inline_limit_is_rejected_without_reading_it()
     let (_dir, store) = store();
     let big = vec![0u8; (64 << 20) + 1];
     let small = b"small".to_vec();
-    let pack = Craft::new().blob(&big).delta(BLOB, ObjectId::of(&small), ObjectId::of(&big), b"", &small).finish();
+    let pack = Craft::new().blob(&big).delta(BLOB, muse_core::blob_id(&small), muse_core::blob_id(&big), b"", &small).finish();
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
     assert_eq!(report.blobs_written, 1, "the big blob itself is fine");
     assert_eq!(report.rejected.len(), 1);

@@ -81,7 +81,7 @@ fn deep_histories_use_bounded_delta_chains() {
     for i in 0..51 {
         let mut next = prev.clone();
         next.extend_from_slice(format!("{i}\n").as_bytes());
-        craft = craft.delta(BLOB, ObjectId::of(&next), ObjectId::of(&prev), &prev, &next);
+        craft = craft.delta(BLOB, muse_core::blob_id(&next), muse_core::blob_id(&prev), &prev, &next);
         prev = next;
     }
     let (_e, other) = store();
@@ -94,7 +94,7 @@ fn deep_histories_use_bounded_delta_chains() {
 fn unknown_wants_are_an_error_and_unknown_haves_are_ignored() {
     let (_s, src) = store();
     let ids = write_history(&src, &[Step { parents: vec![], edits: vec![(0, 1, 1)] }]);
-    let ghost = CommitId(ObjectId::of(b"ghost"));
+    let ghost = CommitId(ObjectId::sha256(b"ghost"));
     assert!(matches!(build(&src, &[ghost], &[], &mut Vec::new(), &fast()), Err(PackError::UnknownCommit(_))));
     let mut pack = Vec::new();
     let stats = build(&src, &ids, &[ghost], &mut pack, &fast()).unwrap();

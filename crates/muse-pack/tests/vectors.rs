@@ -22,12 +22,12 @@ fn the_documented_vector_applies() {
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
     assert_eq!((report.commits_written, report.snapshots_written, report.blobs_written), (1, 1, 2));
     assert!(report.rejected.is_empty());
-    let commit_id = CommitId::parse("sha256:e34945267ca6f922764866d7e7c8c4d96c15ab498379d3b9577bed48a83dc2f0").unwrap();
+    let commit_id = CommitId::parse("sha256:e4c3a56463a0bb5df5b3838f80fe5678b59f936dacf71b4f0308dbd35e3fc49a").unwrap();
     let commit = store.read_commit(&commit_id).unwrap();
     assert_eq!(commit.message, "first\n");
-    assert_eq!(commit.snapshot.to_string(), "sha256:4630f1a3a79bb7f0c3790226f89ba2ba818e196697d85678a20683e0cad42f69");
-    let blob = ObjectId::parse("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03").unwrap();
+    assert_eq!(commit.snapshot.to_string(), "sha256:7c6187140f9e500f900e7275f048877307a450b62ca1c2f2bb167cb958ffd905");
+    let blob = ObjectId::parse("c280100a8f659a08b436eda6564480ebdef9e6bcdf79d4cb60e1f4b5ee14d09a").unwrap();
     assert_eq!(store.read(&blob).unwrap().data, b"hello\n");
-    let delta = ObjectId::parse("a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447").unwrap();
+    let delta = ObjectId::parse("339c25cd0460bebfe9ed3c984f5cad7886261739a7580fd04c3edc4a2cc760b8").unwrap();
     assert_eq!(store.read(&delta).unwrap().data, b"hello world\n");
 }

@@ -1,6 +1,6 @@
-//! `fsck`: checks every pack, every object's hash and encoding, the closure of every commit
-//! (snapshot trees, blobs, parents), that every snapshot is within the path limits
-//! (`MAX_TREE_DEPTH`, `MAX_PATH_LEN`), and every ref and HEAD.
+//! `fsck`: checks every pack, every object's hash (by the kind rule) and encoding, the closure of
+//! every commit (snapshot trees, blobs of the right kind, symlink targets, parents), that every
+//! snapshot is within the path limits (`MAX_TREE_DEPTH`, `MAX_PATH_LEN`), and every ref and HEAD.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -124,6 +124,40 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
     Ok(report)
 }
 
+/// Whether blob `id` can be a symlink's target (`muse_core::check_symlink_target`).
+fn symlink_target_ok(repo: &Repository, id: &ObjectId) -> std::result::Result<(), String> {
+    let mut target = Vec::new();
+    let mut capped = CappedWriter { out: &mut target, left: muse_core::MAX_SYMLINK_TARGET + 1 };
+    match repo.objects().read_into(id, &mut capped) {
+        Ok(_) => muse_core::check_symlink_target(&target),
+        Err(_) if capped.left == 0 => Err(format!("its target is longer than {} bytes", muse_core::MAX_SYMLINK_TARGET)),
+        // An unreadable blob is reported by the object checks.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Collects at most `left` bytes, then fails.
+struct CappedWriter<'a> {
+    out: &'a mut Vec<u8>,
+    left: usize,
+}
+
+impl std::io::Write for CappedWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.left);
+        self.out.extend_from_slice(&buf[..n]);
+        self.left -= n;
+        if n < buf.len() {
+            return Err(std::io::Error::other("symlink target too long"));
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, commit: &ObjectId, problems: &mut Vec<Problem>) {
     let mut stack = vec![root];
     while let Some(tree_id) = stack.pop() {
@@ -140,8 +174,17 @@ fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, 
         for entry in tree.entries() {
             if entry.kind == EntryKind::Tree {
                 stack.push(TreeId(entry.id));
-            } else if checked.insert(entry.id) && repo.objects().kind(&entry.id).ok().flatten() != Some(ObjectKind::Blob) {
-                problems.push(Problem { subject: commit.to_string(), message: format!("blob {} ({}) is missing", entry.id, entry.name) });
+                continue;
+            }
+            let first_visit = checked.insert(entry.id);
+            let kind = repo.objects().kind(&entry.id).ok().flatten();
+            if first_visit && kind != Some(ObjectKind::Blob) {
+                let what = kind.map_or_else(|| "is missing".to_string(), |k| format!("is a {k}, not a blob"));
+                problems.push(Problem { subject: commit.to_string(), message: format!("blob {} ({}) {what}", entry.id, entry.name) });
+            } else if entry.kind == EntryKind::Symlink && kind == Some(ObjectKind::Blob) {
+                if let Err(reason) = symlink_target_ok(repo, &entry.id) {
+                    problems.push(Problem { subject: commit.to_string(), message: format!("symlink {} in tree {tree_id} is invalid: {reason}", entry.name) });
+                }
             }
         }
     }

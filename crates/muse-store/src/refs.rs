@@ -232,7 +232,7 @@ mod tests {
     use muse_core::ObjectId;
 
     fn id(n: u8) -> CommitId {
-        CommitId(ObjectId::of(&[n]))
+        CommitId(ObjectId::sha256(&[n]))
     }
 
     #[test]

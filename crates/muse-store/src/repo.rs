@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! .muse/
-//!   format            "muse-store 1": the layout version
+//!   format            "muse-store 2": the layout version
 //!   config            key = value lines (user.author, agent.id, agent.model, agent.toolchain)
 //!   HEAD              the main working copy's HEAD: "ref: refs/heads/NAME\n" or "sha256:<hex>\n"
 //!   statcache         the main working copy's stat cache (a cache: rebuilt if lost)
@@ -31,7 +31,9 @@ use crate::refs::{read_id_file, RefName, RefStore};
 
 /// The name of the store directory (or workspace pointer file) at a working copy's root.
 pub const DOT_MUSE: &str = ".muse";
-const FORMAT_LINE: &str = "muse-store 1\n";
+/// Version 2 introduced the kind rule (`docs/formats.md` §1); version 1 stores are refused (a
+/// clean break: nothing was released with version 1).
+const FORMAT_LINE: &str = "muse-store 2\n";
 const WORKSPACE_MAGIC: &str = "muse-workspace 1";
 
 /// What a working copy has checked out.
@@ -95,6 +97,12 @@ impl Repository {
             (store, Some(name))
         };
         let format = fs::read_to_string(store_dir.join("format")).map_err(|_| StoreError::NotARepository(work_dir.clone()))?;
+        if format == "muse-store 1\n" {
+            return Err(StoreError::Workspace(format!(
+                "{} is a 'muse-store 1' store, from before blob ids were separated from tree and commit ids; this muse reads 'muse-store 2' only (a clean break, no migration): re-create it (muse init, or muse import from git)",
+                store_dir.display()
+            )));
+        }
         if format != FORMAT_LINE {
             return Err(StoreError::Workspace(format!("unsupported store format {:?} in {}", format.trim(), store_dir.display())));
         }

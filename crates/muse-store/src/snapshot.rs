@@ -246,7 +246,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str, content: &[u8]) -> FileEntry {
-        FileEntry { path: path.into(), kind: EntryKind::File, id: ObjectId::of(content) }
+        FileEntry { path: path.into(), kind: EntryKind::File, id: muse_core::blob_id(content) }
     }
 
     #[test]
@@ -259,15 +259,15 @@ mod tests {
         let root = build_snapshot(&mut w, &files).unwrap();
         w.finish().unwrap();
         assert_eq!(flatten(&store, root).unwrap(), files);
-        assert_eq!(lookup(&store, root, "a/b/y").unwrap(), Some((EntryKind::File, ObjectId::of(b"3"))));
+        assert_eq!(lookup(&store, root, "a/b/y").unwrap(), Some((EntryKind::File, muse_core::blob_id(b"3"))));
         assert_eq!(lookup(&store, root, "a/b").unwrap().unwrap().0, EntryKind::Tree);
         assert_eq!(lookup(&store, root, "a/x/nope").unwrap(), None);
 
-        let changes = vec![("a/b/y".to_string(), None), ("a/new".to_string(), Some((EntryKind::Executable, ObjectId::of(b"5"))))];
+        let changes = vec![("a/b/y".to_string(), None), ("a/new".to_string(), Some((EntryKind::Executable, muse_core::blob_id(b"5"))))];
         let mut w = store.begin_write().unwrap();
         let updated = update_snapshot(&store, &mut w, root, &changes).unwrap();
         w.finish().unwrap();
-        let mut expected = vec![file("a.txt", b"1"), file("a/x", b"2"), file("z", b"4"), FileEntry { path: "a/new".into(), kind: EntryKind::Executable, id: ObjectId::of(b"5") }];
+        let mut expected = vec![file("a.txt", b"1"), file("a/x", b"2"), file("z", b"4"), FileEntry { path: "a/new".into(), kind: EntryKind::Executable, id: muse_core::blob_id(b"5") }];
         expected.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         assert_eq!(flatten(&store, updated).unwrap(), expected);
         let mut w = store.begin_write().unwrap();

@@ -172,7 +172,8 @@ fn prompt_hash(ctx: &Ctx, file: Option<PathBuf>, hash: Option<String>) -> CliRes
         (Some(file), _) => {
             let path = ctx.cwd.join(&file);
             let bytes = std::fs::read(&path).map_err(|e| CliError::new(crate::error::EXIT_IO, "io", format!("cannot read prompt file {}: {e}", path.display())))?;
-            Ok(Some(ObjectId::of(&bytes).to_string()))
+            // The prompt hash is a plain SHA-256 of the prompt, not an object id (no kind magic).
+            Ok(Some(ObjectId::sha256(&bytes).to_string()))
         }
         (None, Some(hash)) => {
             if !hash.starts_with("sha256:") || ObjectId::parse(&hash).is_err() {

@@ -129,7 +129,7 @@ fn sha256_of_blobs<'a>(git_dir: &Path, ids: impl Iterator<Item = &'a str>) -> Ha
         let mut content = vec![0; size + 1];
         reader.read_exact(&mut content).unwrap();
         content.pop();
-        hashes.insert(id.to_string(), ObjectId::of(&content));
+        hashes.insert(id.to_string(), muse_core::blob_id(&content));
     }
     hashes
 }

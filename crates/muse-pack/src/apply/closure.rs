@@ -3,11 +3,11 @@
 //! parent are. Because an object in the store has its closure in the store (the store's rule),
 //! these one-level checks give complete closures by induction over the pack's order.
 
-use muse_core::{Commit, EntryKind, ObjectId, Tree, TreeId, TreeShape};
+use muse_core::{check_symlink_target, Commit, EntryKind, ObjectId, Tree, TreeId, TreeShape, MAX_SYMLINK_TARGET};
 use muse_store::snapshot::tree_shape;
-use muse_store::ObjectKind;
+use muse_store::{ObjectKind, StoreError};
 
-use super::Applier;
+use super::{Applier, CappedVec};
 use crate::error::Result;
 use crate::format::ID_PREFIX_LEN;
 
@@ -49,15 +49,21 @@ impl Applier<'_> {
         })
     }
 
-    /// Checks every entry of a received tree, then its shape: a tree holding a path beyond the
-    /// limits (`MAX_TREE_DEPTH` names, `MAX_PATH_LEN` bytes) is rejected like any invalid
-    /// record, and with it everything that depends on it. The shapes of accepted trees are
-    /// remembered; a subtree from the store is measured once per apply.
+    /// Checks every entry of a received tree (and that every symlink entry names a blob that can
+    /// be a symlink's target), then its shape: a tree holding a path beyond the limits
+    /// (`MAX_TREE_DEPTH` names, `MAX_PATH_LEN` bytes) is rejected like any invalid record, and
+    /// with it everything that depends on it. The shapes of accepted trees are remembered; a
+    /// subtree from the store is measured once per apply.
     pub(super) fn check_tree(&self, id: &ObjectId, tree: &Tree) -> Result<std::result::Result<(), String>> {
         for entry in tree.entries() {
             let expected = if entry.kind.is_blob() { ObjectKind::Blob } else { ObjectKind::Tree };
             if let Some(reason) = self.reference(&format!("its entry '{}':", entry.name), &entry.id, expected)? {
                 return Ok(Err(reason));
+            }
+            if entry.kind == EntryKind::Symlink {
+                if let Err(reason) = self.symlink_target(&entry.id)? {
+                    return Ok(Err(format!("its symlink '{}' names blob {}, which is not a valid symlink target: {reason}", entry.name, entry.id)));
+                }
             }
         }
         let mut shapes = self.shapes.borrow_mut();
@@ -72,6 +78,23 @@ impl Applier<'_> {
         }
         shapes.insert(TreeId(*id), shape);
         Ok(Ok(()))
+    }
+
+    /// Whether present blob `id` can be a symlink's target.
+    fn symlink_target(&self, id: &ObjectId) -> Result<std::result::Result<(), String>> {
+        if let Some(slot) = self.slots.get(id) {
+            return Ok(match slot.link_ok {
+                true => Ok(()),
+                false if slot.size > MAX_SYMLINK_TARGET as u64 => Err(format!("{} bytes long (at most {MAX_SYMLINK_TARGET})", slot.size)),
+                false => Err("empty, or holding a NUL byte or bytes that are not UTF-8".into()),
+            });
+        }
+        let mut capped = CappedVec::with_limit(MAX_SYMLINK_TARGET as u64);
+        Ok(match self.store.read_into(id, &mut capped) {
+            Ok(_) => check_symlink_target(&capped.data),
+            Err(StoreError::Io { op: "write", .. }) if capped.full => Err(format!("longer than {MAX_SYMLINK_TARGET} bytes")),
+            Err(e) => return Err(e.into()),
+        })
     }
 
     /// Checks a received commit's snapshot and parents.

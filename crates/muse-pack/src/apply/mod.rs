@@ -171,11 +171,14 @@ struct Slot {
     depth: u8,
     /// Where its entry starts in the spool.
     offset: u64,
+    /// For a blob: whether it can be a symlink's target (`muse_core::check_symlink_target`).
+    link_ok: bool,
 }
 
-/// The outcome of verifying one record: its id, spool offset and delta depth; or the reason it
-/// is rejected, with its id when its bytes are what the record declares.
-type Verdict = std::result::Result<(ObjectId, u64, u8), (Option<ObjectId>, String)>;
+/// The outcome of verifying one record: its id, spool offset, delta depth and whether it can be a
+/// symlink's target; or the reason it is rejected, with its id when its bytes are what the
+/// record declares.
+type Verdict = std::result::Result<(ObjectId, u64, u8, bool), (Option<ObjectId>, String)>;
 
 /// A resolved delta base: its bytes, the chain depth the new object would have, and whether the
 /// base is in the store rather than the pack (a "thin" delta).
@@ -240,11 +243,11 @@ impl Applier<'_> {
         }
         let verdict = self.receive(input, &record)?;
         let id = match verdict {
-            Ok((id, offset, depth)) => {
+            Ok((id, offset, depth, link_ok)) => {
                 if self.slots.contains_key(&id) {
                     return Err(PackError::Malformed { offset: input.offset(), reason: format!("{id} appears twice") });
                 }
-                self.slots.insert(id, Slot { kind: record.kind, accepted: true, size: record.size, depth, offset });
+                self.slots.insert(id, Slot { kind: record.kind, accepted: true, size: record.size, depth, offset, link_ok });
                 Some(id)
             }
             Err((id, reason)) => {
@@ -255,7 +258,7 @@ impl Applier<'_> {
                 self.rejected.push(Rejected { id: shown, kind: record.kind, reason });
                 match id {
                     Some(id) => {
-                        self.slots.entry(id).or_insert(Slot { kind: record.kind, accepted: false, size: record.size, depth: 0, offset: 0 });
+                        self.slots.entry(id).or_insert(Slot { kind: record.kind, accepted: false, size: record.size, depth: 0, offset: 0, link_ok: false });
                     }
                     None => {
                         self.rejected_prefixes.insert(record.declared);
@@ -323,10 +326,11 @@ impl Applier<'_> {
             Some(at) => at,
             None => self.reencode(record, bytes.as_deref().unwrap_or_default())?,
         };
+        let link_ok = record.kind == ObjectKind::Blob && bytes.as_deref().is_some_and(|b| muse_core::check_symlink_target(b).is_ok());
         if let Some(data) = bytes {
             self.cache.put(id, Arc::new(data));
         }
-        Ok(Ok((id, offset, if whole { 0 } else { depth })))
+        Ok(Ok((id, offset, if whole { 0 } else { depth }, link_ok)))
     }
 
     /// Computes a decoded record's id, checks it against the declaration and, for trees and
@@ -351,8 +355,7 @@ impl Applier<'_> {
 
     /// Spools a verified object whole. Used for deltas against store objects (the store's reader
     /// bounds delta chains, and the base's chain length in the store is not known here) and for
-    /// commit deltas (the store resolves a delta base by its content hash, which a signed
-    /// commit's bytes do not have).
+    /// commit deltas (commits are small; stored whole, reading one never decodes a chain).
     fn reencode(&mut self, record: &Record, data: &[u8]) -> Result<u64> {
         let payload = compress(data, None, REENCODE_LEVEL);
         self.charge_spool(payload.len() as u64)?;
@@ -416,11 +419,7 @@ impl Applier<'_> {
         };
         let payload = self.spool.payload_at(payload_at, header.payload_len)?;
         let data = decompress(&payload, header.size, base.as_deref().map(Vec::as_slice)).map_err(|_| spool_damaged(id))?;
-        let actual = match header.kind {
-            ObjectKind::Commit => Commit::decode(&data).map(|(_, actual)| actual.0).ok(),
-            _ => Some(ObjectId::of(&data)),
-        };
-        if actual != Some(*id) {
+        if header.kind.id_of(&data) != Some(*id) {
             return Err(spool_damaged(id));
         }
         let data = Arc::new(data);
@@ -435,12 +434,14 @@ impl Applier<'_> {
         self.ids = Vec::new();
         self.rejected_prefixes = HashSet::new();
         self.cache = BaseCache::new(0);
-        let mut accepted: Vec<(u64, ObjectId)> = std::mem::take(&mut self.slots).into_iter().filter(|(_, slot)| slot.accepted).map(|(id, slot)| (slot.offset, id)).collect();
+        let mut accepted: Vec<(u64, ObjectId, ObjectKind)> =
+            std::mem::take(&mut self.slots).into_iter().filter(|(_, slot)| slot.accepted).map(|(id, slot)| (slot.offset, id, slot.kind)).collect();
         accepted.sort_unstable();
         let mut writer = self.store.begin_write()?;
         let mut entries = self.spool.entries()?;
-        for (offset, id) in accepted {
-            if self.store.contains(&id)? {
+        for (offset, id, kind) in accepted {
+            // An id the store holds under another kind is an error, never "already present".
+            if self.store.contains_kind(&id, kind)? {
                 continue;
             }
             run_hook(self.hook, WriteStep::Store(&id))?;
@@ -485,16 +486,29 @@ fn spool_damaged(id: &ObjectId) -> PackError {
     PackError::io("read", format!("the spooled copy of {id}"), io::Error::new(io::ErrorKind::InvalidData, "damaged apply spool"))
 }
 
-/// A writer that collects at most [`MAX_INLINE_SIZE`] bytes and fails after that.
-#[derive(Default)]
+/// A writer that collects at most `limit` bytes ([`MAX_INLINE_SIZE`] by default) and fails
+/// after that.
 struct CappedVec {
     data: Vec<u8>,
     full: bool,
+    limit: u64,
+}
+
+impl Default for CappedVec {
+    fn default() -> Self {
+        CappedVec::with_limit(MAX_INLINE_SIZE)
+    }
+}
+
+impl CappedVec {
+    fn with_limit(limit: u64) -> Self {
+        CappedVec { data: Vec::new(), full: false, limit }
+    }
 }
 
 impl Write for CappedVec {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.data.len() as u64 + buf.len() as u64 > MAX_INLINE_SIZE {
+        if self.data.len() as u64 + buf.len() as u64 > self.limit {
             self.full = true;
             return Err(io::Error::other("delta base too large"));
         }

@@ -61,8 +61,8 @@ impl<'s> Source<'s> {
             Encoding::ZstdDelta(base) => Some(self.decode(&base, depth + 1)?),
         };
         let data = decompress(&raw.payload, raw.size, base.as_deref().map(Vec::as_slice)).map_err(corrupt)?;
-        if ObjectId::of(&data) != *id {
-            return Err(corrupt("content does not hash to its id".into()).into());
+        if raw.kind.id_of(&data) != Some(*id) {
+            return Err(corrupt(format!("content is not a {} with this id", raw.kind)).into());
         }
         let data = Arc::new(data);
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(*id, Arc::clone(&data));

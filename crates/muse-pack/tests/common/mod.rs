@@ -18,10 +18,10 @@ pub struct Craft {
 }
 
 impl Craft {
-    /// `\x89MPACK\r\n`, version 1, flags 0.
+    /// `\x89MPACK\r\n`, version 2, flags 0.
     pub fn new() -> Self {
         let mut bytes = b"\x89MPACK\r\n".to_vec();
-        bytes.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
+        bytes.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 0]);
         Craft { bytes, records: 0 }
     }
 
@@ -66,7 +66,7 @@ impl Craft {
     }
 
     pub fn blob(self, data: &[u8]) -> Self {
-        self.object(BLOB, ObjectId::of(data), data)
+        self.object(BLOB, muse_core::blob_id(data), data)
     }
 
     pub fn tree(self, tree: &Tree) -> Self {
@@ -81,7 +81,7 @@ impl Craft {
     pub fn finish(mut self) -> Vec<u8> {
         self.bytes.push(0);
         self.bytes.extend_from_slice(&self.records.to_be_bytes());
-        let sum = ObjectId::of(&self.bytes);
+        let sum = ObjectId::sha256(&self.bytes);
         self.bytes.extend_from_slice(sum.as_bytes());
         self.bytes
     }
@@ -111,7 +111,7 @@ pub fn varint(mut value: u64) -> Vec<u8> {
 }
 
 pub fn file(name: &str, data: &[u8]) -> TreeEntry {
-    TreeEntry { name: name.into(), kind: EntryKind::File, id: ObjectId::of(data) }
+    TreeEntry { name: name.into(), kind: EntryKind::File, id: muse_core::blob_id(data) }
 }
 
 pub fn entry(name: &str, kind: EntryKind, id: ObjectId) -> TreeEntry {

@@ -8,13 +8,13 @@
 mod pack;
 mod raw;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use muse_core::{Commit, CommitId, Hasher, IdPrefix, ObjectId, Tree, TreeId};
+use muse_core::{BlobHasher, Commit, CommitId, IdPrefix, ObjectId, Tree, TreeId};
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::{create_temp, sync_dir};
@@ -36,7 +36,8 @@ const CONSOLIDATE_ABOVE: usize = 48;
 pub struct Object {
     /// What the bytes encode.
     pub kind: ObjectKind,
-    /// The bytes whose SHA-256 is the object's id.
+    /// The stored bytes: a blob's content, a tree's encoding, a commit's encoding (with its
+    /// signature field, if signed). `kind.id_of(&data)` is the object's id.
     pub data: Vec<u8>,
 }
 
@@ -164,9 +165,21 @@ impl ObjectStore {
         Ok(true)
     }
 
-    /// Whether the store holds `id`.
+    /// Whether the store holds `id`, of whatever kind. Callers that know the kind they need use
+    /// [`ObjectStore::contains_kind`].
     pub fn contains(&self, id: &ObjectId) -> Result<bool> {
         Ok(self.locate(id)?.is_some())
+    }
+
+    /// Whether the store holds `id` as an object of `kind`. An id held under another kind is
+    /// not treated as present: it is an error ([`StoreError::WrongKind`]), since under the kind
+    /// rule two kinds cannot share an id and such an entry means a damaged store.
+    pub fn contains_kind(&self, id: &ObjectId, kind: ObjectKind) -> Result<bool> {
+        match self.kind(id)? {
+            None => Ok(false),
+            Some(held) if held == kind => Ok(true),
+            Some(held) => Err(StoreError::WrongKind { id: *id, expected: kind.as_str(), actual: held.as_str() }),
+        }
     }
 
     /// The kind of object `id`, if present.
@@ -177,7 +190,8 @@ impl ObjectStore {
         }
     }
 
-    /// Reads an object fully into memory and checks that its bytes hash to `id`.
+    /// Reads an object fully into memory and checks that its bytes are an object of its stored
+    /// kind whose id is `id` (the kind rule: `docs/formats.md` §1).
     pub fn read(&self, id: &ObjectId) -> Result<Object> {
         self.read_at_depth(id, 0)
     }
@@ -194,11 +208,12 @@ impl ObjectStore {
             Encoding::Zstd => decompress(&payload, header.size, None).map_err(corrupt)?,
             Encoding::ZstdDelta(base) => {
                 let base = self.read_at_depth(&base, depth + 1)?;
+                check_base_kind(header.kind, base.kind).map_err(corrupt)?;
                 decompress(&payload, header.size, Some(&base.data)).map_err(corrupt)?
             }
         };
-        if ObjectId::of(&data) != *id {
-            return Err(corrupt("content does not hash to its id".into()));
+        if header.kind.id_of(&data) != Some(*id) {
+            return Err(corrupt(format!("content is not a {} with this id", header.kind)));
         }
         Ok(Object { kind: header.kind, data })
     }
@@ -209,14 +224,14 @@ impl ObjectStore {
     pub fn read_into(&self, id: &ObjectId, out: &mut dyn Write) -> Result<u64> {
         let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
         let header = pack.header_at(offset)?;
-        if header.size < STREAM_THRESHOLD || matches!(header.encoding, Encoding::ZstdDelta(_)) {
+        if header.size < STREAM_THRESHOLD || matches!(header.encoding, Encoding::ZstdDelta(_)) || header.kind != ObjectKind::Blob {
             let object = self.read(id)?;
             out.write_all(&object.data).map_err(|source| StoreError::Io { op: "write", path: PathBuf::from("<output>"), source })?;
             return Ok(object.data.len() as u64);
         }
         let corrupt = |reason: String| StoreError::CorruptObject { id: *id, reason };
         let mut decoder = zstd::stream::read::Decoder::new(pack.payload_reader(&header)).map_err(|e| corrupt(e.to_string()))?;
-        let mut hasher = Hasher::new();
+        let mut hasher = BlobHasher::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0u64;
         loop {
@@ -248,13 +263,19 @@ impl ObjectStore {
             return Err(StoreError::WrongKind { id: id.0, expected: "commit", actual: header.kind.as_str() });
         }
         // A signed commit's stored bytes are longer than what its id covers, so the check is
-        // made by the decoder (over the unsigned part) instead of over the whole object.
+        // made by the decoder (over the unsigned part) instead of over the whole object. A
+        // commit delta's base is another commit's full stored bytes, signature included.
         let payload = pack.read_payload(&header)?;
+        let corrupt = |reason| StoreError::CorruptObject { id: id.0, reason };
         let data = match header.encoding {
             Encoding::Zstd => decompress(&payload, header.size, None),
-            Encoding::ZstdDelta(base) => decompress(&payload, header.size, Some(&self.read(&base)?.data)),
+            Encoding::ZstdDelta(base) => {
+                let base = self.read(&base)?;
+                check_base_kind(header.kind, base.kind).map_err(corrupt)?;
+                decompress(&payload, header.size, Some(&base.data))
+            }
         }
-        .map_err(|reason| StoreError::CorruptObject { id: id.0, reason })?;
+        .map_err(corrupt)?;
         let (commit, actual) = Commit::decode(&data).map_err(|source| StoreError::Decode { id: id.0, source })?;
         if actual != *id {
             return Err(StoreError::CorruptObject { id: id.0, reason: format!("fields hash to {actual}") });
@@ -368,7 +389,7 @@ impl ObjectStore {
             writer.skip_existing = false;
             for pack in packs {
                 for (id, offset) in pack.iter() {
-                    if writer.written.contains(&id) {
+                    if writer.written.contains_key(&id) {
                         continue;
                     }
                     let header = pack.header_at(offset)?;
@@ -391,6 +412,15 @@ impl ObjectStore {
         }
         Ok(())
     }
+}
+
+/// Checks the kind rule of deltas: a commit's base is a commit; a blob's or tree's base is a
+/// blob or a tree.
+fn check_base_kind(kind: ObjectKind, base: ObjectKind) -> Result<(), String> {
+    if (kind == ObjectKind::Commit) == (base == ObjectKind::Commit) {
+        return Ok(());
+    }
+    Err(format!("a {kind}'s delta base is a {base}"))
 }
 
 /// Decompresses one zstd frame of exactly `size` bytes, optionally against a base prefix.
@@ -481,9 +511,9 @@ impl Drop for SpilledBlob {
 /// to a temporary file in `tmp_dir`.
 pub fn spill_blob(reader: &mut dyn Read, tmp_dir: &Path) -> Result<SpilledBlob> {
     let (path, file) = create_temp(tmp_dir, "", "spill", "").ctx("create", tmp_dir)?;
-    let mut spilled = SpilledBlob { id: ObjectId::of(b""), size: 0, file, path, compressed_len: 0 };
+    let mut spilled = SpilledBlob { id: muse_core::blob_id(b""), size: 0, file, path, compressed_len: 0 };
     let mut encoder = zstd::stream::write::Encoder::new(BufWriter::new(&spilled.file), COMPRESSION_LEVEL).ctx("compress", &spilled.path)?;
-    let mut hasher = Hasher::new();
+    let mut hasher = BlobHasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = match reader.read(&mut buf) {
@@ -508,10 +538,11 @@ pub struct PackWriter<'a> {
     store: &'a ObjectStore,
     tmp_path: PathBuf,
     out: BufWriter<File>,
-    hasher: Hasher,
+    hasher: muse_core::Hasher,
     offset: u64,
     entries: Vec<(ObjectId, u64)>,
-    written: HashSet<ObjectId>,
+    /// What this pack holds, with each object's kind.
+    written: HashMap<ObjectId, ObjectKind>,
     skip_existing: bool,
     finished: bool,
 }
@@ -524,10 +555,10 @@ impl<'a> PackWriter<'a> {
             store,
             tmp_path,
             out: BufWriter::with_capacity(1 << 20, file),
-            hasher: Hasher::new(),
+            hasher: muse_core::Hasher::new(),
             offset: 0,
             entries: Vec::new(),
-            written: HashSet::new(),
+            written: HashMap::new(),
             skip_existing: true,
             finished: false,
         };
@@ -545,20 +576,30 @@ impl<'a> PackWriter<'a> {
         Ok(())
     }
 
-    /// Whether `id` needs writing: not already in this pack nor in the store.
-    pub fn needs(&self, id: &ObjectId) -> Result<bool> {
-        if self.written.contains(id) {
-            return Ok(false);
+    /// Whether the object `id` of kind `kind` needs writing: not already in this pack nor in
+    /// the store. An id held under another kind is never taken as present: it is an error
+    /// ([`StoreError::WrongKind`]; the kind rule makes it impossible in a sound store).
+    pub fn needs(&self, kind: ObjectKind, id: &ObjectId) -> Result<bool> {
+        if let Some(held) = self.written.get(id) {
+            return same_kind(id, kind, *held).map(|()| false);
         }
         // Only the packs loaded when the writer started (and those published since by this
         // process) count: an object another process publishes meanwhile is merely stored twice.
-        Ok(!(self.skip_existing && self.store.locate_loaded(id).is_some()))
+        if !self.skip_existing {
+            return Ok(true);
+        }
+        match self.store.locate_loaded(id) {
+            Some((pack, offset)) => same_kind(id, kind, pack.header_at(offset)?.kind).map(|()| false),
+            None => Ok(true),
+        }
     }
 
-    /// Adds an object given its bytes; returns its id. Already-stored objects are skipped.
+    /// Adds an object given its stored bytes; returns its id (computed by the kind rule).
+    /// Already-stored objects are skipped. Bytes that cannot be an object of `kind` (a tree
+    /// without the tree magic, a commit that does not decode) are refused.
     pub fn add(&mut self, kind: ObjectKind, data: &[u8]) -> Result<ObjectId> {
-        let id = ObjectId::of(data);
-        if self.needs(&id)? {
+        let id = kind.id_of(data).ok_or_else(|| StoreError::CorruptObject { id: ObjectId::sha256(data), reason: format!("these bytes are not a {kind}") })?;
+        if self.needs(kind, &id)? {
             let payload = compress(data);
             self.add_raw(kind, id, Encoding::Zstd, data.len() as u64, &payload)?;
         }
@@ -574,7 +615,7 @@ impl<'a> PackWriter<'a> {
     pub fn add_commit(&mut self, commit: &Commit) -> Result<CommitId> {
         commit.validate().map_err(StoreError::InvalidCommit)?;
         let id = commit.id();
-        if self.needs(&id.0)? {
+        if self.needs(ObjectKind::Commit, &id.0)? {
             let data = commit.encode();
             self.add_raw(ObjectKind::Commit, id.0, Encoding::Zstd, data.len() as u64, &compress(&data))?;
         }
@@ -582,14 +623,15 @@ impl<'a> PackWriter<'a> {
     }
 
     /// Appends an entry whose payload the caller already encoded. The caller vouches that the
-    /// payload decodes to `size` bytes hashing to `id` (for commits: whose unsigned part does).
+    /// payload decodes to `size` bytes that are an object of `kind` with id `id` (the kind rule).
+    /// An id already added under another kind is an error.
     pub fn add_raw(&mut self, kind: ObjectKind, id: ObjectId, encoding: Encoding, size: u64, payload: &[u8]) -> Result<()> {
-        if self.written.contains(&id) {
-            return Ok(());
+        if let Some(held) = self.written.get(&id) {
+            return same_kind(&id, kind, *held);
         }
         let header = encode_entry_header(kind, encoding, size, payload.len() as u64);
         self.entries.push((id, self.offset));
-        self.written.insert(id);
+        self.written.insert(id, kind);
         self.write_bytes(&header)?;
         self.write_bytes(payload)
     }
@@ -597,12 +639,12 @@ impl<'a> PackWriter<'a> {
     /// Copies a spilled blob into the pack (unless already stored); returns its id.
     pub fn add_spilled(&mut self, mut spilled: SpilledBlob) -> Result<ObjectId> {
         let id = spilled.id;
-        if !self.needs(&id)? {
+        if !self.needs(ObjectKind::Blob, &id)? {
             return Ok(id);
         }
         let header = encode_entry_header(ObjectKind::Blob, Encoding::Zstd, spilled.size, spilled.compressed_len);
         self.entries.push((id, self.offset));
-        self.written.insert(id);
+        self.written.insert(id, ObjectKind::Blob);
         self.write_bytes(&header)?;
         spilled.file.rewind().ctx("read", &spilled.path)?;
         let mut buf = vec![0u8; 1 << 20];
@@ -672,6 +714,14 @@ impl<'a> PackWriter<'a> {
         }
         result.map(Some)
     }
+}
+
+/// `Ok` if an object wanted as `wanted` is held as `held`; the kind-confusion error otherwise.
+fn same_kind(id: &ObjectId, wanted: ObjectKind, held: ObjectKind) -> Result<()> {
+    if wanted == held {
+        return Ok(());
+    }
+    Err(StoreError::WrongKind { id: *id, expected: wanted.as_str(), actual: held.as_str() })
 }
 
 impl Drop for PackWriter<'_> {
@@ -746,7 +796,7 @@ mod tests {
         let mut payload = Vec::with_capacity(target.len());
         cctx.compress2(&mut payload, &target).unwrap();
         assert!(payload.len() < 200, "delta should be small, got {}", payload.len());
-        let target_id = ObjectId::of(&target);
+        let target_id = muse_core::blob_id(&target);
         for i in 0..CONSOLIDATE_ABOVE + 1 {
             let mut writer = store.begin_write().unwrap();
             if i == 0 {
@@ -762,7 +812,7 @@ mod tests {
         assert!(store.packs().unwrap().len() <= 2);
         assert_eq!(store.read(&target_id).unwrap().data, target);
         let mut streamed = Vec::new();
-        store.read_into(&ObjectId::of(b"spilled 3"), &mut streamed).unwrap();
+        store.read_into(&muse_core::blob_id(b"spilled 3"), &mut streamed).unwrap();
         assert_eq!(streamed, b"spilled 3");
         assert_eq!(store.resolve_prefix(&IdPrefix::parse(&target_id.short(10)).unwrap()).unwrap(), vec![target_id]);
     }

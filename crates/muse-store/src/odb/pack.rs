@@ -3,7 +3,7 @@
 //! Layout (big-endian integers; see `docs/formats.md` §Store packs):
 //!
 //! ```text
-//! pack  := "MUSEPACK" u32:version=1 entry* sha256(all preceding bytes)
+//! pack  := "MUSEPACK" u32:version=2 entry* sha256(all preceding bytes)
 //! entry := u8:kind u8:encoding u64:size u64:payload_len [32:base if encoding=1] payload
 //! index := "MUSEIDX1" u32:count [u32;256]:fanout (id[32] u64:offset)*count
 //!          32:pack_checksum sha256(all preceding index bytes)
@@ -23,7 +23,9 @@ pub(crate) const PACK_MAGIC: &[u8; 8] = b"MUSEPACK";
 /// Magic bytes opening an index file.
 pub(crate) const INDEX_MAGIC: &[u8; 8] = b"MUSEIDX1";
 /// The pack format version this code writes and reads.
-pub(crate) const PACK_VERSION: u32 = 1;
+/// Version 2 is the first with the kind rule (`docs/formats.md` §1): a version 1 pack's blob ids
+/// are plain SHA-256 digests and are refused (a clean break).
+pub(crate) const PACK_VERSION: u32 = 2;
 /// Bytes before the first entry of a pack.
 pub(crate) const PACK_HEADER_LEN: u64 = 12;
 /// Bytes of an index entry: id and offset.
@@ -33,38 +35,7 @@ const INDEX_ENTRIES_AT: usize = 12 + 1024;
 /// Bytes of an entry header without the optional base id.
 pub(crate) const ENTRY_HEADER_LEN: usize = 18;
 
-/// What kind of object an entry holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ObjectKind {
-    /// File content.
-    Blob = 1,
-    /// One directory level.
-    Tree = 2,
-    /// A commit record.
-    Commit = 3,
-}
-
-impl ObjectKind {
-    /// The kind a stored code byte stands for.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            1 => ObjectKind::Blob,
-            2 => ObjectKind::Tree,
-            3 => ObjectKind::Commit,
-            _ => return None,
-        })
-    }
-
-    /// The lowercase name used in messages and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectKind::Blob => "blob",
-            ObjectKind::Tree => "tree",
-            ObjectKind::Commit => "commit",
-        }
-    }
-}
+pub use muse_core::ObjectKind;
 
 /// How an entry's payload encodes the object's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +121,7 @@ impl Pack {
     pub fn verify(&self) -> Result<()> {
         let corrupt = |reason: &str| StoreError::CorruptPack { path: self.index_path.clone(), reason: reason.to_string() };
         let (body, checksum) = self.index.split_at(self.index.len() - 32);
-        if ObjectId::of(body).as_bytes() != checksum {
+        if ObjectId::sha256(body).as_bytes() != checksum {
             return Err(corrupt("index checksum mismatch"));
         }
         if (1..self.len()).any(|i| self.id_at(i - 1) >= self.id_at(i)) {
@@ -330,7 +301,7 @@ pub(crate) fn encode_index(entries: &mut [(ObjectId, u64)], pack_checksum: &Obje
         out.extend_from_slice(&offset.to_be_bytes());
     }
     out.extend_from_slice(pack_checksum.as_bytes());
-    let checksum = ObjectId::of(&out);
+    let checksum = ObjectId::sha256(&out);
     out.extend_from_slice(checksum.as_bytes());
     out
 }

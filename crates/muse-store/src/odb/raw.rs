@@ -17,7 +17,7 @@ impl PackWriter<'_> {
     /// Like [`PackWriter::add_raw`], but streams the `payload_len` payload bytes from `payload`
     /// instead of taking them in memory, so entries of any size are copied with bounded memory.
     /// The caller vouches for the payload as for `add_raw`. An entry for an id already added to
-    /// this pack is skipped (its payload is left unread).
+    /// this pack is skipped (its payload is left unread); one added under another kind is an error.
     pub fn add_raw_from_reader(
         &mut self,
         kind: ObjectKind,
@@ -27,12 +27,12 @@ impl PackWriter<'_> {
         payload_len: u64,
         payload: &mut dyn Read,
     ) -> Result<()> {
-        if self.written.contains(&id) {
-            return Ok(());
+        if let Some(held) = self.written.get(&id) {
+            return super::same_kind(&id, kind, *held);
         }
         let header = encode_entry_header(kind, encoding, size, payload_len);
         self.entries.push((id, self.offset));
-        self.written.insert(id);
+        self.written.insert(id, kind);
         self.write_bytes(&header)?;
         let mut buf = vec![0u8; (1 << 20).min(payload_len.max(1) as usize)];
         let mut remaining = payload_len;
@@ -113,7 +113,7 @@ mod tests {
         let store = ObjectStore::open(dir.path()).unwrap();
         let data = vec![42u8; 3 << 20];
         let payload = super::super::compress(&data);
-        let id = ObjectId::of(&data);
+        let id = muse_core::blob_id(&data);
         let mut writer = store.begin_write().unwrap();
         writer.add_raw_from_reader(ObjectKind::Blob, id, Encoding::Zstd, data.len() as u64, payload.len() as u64, &mut &payload[..]).unwrap();
         let first = writer.finish().unwrap().unwrap();
@@ -121,7 +121,7 @@ mod tests {
         let raw = store.read_raw(&id).unwrap();
         assert_eq!((raw.kind, raw.encoding, raw.size, raw.payload), (ObjectKind::Blob, Encoding::Zstd, data.len() as u64, payload));
         let mut short = store.begin_write().unwrap();
-        let other = ObjectId::of(b"other");
+        let other = ObjectId::sha256(b"other");
         assert!(short.add_raw_from_reader(ObjectKind::Blob, other, Encoding::Zstd, 5, 10, &mut &[0u8; 3][..]).is_err());
         drop(short);
         store.remove_packs(&[first]).unwrap();

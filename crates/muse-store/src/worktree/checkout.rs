@@ -117,6 +117,7 @@ fn write_file(repo: &Repository, path: &Path, kind: EntryKind, id: &ObjectId) ->
     let result = (|| {
         if kind == EntryKind::Symlink {
             let target = repo.objects().read(id)?.data;
+            muse_core::check_symlink_target(&target).map_err(|reason| StoreError::CorruptObject { id: *id, reason: format!("not a valid symlink: {reason}") })?;
             let target = String::from_utf8(target).map_err(|_| StoreError::CorruptObject { id: *id, reason: "symlink target is not UTF-8".into() })?;
             std::os::unix::fs::symlink(&target, &tmp).ctx("symlink", &tmp)?;
         } else {

@@ -7,6 +7,7 @@ pub mod walk;
 
 use std::fs::{self, File};
 use std::io::Read;
+use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -241,8 +242,9 @@ pub(crate) fn hash_path(path: &Path, kind: EntryKind, sink: Option<&Mutex<PackWr
             Err(e) => return Err(StoreError::Io { op: "stat", path: path.to_path_buf(), source: e }),
         };
         let target = fs::read_link(path).ctx("read link", path)?;
-        let bytes = target.into_os_string().into_string().map_err(|_| StoreError::InvalidPath { path: path.to_path_buf(), reason: "symlink target is not UTF-8".into() })?;
-        let id = store_bytes(bytes.as_bytes(), sink)?;
+        let bytes = target.into_os_string().into_vec();
+        muse_core::check_symlink_target(&bytes).map_err(|reason| StoreError::InvalidPath { path: path.to_path_buf(), reason: format!("cannot store this symlink: {reason}") })?;
+        let id = store_bytes(&bytes, sink)?;
         return Ok(Some((id, FileStat::of(&meta))));
     }
     for _attempt in 0..3 {
@@ -284,7 +286,7 @@ fn poisoned() -> StoreError {
 }
 
 fn hash_stream(reader: &mut dyn Read, path: &Path) -> Result<ObjectId> {
-    let mut hasher = muse_core::Hasher::new();
+    let mut hasher = muse_core::BlobHasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = reader.read(&mut buf).ctx("read", path)?;
@@ -297,9 +299,9 @@ fn hash_stream(reader: &mut dyn Read, path: &Path) -> Result<ObjectId> {
 
 /// Hashes `data` and, with a sink, compresses it (outside the lock) and appends it if new.
 fn store_bytes(data: &[u8], sink: Option<&Mutex<PackWriter<'_>>>) -> Result<ObjectId> {
-    let id = ObjectId::of(data);
+    let id = muse_core::blob_id(data);
     if let Some(sink) = sink {
-        if sink.lock().map_err(|_| poisoned())?.needs(&id)? {
+        if sink.lock().map_err(|_| poisoned())?.needs(ObjectKind::Blob, &id)? {
             let payload = odb::compress(data);
             sink.lock().map_err(|_| poisoned())?.add_raw(ObjectKind::Blob, id, Encoding::Zstd, data.len() as u64, &payload)?;
         }
@@ -314,7 +316,7 @@ pub(crate) fn store_changed_content(repo: &Repository, scan: &mut Scan, sink: &M
         .filter(|&i| scan.changes[i].work.is_some())
         .map(|i| -> Result<Option<usize>> {
             let id = scan.changes[i].work.expect("filtered").1;
-            Ok(sink.lock().map_err(|_| poisoned())?.needs(&id)?.then_some(i))
+            Ok(sink.lock().map_err(|_| poisoned())?.needs(ObjectKind::Blob, &id)?.then_some(i))
         })
         .filter_map(Result::transpose)
         .collect::<Result<_>>()?;

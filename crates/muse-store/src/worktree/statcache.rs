@@ -196,14 +196,14 @@ mod tests {
     fn round_trips_and_rejects_damage() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("statcache");
-        let id = ObjectId::of(b"a");
+        let id = ObjectId::sha256(b"a");
         let stat = FileStat { mtime_ns: 5, ctime_ns: 6, size: 7, ino: 8 };
         let cache = StatCache {
-            base_snapshot: Some(TreeId(ObjectId::of(b"t"))),
+            base_snapshot: Some(TreeId(ObjectId::sha256(b"t"))),
             scan_started_ns: 99,
             entries: vec![
                 CacheEntry { path: "a".into(), base: Some((EntryKind::File, id)), work: Some(WorkInfo { kind: EntryKind::File, id, stat }) },
-                CacheEntry { path: "b".into(), base: None, work: Some(WorkInfo { kind: EntryKind::Executable, id: ObjectId::of(b"b"), stat }) },
+                CacheEntry { path: "b".into(), base: None, work: Some(WorkInfo { kind: EntryKind::Executable, id: ObjectId::sha256(b"b"), stat }) },
                 CacheEntry { path: "c".into(), base: Some((EntryKind::Symlink, id)), work: None },
             ],
         };
