@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{git, git_bytes, import_into, muse_files};
-use muse_core::{CommitId, EntryKind, ObjectId, SemVerBump};
+use muse_core::{CommitId, EntryKind, SemVerBump};
 use muse_import::{import_git, ImportError, ImportOptions};
 use muse_store::{RefName, Repository};
 
