@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn shape_counts_names_and_bytes_of_the_deepest_and_longest_paths() {
-        let id = ObjectId::of(b"x");
+        let id = ObjectId::sha256(b"x");
         let sub = Tree::from_entries(vec![TreeEntry { name: "file.rs".into(), kind: EntryKind::File, id }]).unwrap();
         let sub_shape = TreeShape::of(&sub, |_| unreachable!("no subtree"));
         assert_eq!(sub_shape, TreeShape { depth: 1, path_len: 7 });

@@ -358,7 +358,7 @@ fn receiver_budgets_reject_records_or_refuse_the_pack() {
     let bomb = zstd::bulk::compress(&zeros, 3).unwrap();
     assert!(bomb.len() < 16 << 10, "{} bytes", bomb.len());
     for (kind, expected) in [(TREE, "limit of 16777216 bytes for a tree"), (COMMIT, "limit of 4194304 bytes for a commit")] {
-        let pack = Craft::new().raw(kind, ObjectId::of(b"bomb"), None, zeros.len() as u64, &bomb).finish();
+        let pack = Craft::new().raw(kind, ObjectId::sha256(b"bomb"), None, zeros.len() as u64, &bomb).finish();
         let (_, _, reason) = only_rejection(&receiver, &pack);
         assert!(reason.contains(expected), "{reason}");
     }
