@@ -132,7 +132,7 @@ fn a_poisoned_bundle_applies_the_clean_chain_and_exits_1_with_the_report() {
 fn a_tree_over_the_receivers_budget_is_rejected() {
     let declared: u64 = (16 << 20) + 1;
     let frame = raw_frame(b"muse-tree/1\n");
-    let mut pack = b"\x89MPACK\r\n\0\0\0\x01\0\0\0\0".to_vec();
+    let mut pack = b"\x89MPACK\r\n\0\0\0\x02\0\0\0\0".to_vec();
     pack.push(2);
     pack.extend_from_slice(&[0xbb; 8]);
     let mut size = declared;
