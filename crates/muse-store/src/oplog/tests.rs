@@ -3,7 +3,7 @@ use std::fs;
 use muse_core::ObjectId;
 
 fn id(n: u8) -> CommitId {
-    CommitId(ObjectId::of(&[n]))
+    CommitId(ObjectId::sha256(&[n]))
 }
 
 fn op(command: &str, refs: Vec<RefChange>) -> Operation {
