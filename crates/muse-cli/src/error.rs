@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use muse_store::StoreError;
+use muse_store::{ErrorKind, StoreError};
 
 /// Exit code: the operation ran but reports a failure (e.g. `fsck` found problems).
 pub const EXIT_FAILED: u8 = 1;
@@ -38,6 +38,20 @@ impl CliError {
         CliError { code, kind, message: message.into() }
     }
 
+    /// The error of a library failure of `kind` (the one place kinds become exit codes).
+    pub fn of_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let code = match kind {
+            ErrorKind::NotARepository => EXIT_NOT_A_REPO,
+            ErrorKind::NotFound | ErrorKind::Ambiguous => EXIT_NOT_FOUND,
+            ErrorKind::Conflict => EXIT_CONFLICT,
+            ErrorKind::Corrupt => EXIT_CORRUPT,
+            ErrorKind::Io => EXIT_IO,
+            ErrorKind::NothingToCommit => EXIT_FAILED,
+            ErrorKind::InvalidInput | ErrorKind::Unsupported => EXIT_INVALID_INPUT,
+        };
+        CliError::new(code, kind.as_str(), message)
+    }
+
     /// Invalid user input (exit 8).
     pub fn invalid(message: impl Into<String>) -> Self {
         CliError::new(EXIT_INVALID_INPUT, "invalid_input", message)
@@ -65,23 +79,7 @@ impl CliError {
 
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
-        let (code, kind) = match &e {
-            StoreError::NotARepository(_) => (EXIT_NOT_A_REPO, "not_a_repository"),
-            StoreError::ObjectNotFound(_) | StoreError::UnknownRevision(_) | StoreError::NotACommit { .. } => (EXIT_NOT_FOUND, "not_found"),
-            StoreError::AmbiguousRevision { .. } => (EXIT_NOT_FOUND, "ambiguous"),
-            StoreError::RefConflict { .. } | StoreError::Conflict(_) | StoreError::RefLocked { .. } | StoreError::WouldOverwrite { .. } | StoreError::AlreadyExists(_) | StoreError::WorkspaceExists(_) => {
-                (EXIT_CONFLICT, "conflict")
-            }
-            StoreError::CorruptObject { .. } | StoreError::CorruptPack { .. } | StoreError::CorruptRef { .. } | StoreError::Decode { .. } | StoreError::WrongKind { .. } | StoreError::TreeTooDeep { .. } => {
-                (EXIT_CORRUPT, "corrupt")
-            }
-            StoreError::Io { .. } | StoreError::FileChanged(_) => (EXIT_IO, "io"),
-            StoreError::NothingToCommit => (EXIT_FAILED, "nothing_to_commit"),
-            StoreError::InvalidRefName { .. } | StoreError::InvalidRevision { .. } | StoreError::InvalidCommit(_) | StoreError::InvalidPath { .. } | StoreError::Workspace(_) => {
-                (EXIT_INVALID_INPUT, "invalid_input")
-            }
-        };
-        CliError::new(code, kind, e.to_string())
+        CliError::of_kind(e.kind(), e.to_string())
     }
 }
 

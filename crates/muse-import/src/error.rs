@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use gix::ObjectId as GitId;
-use muse_store::StoreError;
+use muse_store::{ErrorKind, StoreError};
 
 /// Why an import stopped. Nothing of a failed batch becomes visible in the Muse store; batches
 /// published before the failure stay, and a re-run continues from them.
@@ -89,6 +89,22 @@ pub enum ImportError {
 }
 
 impl ImportError {
+    /// The kind of failure (stable; see [`ErrorKind`]): problems of the git repository are
+    /// [`ErrorKind::InvalidInput`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ImportError::Store(e) => e.kind(),
+            ImportError::Locked { .. } => ErrorKind::Conflict,
+            ImportError::CorruptMap { .. } => ErrorKind::Corrupt,
+            ImportError::Io { .. } => ErrorKind::Io,
+            ImportError::NotAGitRepository { .. }
+            | ImportError::Git { .. }
+            | ImportError::MissingObject { .. }
+            | ImportError::CorruptObject { .. }
+            | ImportError::InvalidPath { .. } => ErrorKind::InvalidInput,
+        }
+    }
+
     /// Shorthand for a gix failure while doing `op`.
     pub(crate) fn git(op: impl Into<String>, source: gix::Error) -> Self {
         ImportError::Git { op: op.into(), source }

@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn objects_are_written_once_and_published_together() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let mut sink = Sink::new(&store, false);
         let data = b"content";
         let id = muse_core::blob_id(data);

@@ -14,7 +14,7 @@
 use std::io::{BufRead, Read, Write};
 
 use muse_core::CommitId;
-use muse_store::{ObjectKind, RefName, Repository};
+use muse_store::{ObjectKind, RefName, Store};
 
 use crate::apply::{apply, ApplyOptions, ApplyReport};
 use crate::build::{build, BuildOptions, BuildStats};
@@ -105,7 +105,7 @@ fn read_line(input: &mut dyn BufRead) -> Result<Option<String>> {
 }
 
 /// Writes a bundle of `refs` (and everything they reach that `prerequisites` do not) to `out`.
-pub fn create_bundle(repo: &Repository, header: &BundleHeader, mut out: impl Write, options: &BuildOptions) -> Result<BuildStats> {
+pub fn create_bundle(repo: &Store, header: &BundleHeader, mut out: impl Write, options: &BuildOptions) -> Result<BuildStats> {
     out.write_all(&header.encode()).map_err(|e| PackError::io("write", "the bundle", e))?;
     let want: Vec<CommitId> = header.refs.iter().map(|(_, id)| *id).collect();
     build(repo.objects(), &want, &header.prerequisites, out, options)
@@ -123,7 +123,7 @@ pub struct BundleReport {
 
 /// Applies a bundle: checks its prerequisites, applies its pack, then moves its refs (forward
 /// only unless `force`; never a branch checked out in a working copy).
-pub fn apply_bundle(repo: &Repository, mut input: impl BufRead, force: bool, options: ApplyOptions<'_>) -> Result<BundleReport> {
+pub fn apply_bundle(repo: &Store, mut input: impl BufRead, force: bool, options: ApplyOptions<'_>) -> Result<BundleReport> {
     let header = BundleHeader::read(&mut input)?;
     for id in &header.prerequisites {
         if repo.objects().kind(&id.0)? != Some(ObjectKind::Commit) {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use muse_core::{CommitId, Tree};
 use muse_store::worktree::checkout::checkout;
-use muse_store::{Head, RefName, Repository};
+use muse_store::{Head, RefName, Repository, Store};
 
 use crate::apply::{apply, ApplyOptions, ApplyReport};
 use crate::build::{build, BuildOptions};
@@ -31,15 +31,14 @@ pub struct CloneReport {
     pub files: usize,
 }
 
-/// Clones the repository at `source` into `target` (which must not exist or be empty).
-/// On failure, whatever the clone created is removed.
+/// Clones the repository at `source` (a working copy, or a bare store) into `target` (which must
+/// not exist or be empty). On failure, whatever the clone created is removed.
 pub fn clone_local(source: &Path, target: &Path, options: &BuildOptions) -> Result<CloneReport> {
-    let src = Repository::discover(source)?;
+    let (src, head) = open_source(source)?;
     if target.exists() && fs::read_dir(target).map_err(|e| PackError::io("list", target.display(), e))?.next().is_some() {
         return Err(PackError::TargetNotEmpty(target.to_path_buf()));
     }
     let existed = target.exists();
-    let head = src.head()?;
     let branch = match &head {
         Head::Branch(name) => name.short().to_string(),
         Head::Detached(_) => "main".to_string(),
@@ -55,7 +54,20 @@ pub fn clone_local(source: &Path, target: &Path, options: &BuildOptions) -> Resu
     result
 }
 
-fn fill(src: &Repository, dst: &Repository, head: &Head, options: &BuildOptions) -> Result<CloneReport> {
+/// The store to clone from and the HEAD the clone takes: a bare store's default branch, or the
+/// HEAD of the working copy found at or above `source`.
+fn open_source(source: &Path) -> Result<(Store, Head)> {
+    if source.join("format").is_file() {
+        let store = Store::open(source)?;
+        let head = store.default_head()?;
+        return Ok((store, head));
+    }
+    let repo = Repository::discover(source)?;
+    let head = repo.head()?;
+    Ok((repo.into_store(), head))
+}
+
+fn fill(src: &Store, dst: &Repository, head: &Head, options: &BuildOptions) -> Result<CloneReport> {
     let mut refs: Vec<(RefName, CommitId)> = src.refs().list("refs/heads/")?;
     refs.extend(src.refs().list("refs/tags/")?);
     let mut want: Vec<CommitId> = refs.iter().map(|(_, id)| *id).collect();

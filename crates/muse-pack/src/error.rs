@@ -5,7 +5,7 @@
 use std::io;
 
 use muse_core::ObjectId;
-use muse_store::StoreError;
+use muse_store::{ErrorKind, StoreError};
 
 /// Why a pack could not be built, read or applied at all.
 #[derive(Debug, thiserror::Error)]
@@ -93,18 +93,22 @@ impl PackError {
         PackError::Io { op, what: what.to_string(), source }
     }
 
-    /// Whether the error is about the pack's bytes (as opposed to the local store or the disk).
-    pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
+    /// The kind of failure (stable; see [`ErrorKind`]). Errors about the pack's bytes are
+    /// [`ErrorKind::InvalidInput`], as opposed to the local store's or the disk's.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PackError::Store(e) => e.kind(),
+            PackError::Io { .. } | PackError::Hook { .. } => ErrorKind::Io,
+            PackError::MissingPrerequisite(_) | PackError::UnknownCommit(_) => ErrorKind::NotFound,
+            PackError::Locked(_) | PackError::TargetNotEmpty(_) => ErrorKind::Conflict,
             PackError::NotAPack
-                | PackError::UnsupportedVersion(_)
-                | PackError::Malformed { .. }
-                | PackError::Truncated { .. }
-                | PackError::ChecksumMismatch { .. }
-                | PackError::Bundle(_)
-                | PackError::BudgetExceeded { .. }
-        )
+            | PackError::UnsupportedVersion(_)
+            | PackError::Malformed { .. }
+            | PackError::Truncated { .. }
+            | PackError::ChecksumMismatch { .. }
+            | PackError::Bundle(_)
+            | PackError::BudgetExceeded { .. } => ErrorKind::InvalidInput,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use muse_core::{CommitId, ObjectId};
 use muse_store::odb::Encoding;
-use muse_store::{ObjectKind, Repository};
+use muse_store::{ObjectKind, Store};
 
 use crate::build::{encode_plan, plan, BuildOptions, Source};
 use crate::compress::compress;
@@ -42,7 +42,7 @@ pub struct GcReport {
 }
 
 /// Repacks the store of `repo` into one pack.
-pub fn gc(repo: &Repository, options: &BuildOptions) -> Result<GcReport> {
+pub fn gc(repo: &Store, options: &BuildOptions) -> Result<GcReport> {
     // The repack lock keeps a commit's pack consolidation (or another gc) from removing packs
     // this gc reads, and this gc from removing packs they read.
     let _lock = repo.objects().repack_lock(true)?.ok_or_else(|| PackError::Locked(repo.store_dir().join("objects/packs/repack.lock")))?;
@@ -84,21 +84,14 @@ pub fn gc(repo: &Repository, options: &BuildOptions) -> Result<GcReport> {
 }
 
 /// The commits gc treats as reachable roots: every branch and tag, and each working copy's HEAD.
-fn roots(repo: &Repository) -> Result<Vec<CommitId>> {
+fn roots(repo: &Store) -> Result<Vec<CommitId>> {
     let mut roots: Vec<CommitId> = Vec::new();
     for prefix in ["refs/heads/", "refs/tags/"] {
         roots.extend(repo.refs().list(prefix)?.into_iter().map(|(_, id)| id));
     }
-    roots.extend(repo.head_commit()?);
-    for (_, dir) in repo.workspaces()? {
-        // A workspace whose directory is gone has no HEAD to protect; its commits are kept anyway.
-        if let Ok(Some(id)) = Repository::open(&dir).and_then(|ws| ws.head_commit()) {
-            roots.push(id);
-        }
-    }
+    // Every working copy's HEAD, read from the store (its directory may be gone).
+    roots.extend(repo.head_commits()?);
     roots.sort();
     roots.dedup();
     Ok(roots)
 }
-
-

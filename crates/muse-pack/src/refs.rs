@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use muse_core::CommitId;
-use muse_store::{Head, RefName, Repository, StoreError};
+use muse_store::{RefName, Store, StoreError};
 
 use crate::apply::{run_hook, WriteHook, WriteStep};
 use crate::error::Result;
@@ -45,8 +45,8 @@ pub struct RefUpdate {
 /// its whole chain). Without `force`, a ref only moves forward. Branches checked out in a
 /// working copy are left alone (moving them would make the files disagree with HEAD). `hook`
 /// runs before each ref is moved, as in [`crate::apply`].
-pub fn update_refs(repo: &Repository, updates: &[(RefName, CommitId)], force: bool, hook: Option<WriteHook<'_>>) -> Result<Vec<RefUpdate>> {
-    let checked_out = checked_out_branches(repo)?;
+pub fn update_refs(repo: &Store, updates: &[(RefName, CommitId)], force: bool, hook: Option<WriteHook<'_>>) -> Result<Vec<RefUpdate>> {
+    let checked_out: HashSet<RefName> = repo.checked_out_branches()?.into_iter().collect();
     let mut report = Vec::with_capacity(updates.len());
     for (name, new) in updates {
         let old = repo.refs().read(name)?;
@@ -96,24 +96,8 @@ pub fn update_refs(repo: &Repository, updates: &[(RefName, CommitId)], force: bo
     Ok(report)
 }
 
-/// The branches HEAD points at in any working copy of the store.
-fn checked_out_branches(repo: &Repository) -> Result<HashSet<RefName>> {
-    let mut branches = HashSet::new();
-    if let Head::Branch(name) = repo.head()? {
-        branches.insert(name);
-    }
-    for (name, dir) in repo.workspaces()? {
-        if name.is_some() {
-            if let Ok(Head::Branch(branch)) = Repository::open(&dir).and_then(|ws| ws.head()) {
-                branches.insert(branch);
-            }
-        }
-    }
-    Ok(branches)
-}
-
 /// Whether `ancestor` is reachable from `descendant` through parents.
-fn descends_from(repo: &Repository, descendant: CommitId, ancestor: CommitId) -> Result<bool> {
+fn descends_from(repo: &Store, descendant: CommitId, ancestor: CommitId) -> Result<bool> {
     let mut seen = HashSet::new();
     let mut stack = vec![descendant];
     while let Some(id) = stack.pop() {

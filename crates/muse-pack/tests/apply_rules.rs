@@ -300,7 +300,7 @@ fn broken_framing_rejects_the_whole_pack() {
         let mut bad = pack.clone();
         bad[at] ^= 0x40;
         let err = apply(&store, &bad[..], ApplyOptions::default()).unwrap_err();
-        assert!(err.is_invalid_input(), "flip at {at}: {err}");
+        assert_eq!(err.kind(), muse_store::ErrorKind::InvalidInput, "flip at {at}: {err}");
     }
     assert!(store.all_objects().unwrap().is_empty());
     let mut bad_sum = pack.clone();
@@ -328,7 +328,9 @@ fn broken_framing_rejects_the_whole_pack() {
     let blob = muse_core::blob_id(b"a");
     check(&Craft::new().record(BLOB | 3 << 4, blob, &[], 1, b"").finish(), &|e| e.to_string().contains("unknown record tag 0x31"));
     check(&Craft::new().delta_back(BLOB, blob, 1, b"", b"a").finish(), &|e| e.to_string().contains("outside the pack"));
-    check(&Craft::new().record(BLOB, blob, &[], 0, b"").finish().iter().take(16 + 9).chain([0x80u8, 0x00].iter()).copied().collect::<Vec<_>>(), &|e| e.to_string().contains("shortest form"));
+    check(&Craft::new().record(BLOB, blob, &[], 0, b"").finish().iter().take(16 + 9).chain([0x80u8, 0x00].iter()).copied().collect::<Vec<_>>(), &|e| {
+        e.to_string().contains("shortest form")
+    });
     let mut long = Craft::new().finish()[..16].to_vec();
     long.push(BLOB);
     long.extend_from_slice(&blob.as_bytes()[..8]);
@@ -383,7 +385,7 @@ fn receiver_budgets_reject_records_or_refuse_the_pack() {
     for (limits, expected) in whole_pack {
         let (_fresh_dir, fresh) = store();
         let err = apply(&fresh, &pack[..], with(limits)).unwrap_err();
-        assert!(matches!(err, PackError::BudgetExceeded { .. }) && err.is_invalid_input(), "{err:?}");
+        assert!(matches!(err, PackError::BudgetExceeded { .. }) && err.kind() == muse_store::ErrorKind::InvalidInput, "{err:?}");
         assert!(err.to_string().contains(expected), "{err}");
         assert!(fresh.all_objects().unwrap().is_empty(), "objects written despite {err}");
         assert_eq!(std::fs::read_dir(fresh.tmp_dir()).unwrap().count(), 0, "temporary files left behind");

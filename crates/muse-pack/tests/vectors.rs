@@ -18,7 +18,7 @@ fn the_documented_vector_applies() {
     let pack = vector();
     assert_eq!(pack.len(), 535);
     let dir = tempfile::tempdir().unwrap();
-    let store = ObjectStore::open(dir.path()).unwrap();
+    let store = ObjectStore::create(dir.path()).unwrap();
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
     assert_eq!((report.commits_written, report.snapshots_written, report.blobs_written), (1, 1, 2));
     assert!(report.rejected.is_empty());

@@ -7,8 +7,9 @@ use muse_core::{Commit, CommitId, Tree};
 
 use crate::error::{Result, StoreError};
 use crate::refs::RefName;
-use crate::repo::{Head, Repository};
+use crate::repo::Repository;
 use crate::snapshot::update_snapshot;
+use crate::store::Head;
 use crate::worktree::{save_committed_cache, scan_reporting, store_changed_content, HashProgress, WorkChange};
 
 /// What a commit did.

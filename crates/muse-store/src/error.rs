@@ -158,6 +158,14 @@ pub enum StoreError {
     /// `commit` found no change to record.
     #[error("nothing to commit: the working copy equals HEAD (use --allow-empty to commit anyway)")]
     NothingToCommit,
+    /// The store was written by a version of muse with another layout.
+    #[error("{} holds a store of an unsupported format ({found:?}); this muse reads {:?} only (a clean break, no migration: re-create it with muse init, muse clone or muse import)", path.display(), crate::store::FORMAT_LINE.trim())]
+    UnsupportedFormat {
+        /// The store directory.
+        path: PathBuf,
+        /// The first line of its `format` file.
+        found: String,
+    },
     /// A workspace operation was refused.
     #[error("workspace error: {0}")]
     Workspace(String),
@@ -165,6 +173,79 @@ pub enum StoreError {
     /// since an operation being undone, a workspace holds work that would be lost).
     #[error("{0}")]
     Conflict(String),
+}
+
+/// What kind of failure an error is, in words that stay the same across releases: the CLI maps
+/// each kind to an exit code and the hub to an HTTP status (`docs/cli.md` lists both names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// No store at or above the given directory.
+    NotARepository,
+    /// An object, revision, ref or other named thing does not exist.
+    NotFound,
+    /// An id prefix names more than one object.
+    Ambiguous,
+    /// Someone else got there first: a ref moved, a lock is held, something already exists,
+    /// uncommitted changes would be overwritten.
+    Conflict,
+    /// Stored data is damaged.
+    Corrupt,
+    /// The operating system failed a read or write.
+    Io,
+    /// The input (a name, a path, a value, a pack) breaks a rule.
+    InvalidInput,
+    /// `commit` found nothing to record.
+    NothingToCommit,
+    /// The store or data was written in a format this build does not read.
+    Unsupported,
+}
+
+impl ErrorKind {
+    /// The stable machine name (`not_found`, `conflict`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotARepository => "not_a_repository",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Ambiguous => "ambiguous",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Io => "io",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NothingToCommit => "nothing_to_commit",
+            ErrorKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl StoreError {
+    /// The kind of failure (stable; see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::NotARepository(_) => ErrorKind::NotARepository,
+            StoreError::ObjectNotFound(_) | StoreError::UnknownRevision(_) | StoreError::NotACommit { .. } => ErrorKind::NotFound,
+            StoreError::AmbiguousRevision { .. } => ErrorKind::Ambiguous,
+            StoreError::RefConflict { .. }
+            | StoreError::Conflict(_)
+            | StoreError::RefLocked { .. }
+            | StoreError::WouldOverwrite { .. }
+            | StoreError::AlreadyExists(_)
+            | StoreError::WorkspaceExists(_) => ErrorKind::Conflict,
+            StoreError::CorruptObject { .. }
+            | StoreError::CorruptPack { .. }
+            | StoreError::CorruptRef { .. }
+            | StoreError::Decode { .. }
+            | StoreError::WrongKind { .. }
+            | StoreError::TreeTooDeep { .. } => ErrorKind::Corrupt,
+            StoreError::Io { .. } | StoreError::FileChanged(_) => ErrorKind::Io,
+            StoreError::NothingToCommit => ErrorKind::NothingToCommit,
+            StoreError::UnsupportedFormat { .. } => ErrorKind::Unsupported,
+            StoreError::InvalidRefName { .. }
+            | StoreError::InvalidRevision { .. }
+            | StoreError::InvalidCommit(_)
+            | StoreError::InvalidPath { .. }
+            | StoreError::Workspace(_) => ErrorKind::InvalidInput,
+        }
+    }
 }
 
 fn fmt_opt(id: &Option<CommitId>) -> String {

@@ -3,15 +3,14 @@
 //! snapshot is within the path limits (`MAX_TREE_DEPTH`, `MAX_PATH_LEN`), and every ref and HEAD.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
 
 use muse_core::{CommitId, EntryKind, ObjectId, Tree, TreeId};
 use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::odb::ObjectKind;
-use crate::repo::Repository;
 use crate::snapshot::tree_shape;
+use crate::store::{Head, Store};
 
 /// One problem found by [`fsck`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -40,7 +39,7 @@ pub struct FsckReport {
 }
 
 /// Checks the whole store. Read-only: it reports, it does not repair.
-pub fn fsck(repo: &Repository) -> Result<FsckReport> {
+pub fn fsck(repo: &Store) -> Result<FsckReport> {
     let store = repo.objects();
     let mut report = FsckReport::default();
     let mut problems = Vec::new();
@@ -76,7 +75,9 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
             continue;
         }
         report.commits += 1;
-        let Ok(commit) = store.read_commit(&CommitId(*id)) else { continue };
+        let Ok(commit) = store.read_commit(&CommitId(*id)) else {
+            continue;
+        };
         for parent in &commit.parents {
             if store.kind(&parent.0).ok().flatten() != Some(ObjectKind::Commit) {
                 problems.push(Problem { subject: id.to_string(), message: format!("parent {parent} is missing") });
@@ -106,17 +107,12 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
             }
         }
     }
-    for (name, dir) in repo.workspaces()? {
-        let label = name.as_ref().map_or_else(|| "HEAD".to_string(), |n| format!("HEAD of workspace {n}"));
-        let state = name.as_ref().map_or_else(|| repo.store_dir().to_path_buf(), |n| repo.store_dir().join("workspaces").join(n));
-        match fs::read_to_string(state.join("HEAD")) {
-            Ok(text) if text.starts_with("sha256:") => match CommitId::parse(text.trim_end()) {
-                Ok(id) => check_target(label, id, &mut problems),
-                Err(_) => problems.push(Problem { subject: label, message: "is not a commit id".into() }),
-            },
-            Ok(text) if text.starts_with("ref: refs/heads/") => {}
-            Ok(_) => problems.push(Problem { subject: label, message: "is neither a branch nor a commit id".into() }),
-            Err(e) => problems.push(Problem { subject: label, message: format!("cannot be read ({e}) for {}", dir.display()) }),
+    for (wc, head) in repo.heads()? {
+        let label = wc.name.as_ref().map_or_else(|| "HEAD".to_string(), |n| format!("HEAD of workspace {n}"));
+        match head {
+            Ok(Head::Detached(id)) => check_target(label, id, &mut problems),
+            Ok(Head::Branch(_)) => {}
+            Err(e) => problems.push(Problem { subject: label, message: format!("{e} (working copy {})", wc.path.display()) }),
         }
     }
     report.leftover_temp_files = repo.leftover_temp_files()?.len();
@@ -125,7 +121,7 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport> {
 }
 
 /// Whether blob `id` can be a symlink's target (`muse_core::check_symlink_target`).
-fn symlink_target_ok(repo: &Repository, id: &ObjectId) -> std::result::Result<(), String> {
+fn symlink_target_ok(repo: &Store, id: &ObjectId) -> std::result::Result<(), String> {
     let mut target = Vec::new();
     let mut capped = CappedWriter { out: &mut target, left: muse_core::MAX_SYMLINK_TARGET + 1 };
     match repo.objects().read_into(id, &mut capped) {
@@ -158,7 +154,7 @@ impl std::io::Write for CappedWriter<'_> {
     }
 }
 
-fn check_tree(repo: &Repository, root: TreeId, checked: &mut HashSet<ObjectId>, commit: &ObjectId, problems: &mut Vec<Problem>) {
+fn check_tree(repo: &Store, root: TreeId, checked: &mut HashSet<ObjectId>, commit: &ObjectId, problems: &mut Vec<Problem>) {
     let mut stack = vec![root];
     while let Some(tree_id) = stack.pop() {
         if !checked.insert(tree_id.0) || tree_id == Tree::empty_id() && !repo.objects().contains(&tree_id.0).unwrap_or(false) {

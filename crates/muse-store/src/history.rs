@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use muse_core::{rfc3339_to_unix, Commit, CommitId, IdPrefix, ObjectId, Tree, TreeId};
 
@@ -12,6 +12,7 @@ use crate::odb::ObjectKind;
 use crate::refs::RefName;
 use crate::repo::Repository;
 use crate::snapshot::PathState;
+use crate::store::{Head, Store};
 
 /// One navigation step after a revision's base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +61,12 @@ pub fn parse_revision(text: &str) -> Result<(&str, Vec<RevisionStep>)> {
 /// prefix (≥ 7 hex digits), each optionally followed by `~N` (N-th first-parent ancestor) and
 /// `^N` (N-th parent) suffixes, as in git. A malformed suffix is
 /// [`StoreError::InvalidRevision`] (see [`parse_revision`]); a walk past a root or to a parent
-/// that does not exist is [`StoreError::UnknownRevision`].
-pub fn resolve_revision(repo: &Repository, text: &str) -> Result<CommitId> {
+/// that does not exist is [`StoreError::UnknownRevision`]. `HEAD` is `head` (a working copy's,
+/// or a bare store's default branch).
+pub fn resolve_revision(repo: &Store, head: &Head, text: &str) -> Result<CommitId> {
     let unknown = || StoreError::UnknownRevision(text.to_string());
     let (base, steps) = parse_revision(text)?;
-    let mut id = resolve_base(repo, base, text)?;
+    let mut id = resolve_base(repo, head, base, text)?;
     for step in steps {
         match step {
             RevisionStep::Ancestor(n) => {
@@ -82,10 +84,14 @@ pub fn resolve_revision(repo: &Repository, text: &str) -> Result<CommitId> {
     Ok(id)
 }
 
-fn resolve_base(repo: &Repository, base: &str, whole: &str) -> Result<CommitId> {
+fn resolve_base(repo: &Store, head: &Head, base: &str, whole: &str) -> Result<CommitId> {
     let unknown = || StoreError::UnknownRevision(whole.to_string());
     if base == "HEAD" || base == "@" {
-        return repo.head_commit()?.ok_or_else(unknown);
+        let id = match head {
+            Head::Branch(name) => repo.refs().read(name)?,
+            Head::Detached(id) => Some(*id),
+        };
+        return id.ok_or_else(unknown);
     }
     let candidates: Vec<RefName> = if base.starts_with("refs/") {
         RefName::parse(base).into_iter().collect()
@@ -158,21 +164,29 @@ impl Ord for Queued {
 /// is not shown); a commit is shown when it differs from its (remaining) parents at the paths; a
 /// root commit is shown when the paths exist in it.
 pub struct LogWalk<'r> {
-    repo: &'r Repository,
+    repo: &'r Store,
     queue: BinaryHeap<Queued>,
     seen: HashSet<CommitId>,
     counter: u64,
     paths: Vec<String>,
-    trees: RefCell<HashMap<TreeId, Rc<Tree>>>,
+    trees: RefCell<HashMap<TreeId, Arc<Tree>>>,
     /// The state of the filtered paths per snapshot: each is looked up once, as a commit and
     /// again as the parent of its children.
-    states: HashMap<TreeId, Rc<Vec<Option<PathState>>>>,
+    states: HashMap<TreeId, Arc<Vec<Option<PathState>>>>,
+}
+
+impl Repository {
+    /// Resolves a revision against this working copy's HEAD (see [`resolve_revision`]).
+    pub fn resolve(&self, text: &str) -> Result<CommitId> {
+        resolve_revision(self, &self.head()?, text)
+    }
 }
 
 impl<'r> LogWalk<'r> {
     /// Starts a walk at `starts`, restricted to `paths` when not empty.
-    pub fn new(repo: &'r Repository, starts: &[CommitId], paths: Vec<String>) -> Result<Self> {
-        let mut walk = LogWalk { repo, queue: BinaryHeap::new(), seen: HashSet::new(), counter: 0, paths, trees: RefCell::new(HashMap::new()), states: HashMap::new() };
+    pub fn new(repo: &'r Store, starts: &[CommitId], paths: Vec<String>) -> Result<Self> {
+        let mut walk =
+            LogWalk { repo, queue: BinaryHeap::new(), seen: HashSet::new(), counter: 0, paths, trees: RefCell::new(HashMap::new()), states: HashMap::new() };
         for id in starts {
             walk.push(*id)?;
         }
@@ -188,23 +202,23 @@ impl<'r> LogWalk<'r> {
         Ok(())
     }
 
-    fn tree(&self, id: TreeId) -> Result<Rc<Tree>> {
+    fn tree(&self, id: TreeId) -> Result<Arc<Tree>> {
         if let Some(tree) = self.trees.borrow().get(&id) {
-            return Ok(Rc::clone(tree));
+            return Ok(Arc::clone(tree));
         }
-        let tree = Rc::new(self.repo.objects().read_tree(&id)?);
+        let tree = Arc::new(self.repo.objects().read_tree(&id)?);
         let mut cache = self.trees.borrow_mut();
         if cache.len() > 100_000 {
             cache.clear();
         }
-        cache.insert(id, Rc::clone(&tree));
+        cache.insert(id, Arc::clone(&tree));
         Ok(tree)
     }
 
     /// The state of each filtered path in `snapshot` (memoized).
-    fn states(&mut self, snapshot: TreeId) -> Result<Rc<Vec<Option<PathState>>>> {
+    fn states(&mut self, snapshot: TreeId) -> Result<Arc<Vec<Option<PathState>>>> {
         if let Some(states) = self.states.get(&snapshot) {
-            return Ok(Rc::clone(states));
+            return Ok(Arc::clone(states));
         }
         let states: Vec<Option<PathState>> = self
             .paths
@@ -223,11 +237,11 @@ impl<'r> LogWalk<'r> {
                 Ok(Some(current))
             })
             .collect::<Result<_>>()?;
-        let states = Rc::new(states);
+        let states = Arc::new(states);
         if self.states.len() > 200_000 {
             self.states.clear();
         }
-        self.states.insert(snapshot, Rc::clone(&states));
+        self.states.insert(snapshot, Arc::clone(&states));
         Ok(states)
     }
 

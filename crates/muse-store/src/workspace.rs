@@ -9,7 +9,8 @@ use muse_core::{Tree, TreeId};
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::oplog::head_from_text;
-use crate::repo::{Head, Repository, DOT_MUSE};
+use crate::repo::{Repository, DOT_MUSE};
+use crate::store::Head;
 use crate::worktree::checkout::{checkout, CheckoutStats};
 use crate::worktree::scan;
 

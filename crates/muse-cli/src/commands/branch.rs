@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use muse_core::CommitId;
-use muse_store::history::{is_ancestor, resolve_revision};
+use muse_store::history::is_ancestor;
 use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
@@ -75,7 +75,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if args.delete || args.force_delete {
         let current = repo.refs().read(&ref_name)?.ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("branch '{name}' not found")))?;
         if let Some((_, holder)) = checked_out(&repo)?.into_iter().find(|(b, _)| *b == ref_name) {
-            return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("cannot delete branch '{name}': it is checked out in {}", workspace_label(holder.as_deref()))));
+            return Err(CliError::new(
+                EXIT_CONFLICT,
+                "conflict",
+                format!("cannot delete branch '{name}': it is checked out in {}", workspace_label(holder.as_deref())),
+            ));
         }
         if args.delete {
             let merged = match repo.head_commit()? {
@@ -94,7 +98,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         outln!("Deleted branch {name} (was {})", short(current))?;
         return Ok(());
     }
-    let target = resolve_revision(&repo, args.start.as_deref().unwrap_or("HEAD"))?;
+    let target = repo.resolve(args.start.as_deref().unwrap_or("HEAD"))?;
     if repo.refs().read(&ref_name)?.is_some() {
         return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("a branch named '{name}' already exists")));
     }

@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use muse_core::CommitId;
 use muse_pack::{apply_bundle, create_bundle, ApplyOptions, BuildOptions, BundleHeader, PackError, RefStatus, WriteStep};
-use muse_store::history::resolve_revision;
 use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
 use super::record::record;
-use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_IO, EXIT_NOT_FOUND};
+use crate::error::{CliError, CliResult, EXIT_IO, EXIT_NOT_FOUND};
 use crate::output::{outln, Ctx};
 
 /// Arguments of `muse bundle`.
@@ -86,7 +85,7 @@ struct Created {
 
 fn create(repo: &Repository, ctx: &Ctx, file: &Path, revs: &[String], not: &[String], level: i32) -> CliResult {
     let refs = if revs.is_empty() { all_refs(repo)? } else { revs.iter().map(|rev| named_ref(repo, rev)).collect::<CliResult<Vec<_>>>()? };
-    let prerequisites = not.iter().map(|rev| resolve_revision(repo, rev)).collect::<Result<Vec<_>, _>>()?;
+    let prerequisites = not.iter().map(|rev| repo.resolve(rev)).collect::<Result<Vec<_>, _>>()?;
     let head = match repo.head()? {
         Head::Branch(name) if refs.iter().any(|(r, _)| *r == name) => Some(name),
         _ => None,
@@ -113,10 +112,7 @@ fn create(repo: &Repository, ctx: &Ctx, file: &Path, revs: &[String], not: &[Str
         return ctx.print_json(&out);
     }
     if file != Path::new("-") {
-        outln!(
-            "Wrote {}: {} commits, {} trees, {} blobs ({} as deltas), {bytes} bytes",
-            out.file, stats.commits, stats.trees, stats.blobs, stats.deltas
-        )?;
+        outln!("Wrote {}: {} commits, {} trees, {} blobs ({} as deltas), {bytes} bytes", out.file, stats.commits, stats.trees, stats.blobs, stats.deltas)?;
         for r in &out.refs {
             outln!("  {} {}", short(r.commit_id), r.name)?;
         }
@@ -125,7 +121,10 @@ fn create(repo: &Repository, ctx: &Ctx, file: &Path, revs: &[String], not: &[Str
 }
 
 /// Writes `file` through a temporary file renamed into place, so a failed create leaves nothing.
-fn write_atomically(file: &Path, write: impl FnOnce(&mut CountingWriter<BufWriter<File>>) -> muse_pack::Result<muse_pack::BuildStats>) -> CliResult<(muse_pack::BuildStats, u64)> {
+fn write_atomically(
+    file: &Path,
+    write: impl FnOnce(&mut CountingWriter<BufWriter<File>>) -> muse_pack::Result<muse_pack::BuildStats>,
+) -> CliResult<(muse_pack::BuildStats, u64)> {
     let io_err = |op: &str, e: io::Error| CliError::new(EXIT_IO, "io", format!("{op} {}: {e}", file.display()));
     let mut tmp_name = file.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(format!(".tmp-{}", std::process::id()));
@@ -218,7 +217,14 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
         }
         for r in &report.refs {
             let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            outln!("{:<12} {} -> {} {}{}", status, r.old.map(short).unwrap_or_else(|| "(none)".into()), short(r.new), r.name, r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default())?;
+            outln!(
+                "{:<12} {} -> {} {}{}",
+                status,
+                r.old.map(short).unwrap_or_else(|| "(none)".into()),
+                short(r.new),
+                r.name,
+                r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default()
+            )?;
         }
     }
     let rejected = report.apply.rejected.len() + refs_rejected;
@@ -230,14 +236,7 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
 
 /// Maps a pack error to the CLI's exit codes (docs/cli.md).
 pub fn pack_error(e: PackError) -> CliError {
-    match e {
-        PackError::Store(e) => e.into(),
-        PackError::MissingPrerequisite(_) | PackError::UnknownCommit(_) => CliError::new(EXIT_NOT_FOUND, "not_found", e.to_string()),
-        PackError::Locked(_) | PackError::TargetNotEmpty(_) => CliError::new(EXIT_CONFLICT, "conflict", e.to_string()),
-        PackError::Io { .. } | PackError::Hook { .. } => CliError::new(EXIT_IO, "io", e.to_string()),
-        e if e.is_invalid_input() => CliError::invalid(e.to_string()),
-        e => CliError::failed(e.to_string()),
-    }
+    CliError::of_kind(e.kind(), e.to_string())
 }
 
 /// The ref moves of an apply or clone report, for the op log.

@@ -5,7 +5,6 @@ use std::io::Write;
 
 use muse_core::{EntryKind, ObjectId, Tree, TreeId};
 use muse_diff::{diff_lines, render_hunks, FileDiff};
-use muse_store::history::resolve_revision;
 use muse_store::snapshot::{diff_snapshots, Change};
 use muse_store::worktree::scan;
 use muse_store::Repository;
@@ -50,15 +49,14 @@ pub enum Side {
 }
 
 fn content(repo: &Repository, state: Option<(EntryKind, ObjectId)>, path: &str, side: &Side) -> CliResult<Vec<u8>> {
-    let Some((kind, id)) = state else { return Ok(Vec::new()) };
+    let Some((kind, id)) = state else {
+        return Ok(Vec::new());
+    };
     match side {
         Side::WorkingCopy => {
             let full = repo.work_dir().join(path);
-            let bytes = if kind == EntryKind::Symlink {
-                std::fs::read_link(&full).map(|t| t.into_os_string().into_encoded_bytes())
-            } else {
-                std::fs::read(&full)
-            };
+            let bytes =
+                if kind == EntryKind::Symlink { std::fs::read_link(&full).map(|t| t.into_os_string().into_encoded_bytes()) } else { std::fs::read(&full) };
             bytes.map_err(|e| CliError::new(EXIT_IO, "io", format!("cannot read {}: {e}", full.display())))
         }
         Side::Store => Ok(repo.objects().read(&id)?.data),
@@ -112,7 +110,7 @@ pub fn print_diffs(files: &[FileDiffJson]) -> CliResult {
 }
 
 fn snapshot_of(repo: &Repository, rev: &str) -> CliResult<TreeId> {
-    let id = resolve_revision(repo, rev)?;
+    let id = repo.resolve(rev)?;
     Ok(repo.objects().read_commit(&id)?.snapshot)
 }
 

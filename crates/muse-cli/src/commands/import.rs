@@ -11,7 +11,7 @@ use muse_store::worktree::checkout::{checkout, CheckoutStats};
 use muse_store::{Repository, StoreError, DOT_MUSE};
 
 use super::record::{head_moved, record, ref_view, view_diff};
-use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_CORRUPT, EXIT_INVALID_INPUT, EXIT_IO};
+use crate::error::{CliError, CliResult, EXIT_CONFLICT};
 use crate::output::{outln, Ctx};
 
 /// Arguments of `muse import`.
@@ -95,11 +95,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
 fn default_dir(git_repo: &Path) -> PathBuf {
     let trimmed = git_repo.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect::<PathBuf>();
     let name = trimmed.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".into());
-    let name = if name == ".git" {
-        trimmed.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or(name)
-    } else {
-        name
-    };
+    let name = if name == ".git" { trimmed.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or(name) } else { name };
     PathBuf::from(name.strip_suffix(".git").filter(|n| !n.is_empty()).unwrap_or(&name))
 }
 
@@ -183,17 +179,7 @@ fn print_text(out: &ImportJson) -> CliResult {
 
 /// Maps an import failure to the CLI's exit codes (docs/cli.md).
 fn cli_error(e: ImportError) -> CliError {
-    match e {
-        ImportError::Store(e) => CliError::from(e),
-        ImportError::Locked { .. } => CliError::new(EXIT_CONFLICT, "conflict", e.to_string()),
-        ImportError::CorruptMap { .. } => CliError::new(EXIT_CORRUPT, "corrupt", e.to_string()),
-        ImportError::Io { .. } => CliError::new(EXIT_IO, "io", e.to_string()),
-        ImportError::NotAGitRepository { .. }
-        | ImportError::Git { .. }
-        | ImportError::MissingObject { .. }
-        | ImportError::CorruptObject { .. }
-        | ImportError::InvalidPath { .. } => CliError::new(EXIT_INVALID_INPUT, "invalid_input", e.to_string()),
-    }
+    CliError::of_kind(e.kind(), e.to_string())
 }
 
 /// The history is imported and the refs moved; only the working copy could not follow.

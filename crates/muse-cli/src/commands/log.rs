@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use muse_core::CommitId;
-use muse_store::history::{resolve_revision, LogWalk};
+use muse_store::history::LogWalk;
 use muse_store::{Head, Repository};
 
 use super::common::{commit_header, repo_path, short, CommitJson};
@@ -52,7 +52,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
     let mut starts = Vec::new();
     for rev in &args.revisions {
-        starts.push(resolve_revision(&repo, rev)?);
+        starts.push(repo.resolve(rev)?);
     }
     if args.all {
         for prefix in ["refs/heads/", "refs/tags/"] {
@@ -77,7 +77,8 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         if args.oneline {
             let warn = if commit.breaking_changes.is_empty() { "" } else { " ⚠" };
             let model = if commit.model_id.is_empty() { String::new() } else { format!(" [{}]", commit.model_id) };
-            writeln!(out, "{}{decoration} {}{warn}{model} {}", short(id), commit.sem_ver_bump, commit.message.lines().next().unwrap_or("")).map_err(stdout_error)?;
+            writeln!(out, "{}{decoration} {}{warn}{model} {}", short(id), commit.sem_ver_bump, commit.message.lines().next().unwrap_or(""))
+                .map_err(stdout_error)?;
         } else {
             if i > 0 {
                 writeln!(out).map_err(stdout_error)?;

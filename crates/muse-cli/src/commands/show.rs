@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use muse_store::history::resolve_revision;
 use muse_store::snapshot::diff_snapshots;
 
 use super::common::{commit_header, CommitJson};
@@ -21,7 +20,7 @@ pub struct Args {
 /// Prints the commit and its changes.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
-    let id = resolve_revision(&repo, &args.revision)?;
+    let id = repo.resolve(&args.revision)?;
     let commit = repo.objects().read_commit(&id)?;
     let parent_snapshot = match commit.parents.first() {
         Some(p) => Some(repo.objects().read_commit(p)?.snapshot),

@@ -2,7 +2,6 @@
 //! working copy's branch, updating only the files that differ.
 
 use muse_core::{CommitId, Tree};
-use muse_store::history::resolve_revision;
 use muse_store::worktree::checkout::checkout;
 use muse_store::{Head, RefName};
 
@@ -49,7 +48,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         None => Tree::empty_id(),
     };
     let (head, target) = if args.detach {
-        let id = resolve_revision(&repo, &args.target)?;
+        let id = repo.resolve(&args.target)?;
         (Head::Detached(id), Some(id))
     } else {
         let name = RefName::branch(&args.target)?;
@@ -59,14 +58,18 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("a branch named '{}' already exists", args.target)));
             }
             let start = match &args.start {
-                Some(rev) => Some(resolve_revision(&repo, rev)?),
+                Some(rev) => Some(repo.resolve(rev)?),
                 None => repo.head_commit()?,
             };
             (Head::Branch(name), start)
         } else {
             let id = existing.ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("branch '{}' not found (use -c to create it)", args.target)))?;
             if let Some((_, holder)) = checked_out(&repo)?.into_iter().find(|(b, holder)| *b == name && holder.as_deref() != repo.workspace()) {
-                return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("branch '{}' is already checked out in {}", args.target, workspace_label(holder.as_deref()))));
+                return Err(CliError::new(
+                    EXIT_CONFLICT,
+                    "conflict",
+                    format!("branch '{}' is already checked out in {}", args.target, workspace_label(holder.as_deref())),
+                ));
             }
             (Head::Branch(name), Some(id))
         }

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use muse_core::CommitId;
-use muse_store::history::resolve_revision;
 use muse_store::RefName;
 
 use super::common::short;
@@ -54,7 +53,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         outln!("Deleted tag {name} (was {})", short(current))?;
         return Ok(());
     }
-    let target = resolve_revision(&repo, args.revision.as_deref().unwrap_or("HEAD"))?;
+    let target = repo.resolve(args.revision.as_deref().unwrap_or("HEAD"))?;
     if repo.refs().read(&ref_name)?.is_some() {
         return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("tag '{name}' already exists")));
     }

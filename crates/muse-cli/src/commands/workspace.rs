@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use muse_core::{CommitId, Tree};
-use muse_store::history::resolve_revision;
 use muse_store::oplog::HeadChange;
 use muse_store::{workspace, Head, RefName, Repository};
 
@@ -88,17 +87,31 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         }
         Action::Add { path, branch, start } => {
             let path = ctx.cwd.join(path);
-            let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| CliError::invalid(format!("cannot name a workspace after {}", path.display())))?.to_string();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| CliError::invalid(format!("cannot name a workspace after {}", path.display())))?
+                .to_string();
             let branch_name = branch.unwrap_or_else(|| name.clone());
             let ref_name = RefName::branch(&branch_name)?;
             if let Some((_, holder)) = checked_out(&repo)?.into_iter().find(|(b, _)| *b == ref_name) {
-                return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("branch '{branch_name}' is already checked out in {}", workspace_label(holder.as_deref()))));
+                return Err(CliError::new(
+                    EXIT_CONFLICT,
+                    "conflict",
+                    format!("branch '{branch_name}' is already checked out in {}", workspace_label(holder.as_deref())),
+                ));
             }
             let existing = repo.refs().read(&ref_name)?;
             let target = match (existing, &start) {
                 (Some(id), None) => Some(id),
-                (Some(_), Some(_)) => return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("branch '{branch_name}' already exists; --start only applies to a new branch"))),
-                (None, Some(rev)) => Some(resolve_revision(&repo, rev)?),
+                (Some(_), Some(_)) => {
+                    return Err(CliError::new(
+                        EXIT_CONFLICT,
+                        "conflict",
+                        format!("branch '{branch_name}' already exists; --start only applies to a new branch"),
+                    ))
+                }
+                (None, Some(rev)) => Some(repo.resolve(rev)?),
                 (None, None) => repo.head_commit()?,
             };
             if existing.is_none() {

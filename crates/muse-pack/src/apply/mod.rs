@@ -367,7 +367,14 @@ impl Applier<'_> {
     /// The delta base of a record of kind `kind`, or why the delta cannot be accepted.
     fn base_for(&mut self, base: &ObjectId, kind: ObjectKind) -> Result<std::result::Result<Base, String>> {
         let compatible = |base_kind: ObjectKind| (base_kind == ObjectKind::Commit) == (kind == ObjectKind::Commit);
-        let wrong_kind = |base_kind: ObjectKind| format!("its delta base {base} is a {}; a {}'s base must be {}", base_kind.as_str(), kind.as_str(), if kind == ObjectKind::Commit { "a commit" } else { "a blob or a tree" });
+        let wrong_kind = |base_kind: ObjectKind| {
+            format!(
+                "its delta base {base} is a {}; a {}'s base must be {}",
+                base_kind.as_str(),
+                kind.as_str(),
+                if kind == ObjectKind::Commit { "a commit" } else { "a blob or a tree" }
+            )
+        };
         if let Some(slot) = self.slots.get(base).copied() {
             if !slot.accepted {
                 return Ok(Err(format!("its delta base {base} was rejected")));
@@ -393,9 +400,7 @@ impl Applier<'_> {
                 let mut capped = CappedVec::default();
                 match self.store.read_into(base, &mut capped) {
                     Ok(_) => Ok(Ok(Base { data: Arc::new(capped.data), depth: 1, thin: true })),
-                    Err(StoreError::Io { op: "write", .. }) if capped.full => {
-                        Ok(Err(format!("its delta base {base} is larger than {MAX_INLINE_SIZE} bytes")))
-                    }
+                    Err(StoreError::Io { op: "write", .. }) if capped.full => Ok(Err(format!("its delta base {base} is larger than {MAX_INLINE_SIZE} bytes"))),
                     Err(e) => Err(e.into()),
                 }
             }

@@ -136,7 +136,7 @@ pub fn commit(snapshot: TreeId, parents: Vec<CommitId>, message: &str) -> Commit
 /// A fresh object store in a temporary directory.
 pub fn store() -> (tempfile::TempDir, ObjectStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = ObjectStore::open(&dir.path().join("objects")).unwrap();
+    let store = ObjectStore::create(&dir.path().join("objects")).unwrap();
     (dir, store)
 }
 

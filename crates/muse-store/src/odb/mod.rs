@@ -76,19 +76,26 @@ pub struct ObjectStore {
 }
 
 impl ObjectStore {
-    /// Opens the object directory `dir` (creating `packs/` and `tmp/` if needed).
+    /// Opens the object directory `dir` (which holds `packs/`). Writes nothing: `tmp/` is
+    /// created by the first write that needs it.
     pub fn open(dir: &Path) -> Result<Self> {
         let packs_dir = dir.join("packs");
         let tmp_dir = dir.join("tmp");
-        for d in [&packs_dir, &tmp_dir] {
-            fs::create_dir_all(d).ctx("create", d)?;
-        }
         let store = ObjectStore { packs_dir, tmp_dir, packs: RwLock::new(Vec::new()), scanned_mtime: Mutex::new(None) };
         store.rescan()?;
         Ok(store)
     }
 
-    /// The directory where temporary files of in-progress writes live.
+    /// Creates the object directory `dir` (`packs/` and `tmp/`) if needed, then opens it.
+    pub fn create(dir: &Path) -> Result<Self> {
+        for sub in ["packs", "tmp"] {
+            fs::create_dir_all(dir.join(sub)).ctx("create", &dir.join(sub))?;
+        }
+        ObjectStore::open(dir)
+    }
+
+    /// The directory where temporary files of in-progress writes live (it may not exist yet;
+    /// see [`ObjectStore::writable_tmp_dir`]).
     pub fn tmp_dir(&self) -> &Path {
         &self.tmp_dir
     }
@@ -98,7 +105,13 @@ impl ObjectStore {
     /// that `gc` leaves it alone while its writer lives (see `docs/formats.md` §5). The caller
     /// removes it when done.
     pub fn create_temp_file(&self, stem: &str) -> Result<(PathBuf, File)> {
-        create_temp(&self.tmp_dir, "", stem, "").ctx("create", &self.tmp_dir)
+        create_temp(self.writable_tmp_dir()?, "", stem, "").ctx("create", &self.tmp_dir)
+    }
+
+    /// The temporary directory, created if it is missing: for writers only.
+    pub fn writable_tmp_dir(&self) -> Result<&Path> {
+        fs::create_dir_all(&self.tmp_dir).ctx("create", &self.tmp_dir)?;
+        Ok(&self.tmp_dir)
     }
 
     /// Loads packs that appeared since the last scan and forgets packs that were removed.
@@ -550,7 +563,7 @@ pub struct PackWriter<'a> {
 impl<'a> PackWriter<'a> {
     fn new(store: &'a ObjectStore) -> Result<Self> {
         store.rescan_if_changed()?;
-        let (tmp_path, file) = create_temp(&store.tmp_dir, "", "pack", ".pack").ctx("create", &store.tmp_dir)?;
+        let (tmp_path, file) = create_temp(store.writable_tmp_dir()?, "", "pack", ".pack").ctx("create", &store.tmp_dir)?;
         let mut writer = PackWriter {
             store,
             tmp_path,
@@ -739,14 +752,14 @@ mod tests {
     #[test]
     fn objects_are_invisible_until_finish_and_then_readable() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let mut writer = store.begin_write().unwrap();
         let id = writer.add(ObjectKind::Blob, b"hello").unwrap();
         assert!(!store.contains(&id).unwrap());
         writer.finish().unwrap().unwrap();
         assert!(store.contains(&id).unwrap());
         assert_eq!(store.read(&id).unwrap().data, b"hello");
-        let reopened = ObjectStore::open(dir.path()).unwrap();
+        let reopened = ObjectStore::create(dir.path()).unwrap();
         assert_eq!(reopened.read(&id).unwrap().kind, ObjectKind::Blob);
         assert!(reopened.verify_packs().unwrap().is_empty());
     }
@@ -754,7 +767,7 @@ mod tests {
     #[test]
     fn dropped_writer_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let mut writer = store.begin_write().unwrap();
         let id = writer.add(ObjectKind::Blob, b"lost").unwrap();
         drop(writer);
@@ -765,7 +778,7 @@ mod tests {
     #[test]
     fn corrupted_payload_is_detected_on_read() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let mut writer = store.begin_write().unwrap();
         let data = vec![7u8; 1000];
         let id = writer.add(ObjectKind::Blob, &data).unwrap();
@@ -776,7 +789,7 @@ mod tests {
         let start = (PACK_HEADER_LEN as usize) + pack::ENTRY_HEADER_LEN;
         bytes.splice(start..start + other.len().min(bytes.len() - start - 32), other.iter().copied());
         fs::write(&pack, &bytes).unwrap();
-        let fresh = ObjectStore::open(dir.path()).unwrap();
+        let fresh = ObjectStore::create(dir.path()).unwrap();
         assert!(matches!(fresh.read(&id), Err(StoreError::CorruptObject { .. } | StoreError::CorruptPack { .. })));
         assert!(!fresh.verify_packs().unwrap().is_empty());
     }
@@ -784,7 +797,7 @@ mod tests {
     #[test]
     fn deltas_and_spills_and_consolidation_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let base: Vec<u8> = (0..5000u32).flat_map(|i| i.to_le_bytes()).collect();
         let mut target = base.clone();
         target[100] ^= 1;

@@ -110,7 +110,7 @@ mod tests {
     #[test]
     fn streamed_raw_entries_read_back_and_removed_packs_vanish() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let data = vec![42u8; 3 << 20];
         let payload = super::super::compress(&data);
         let id = muse_core::blob_id(&data);

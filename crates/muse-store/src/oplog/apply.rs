@@ -9,7 +9,8 @@ use muse_core::{CommitId, TreeId};
 use super::{HeadChange, Operation, RefChange};
 use crate::error::{Result, StoreError};
 use crate::refs::RefName;
-use crate::repo::{Head, Repository};
+use crate::repo::Repository;
+use crate::store::Head;
 use crate::worktree::checkout::checkout;
 use crate::workspace::{self, head_snapshot, workspace_dir, workspace_head};
 

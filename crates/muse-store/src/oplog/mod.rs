@@ -30,7 +30,8 @@ pub use apply::{apply_transition, undo_transition};
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::refs::{acquire_lock, LockFile, RefName};
-use crate::repo::{Head, Repository};
+use crate::repo::Repository;
+use crate::store::Head;
 
 /// The log's file name inside the store directory.
 pub const OPLOG_FILE: &str = "oplog";
