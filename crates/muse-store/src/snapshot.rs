@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn build_update_flatten_and_diff_agree() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let mut files = vec![file("a.txt", b"1"), file("a/x", b"2"), file("a/b/y", b"3"), file("z", b"4")];
         files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         let mut w = store.begin_write().unwrap();
