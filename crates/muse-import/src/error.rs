@@ -57,6 +57,18 @@ pub enum ImportError {
         /// Why Muse cannot store it.
         reason: String,
     },
+    /// A path is deeper or longer than a snapshot may hold (`docs/formats.md` §2). Not
+    /// skippable: whether a tree's paths are too deep depends on where the tree sits.
+    #[error("git commit {commit}: {path}: {reason}; Muse cannot store it")]
+    PathTooDeep {
+        /// A commit whose tree holds the path.
+        commit: GitId,
+        /// The path (non-UTF-8 bytes escaped as `\xNN`), or `its snapshot` when the deepest
+        /// path was not named (a subtree converted earlier, placed deeper by this commit).
+        path: String,
+        /// Which limit it exceeds.
+        reason: String,
+    },
     /// The git-id → muse-id map of earlier imports is damaged or disagrees with the store.
     #[error("import map {} is corrupted at line {line}: {reason}; delete it to re-import from scratch", path.display())]
     CorruptMap {
@@ -101,7 +113,8 @@ impl ImportError {
             | ImportError::Git { .. }
             | ImportError::MissingObject { .. }
             | ImportError::CorruptObject { .. }
-            | ImportError::InvalidPath { .. } => ErrorKind::InvalidInput,
+            | ImportError::InvalidPath { .. }
+            | ImportError::PathTooDeep { .. } => ErrorKind::InvalidInput,
         }
     }
 

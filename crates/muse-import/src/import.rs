@@ -128,6 +128,11 @@ impl Run<'_> {
             })?;
             converter.build(&mut window, &mut sink)?;
             for (id, tree, data) in commits {
+                // Trees are measured where first met; a converted tree reused deeper is caught
+                // here, on the snapshot (a subtree beyond the limits makes its root so too).
+                if let Err(reason) = window.shape(&tree).unwrap_or_default().check() {
+                    return Err(ImportError::PathTooDeep { commit: id, path: "its snapshot".into(), reason });
+                }
                 let snapshot = match window.tree(&tree).expect("every commit's tree was collected") {
                     Some(snapshot) => snapshot,
                     None => sink.add_tree(&Tree::default())?,

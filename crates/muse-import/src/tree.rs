@@ -13,12 +13,13 @@
 
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId as GitId;
-use muse_core::{check_path_limits, validate_name, EntryKind, Tree, TreeEntry, TreeId};
+use muse_core::{check_path_limits, validate_name, EntryKind, Tree, TreeEntry, TreeId, TreeShape};
 
 use crate::blobs::{Chain, ChainBase, Converted, UNKNOWN_DEPTH};
 use crate::error::{ImportError, Result};
 use crate::memo::Memo;
 use crate::sink::Sink;
+use muse_store::snapshot::tree_shape;
 use muse_store::ObjectStore;
 use crate::summary::Skips;
 
@@ -44,8 +45,9 @@ pub(crate) struct Window {
     pending: HashMap<GitId, Vec<PendingEntry>>,
     /// The pending trees, every tree after its subtrees.
     order: Vec<GitId>,
-    /// Converted trees this window uses (`None`: empty once converted, so left out).
-    trees: HashMap<GitId, Option<TreeId>>,
+    /// Converted trees this window uses, with their shapes (`None`: empty once converted, so
+    /// left out).
+    trees: HashMap<GitId, Option<(TreeId, TreeShape)>>,
     /// Converted blobs this window uses.
     blobs: HashMap<GitId, Converted>,
     queued: HashSet<GitId>,
@@ -57,7 +59,12 @@ pub(crate) struct Window {
 impl Window {
     /// The Muse tree a converted git tree became (`None`: it was empty once converted).
     pub fn tree(&self, id: &GitId) -> Option<Option<TreeId>> {
-        self.trees.get(id).copied()
+        self.trees.get(id).map(|converted| converted.map(|(tree, _)| tree))
+    }
+
+    /// The shape of a converted git tree (see [`TreeShape`]; empty: the default).
+    pub fn shape(&self, id: &GitId) -> Option<TreeShape> {
+        self.trees.get(id).map(|converted| converted.map_or_else(TreeShape::default, |(_, shape)| shape))
     }
 }
 
@@ -66,7 +73,7 @@ const MAX_REMEMBERED_PATHS: usize = 1 << 20;
 
 /// Memoized git → Muse tree and blob ids, bounded in memory.
 pub(crate) struct TreeConverter {
-    trees: Memo<Option<TreeId>>,
+    trees: Memo<Option<(TreeId, TreeShape)>>,
     blobs: Memo<Converted>,
     /// The last blob seen at each path: the delta base for the next version there.
     last_at_path: std::collections::HashMap<String, GitId>,
@@ -117,6 +124,7 @@ impl TreeConverter {
         if muse_root == Tree::empty_id() {
             return Ok(());
         }
+        let mut shapes = std::collections::HashMap::new();
         let mut stack = vec![(git_root, muse_root)];
         while let Some((git_id, muse_id)) = stack.pop() {
             if self.trees.get(&git_id).is_some() {
@@ -134,7 +142,8 @@ impl TreeConverter {
                     self.blobs.insert(child, (converted.id, UNKNOWN_DEPTH));
                 }
             }
-            self.trees.insert(git_id, Some(muse_id));
+            let shape = tree_shape(store, muse_id, &mut shapes)?;
+            self.trees.insert(git_id, Some((muse_id, shape)));
         }
         Ok(())
     }
@@ -190,7 +199,7 @@ impl TreeConverter {
             // Depth and length depend on where a tree sits, and trees are converted once
             // wherever they appear: a path beyond the limits cannot be skipped, only refused.
             if let Err(reason) = check_path_limits(path.matches('/').count() + 1, path.len() + name.len()) {
-                return Err(ImportError::InvalidPath { commit, path: full_path(), reason });
+                return Err(ImportError::PathTooDeep { commit, path: full_path(), reason });
             }
             let git_id = entry.oid.to_owned();
             if kind.is_blob() {
@@ -261,10 +270,14 @@ impl TreeConverter {
         for id in std::mem::take(&mut window.order) {
             let entries = window.pending.remove(&id).expect("every ordered tree is pending");
             let mut converted = Vec::with_capacity(entries.len());
+            let mut shapes = std::collections::HashMap::new();
             for entry in entries {
                 let target = if entry.kind == EntryKind::Tree {
                     match window.trees.get(&entry.id).copied().expect("subtrees are converted before their parents") {
-                        Some(tree) => tree.0,
+                        Some((tree, shape)) => {
+                            shapes.insert(tree.0, shape);
+                            tree.0
+                        }
                         None => continue,
                     }
                 } else {
@@ -276,7 +289,8 @@ impl TreeConverter {
                 None
             } else {
                 let tree = Tree::from_entries(converted).map_err(|e| ImportError::CorruptObject { kind: "tree", id, reason: e.reason })?;
-                Some(sink.add_tree(&tree)?)
+                let shape = TreeShape::of(&tree, |e| shapes.get(&e.id).copied().unwrap_or_default());
+                Some((sink.add_tree(&tree)?, shape))
             };
             window.trees.insert(id, muse);
             self.trees.insert(id, muse);

@@ -267,11 +267,36 @@ fn paths_beyond_the_depth_limit_stop_the_import() {
     let too_deep = deep_git_repo(tmp.path(), "deep.git", muse_core::MAX_TREE_DEPTH + 1);
     let target = Repository::init(&tmp.path().join("deep"), "main").unwrap();
     match import_git(&too_deep, &target, &ImportOptions::default(), &mut |_| {}) {
-        Err(ImportError::InvalidPath { path, reason, .. }) => {
+        Err(ImportError::PathTooDeep { path, reason, .. }) => {
             assert_eq!(path.split('/').count(), muse_core::MAX_TREE_DEPTH + 1, "{path}");
             assert!(reason.contains("1025 names"), "{reason}");
         }
-        other => panic!("expected InvalidPath, got {other:?}"),
+        other => panic!("expected PathTooDeep, got {other:?}"),
     }
     assert_eq!(target.refs().read(&RefName::branch("main").unwrap()).unwrap(), None);
+}
+
+/// A tree converted once (legal where it first sits) and placed deeper by a later commit is not
+/// walked again, yet the later commit is refused: its snapshot is measured from its subtrees.
+#[test]
+fn a_converted_tree_placed_too_deep_later_stops_the_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git_dir = tmp.path().join("reuse.git");
+    git(tmp.path(), &["init", "--quiet", "--bare", "reuse.git"]);
+    let deep = format!("a/{}f", "d/".repeat(999));
+    let copy_to = format!("{}a", "b/".repeat(30));
+    let stream = format!(
+        "commit refs/heads/main\ncommitter A <a@example.com> 1700000000 +0000\ndata 6\nfirst\nM 100644 inline {deep}\ndata 5\ndeep\n\n\
+         commit refs/heads/main\ncommitter A <a@example.com> 1700000001 +0000\ndata 7\nsecond\nC a {copy_to}\n\n"
+    );
+    git_bytes(&git_dir, &["fast-import", "--quiet"], Some(stream.as_bytes()));
+    let second = git(&git_dir, &["rev-parse", "main"]).trim().to_string();
+    let target = Repository::init(&tmp.path().join("reuse"), "main").unwrap();
+    match import_git(&git_dir, &target, &ImportOptions::default(), &mut |_| {}) {
+        Err(ImportError::PathTooDeep { commit, path, reason }) => {
+            assert_eq!((commit.to_string(), path.as_str()), (second, "its snapshot"));
+            assert!(reason.contains("1031 names"), "{reason}");
+        }
+        other => panic!("expected PathTooDeep, got {other:?}"),
+    }
 }

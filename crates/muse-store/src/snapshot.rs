@@ -1,7 +1,7 @@
 //! Snapshots as Merkle trees: building them from flat listings, updating them path by path
 //! (touching only the directories on changed paths), flattening, lookups and tree diffs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use muse_core::{check_path_limits, EntryKind, ObjectId, Tree, TreeEntry, TreeId, TreeShape};
 
@@ -26,85 +26,98 @@ pub type PathState = (EntryKind, ObjectId);
 /// returns the root tree id. Blobs must be written (or known to exist) by the caller.
 /// Paths beyond the limits are refused as in [`update_snapshot`].
 pub fn build_snapshot(writer: &mut PackWriter<'_>, files: &[FileEntry]) -> Result<TreeId> {
-    for file in files {
-        check_path_limits(file.path.split('/').count(), file.path.len()).map_err(|reason| StoreError::InvalidPath { path: file.path.clone().into(), reason })?;
-    }
-    build_level(writer, files, 0)
-}
-
-fn build_level(writer: &mut PackWriter<'_>, files: &[FileEntry], prefix_len: usize) -> Result<TreeId> {
-    let mut entries = Vec::new();
-    let mut i = 0;
-    while i < files.len() {
-        let rest = &files[i].path[prefix_len..];
-        match rest.find('/') {
-            None => {
-                entries.push(TreeEntry { name: rest.to_string(), kind: files[i].kind, id: files[i].id });
-                i += 1;
-            }
-            Some(slash) => {
-                let dir = &files[i].path[..prefix_len + slash + 1];
-                let end = i + files[i..].iter().take_while(|f| f.path.starts_with(dir)).count();
-                let sub = build_level(writer, &files[i..end], dir.len())?;
-                entries.push(TreeEntry { name: rest[..slash].to_string(), kind: EntryKind::Tree, id: sub.0 });
-                i = end;
-            }
-        }
-    }
-    let tree = Tree::from_entries(entries).map_err(|e| StoreError::InvalidPath { path: files.first().map(|f| f.path.clone()).unwrap_or_default().into(), reason: e.reason })?;
-    writer.add_tree(&tree)
+    apply_changes(None, writer, Tree::empty_id(), files.iter().map(|f| (f.path.as_str(), Some((f.kind, f.id)))))
 }
 
 /// Applies `changes` (path → new state, `None` = delete; sorted by path bytes) to the snapshot
 /// `base`, writing only the trees on changed paths. Directories left empty disappear.
 ///
 /// A changed path beyond the limits (`MAX_TREE_DEPTH` names, `MAX_PATH_LEN` bytes) is refused
-/// with [`StoreError::InvalidPath`] before anything is written; this also bounds the recursion
-/// below, which follows the changed paths.
+/// with [`StoreError::InvalidPath`] before anything is written.
 pub fn update_snapshot(store: &ObjectStore, writer: &mut PackWriter<'_>, base: TreeId, changes: &[(String, Option<PathState>)]) -> Result<TreeId> {
-    for (path, _) in changes {
-        check_path_limits(path.split('/').count(), path.len()).map_err(|reason| StoreError::InvalidPath { path: path.into(), reason })?;
-    }
-    let tree = if base == Tree::empty_id() { Tree::default() } else { store.read_tree(&base)? };
-    let updated = update_level(store, writer, tree, changes, 0)?;
-    writer.add_tree(&updated)
+    apply_changes(Some(store), writer, base, changes.iter().map(|(path, state)| (path.as_str(), *state)))
 }
 
-fn update_level(store: &ObjectStore, writer: &mut PackWriter<'_>, tree: Tree, changes: &[(String, Option<PathState>)], prefix_len: usize) -> Result<Tree> {
-    let mut entries: HashMap<String, TreeEntry> = tree.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect();
-    let mut i = 0;
-    while i < changes.len() {
-        let rest = &changes[i].0[prefix_len..];
-        match rest.find('/') {
-            None => {
-                match changes[i].1 {
-                    Some((kind, id)) => entries.insert(rest.to_string(), TreeEntry { name: rest.to_string(), kind, id }),
-                    None => entries.remove(rest),
-                };
-                i += 1;
+/// The parent directory of a path (`""` at the top) and its last name.
+fn split_dir(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
+/// [`update_snapshot`] without recursion: the directories on changed paths are listed, their
+/// base trees read top-down, then rebuilt bottom-up, each after its subdirectories.
+fn apply_changes<'c>(store: Option<&ObjectStore>, writer: &mut PackWriter<'_>, base: TreeId, changes: impl IntoIterator<Item = (&'c str, Option<PathState>)>) -> Result<TreeId> {
+    // Every directory on a changed path (parents sort before children), with its direct changes.
+    let mut dirs: BTreeMap<&str, Vec<(&str, Option<PathState>)>> = BTreeMap::new();
+    dirs.insert("", Vec::new());
+    for (path, state) in changes {
+        check_path_limits(path.split('/').count(), path.len()).map_err(|reason| StoreError::InvalidPath { path: path.into(), reason })?;
+        let (dir, name) = split_dir(path);
+        dirs.entry(dir).or_default().push((name, state));
+        let mut at = dir;
+        while !at.is_empty() {
+            let parent = split_dir(at).0;
+            if dirs.contains_key(parent) {
+                break;
             }
-            Some(slash) => {
-                let name = &rest[..slash];
-                let dir = &changes[i].0[..prefix_len + slash + 1];
-                let end = i + changes[i..].iter().take_while(|c| c.0.starts_with(dir)).count();
-                let sub = match entries.get(name) {
-                    Some(e) if e.kind == EntryKind::Tree => store.read_tree(&TreeId(e.id))?,
-                    _ => Tree::default(),
-                };
-                let sub = update_level(store, writer, sub, &changes[i..end], dir.len())?;
-                if sub.is_empty() {
-                    if entries.get(name).is_some_and(|e| e.kind == EntryKind::Tree) {
-                        entries.remove(name);
-                    }
-                } else {
-                    let id = writer.add_tree(&sub)?;
-                    entries.insert(name.to_string(), TreeEntry { name: name.to_string(), kind: EntryKind::Tree, id: id.0 });
-                }
-                i = end;
-            }
+            dirs.insert(parent, Vec::new());
+            at = parent;
         }
     }
-    Tree::from_entries(entries.into_values().collect()).map_err(|e| StoreError::InvalidPath { path: changes.first().map(|c| c.0.clone()).unwrap_or_default().into(), reason: e.reason })
+    let read = |id: TreeId| -> Result<Tree> {
+        match store {
+            Some(store) if id != Tree::empty_id() => store.read_tree(&id),
+            _ => Ok(Tree::default()),
+        }
+    };
+    let mut bases: HashMap<&str, Tree> = HashMap::with_capacity(dirs.len());
+    for dir in dirs.keys() {
+        let tree = if dir.is_empty() {
+            read(base)?
+        } else {
+            let (parent, name) = split_dir(dir);
+            match bases.get(parent).and_then(|t| t.get(name)) {
+                Some(e) if e.kind == EntryKind::Tree => read(TreeId(e.id))?,
+                _ => Tree::default(),
+            }
+        };
+        bases.insert(dir, tree);
+    }
+    // Rebuilt subdirectories waiting for their parent: (name, new tree; `None` if now empty).
+    let mut done: HashMap<&str, Vec<(&str, Option<TreeId>)>> = HashMap::new();
+    let root_changes = dirs.remove("").unwrap_or_default();
+    // Reverse path order: every directory after its subdirectories.
+    for (dir, direct) in dirs.into_iter().rev() {
+        let tree = rebuild(bases.remove(dir).unwrap_or_default(), direct, done.remove(dir).unwrap_or_default(), dir)?;
+        let id = if tree.is_empty() { None } else { Some(writer.add_tree(&tree)?) };
+        let (parent, name) = split_dir(dir);
+        done.entry(parent).or_default().push((name, id));
+    }
+    let root = rebuild(bases.remove("").unwrap_or_default(), root_changes, done.remove("").unwrap_or_default(), "")?;
+    writer.add_tree(&root)
+}
+
+/// One directory of [`apply_changes`]: its base tree with its direct changes, then its rebuilt
+/// subdirectories (a subdirectory left empty is dropped).
+fn rebuild(base: Tree, direct: Vec<(&str, Option<PathState>)>, subdirs: Vec<(&str, Option<TreeId>)>, dir: &str) -> Result<Tree> {
+    let mut entries: HashMap<String, TreeEntry> = base.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect();
+    for (name, state) in direct {
+        match state {
+            Some((kind, id)) => entries.insert(name.to_string(), TreeEntry { name: name.to_string(), kind, id }),
+            None => entries.remove(name),
+        };
+    }
+    for (name, sub) in subdirs {
+        match sub {
+            Some(id) => {
+                entries.insert(name.to_string(), TreeEntry { name: name.to_string(), kind: EntryKind::Tree, id: id.0 });
+            }
+            None if entries.get(name).is_some_and(|e| e.kind == EntryKind::Tree) => {
+                entries.remove(name);
+            }
+            None => {}
+        }
+    }
+    Tree::from_entries(entries.into_values().collect()).map_err(|e| StoreError::InvalidPath { path: dir.into(), reason: e.reason })
 }
 
 /// Every file of a snapshot, sorted by path bytes. Walks with an explicit stack (no recursion
@@ -277,5 +290,30 @@ mod tests {
         let paths: Vec<&str> = diff.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["a/b/y", "a/new"]);
         assert_eq!(diff_snapshots(&store, None, Some(root)).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn deep_updates_need_no_recursion_and_limits_are_checked_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
+        let deep = format!("{}f", "d/".repeat(muse_core::MAX_TREE_DEPTH - 1));
+        let mut w = store.begin_write().unwrap();
+        let root = build_snapshot(&mut w, &[file("top", b"0")]).unwrap();
+        w.finish().unwrap();
+        let mut w = store.begin_write().unwrap();
+        let changes = vec![(deep.clone(), Some((EntryKind::File, muse_core::blob_id(b"1")))), ("top".to_string(), None)];
+        let updated = update_snapshot(&store, &mut w, root, &changes).unwrap();
+        w.finish().unwrap();
+        assert_eq!(flatten(&store, updated).unwrap(), vec![file(&deep, b"1")]);
+        // Deleting the deep file removes every directory above it.
+        let mut w = store.begin_write().unwrap();
+        let emptied = update_snapshot(&store, &mut w, updated, &[(deep.clone(), None)]).unwrap();
+        w.finish().unwrap();
+        assert_eq!(emptied, Tree::empty_id());
+        let too_deep = format!("d/{deep}");
+        let mut w = store.begin_write().unwrap();
+        let err = update_snapshot(&store, &mut w, root, &[(too_deep, None)]).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidPath { .. }), "{err}");
+        assert!(w.is_empty(), "nothing written before the check");
     }
 }
