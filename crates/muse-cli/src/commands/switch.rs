@@ -117,11 +117,19 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     Ok(())
 }
 
-/// The commits reachable from `old` (a detached HEAD being left) but from no branch, tag or the
-/// new HEAD: what would be lost from sight.
+/// The commits reachable from `old` (a detached HEAD being left) but from no branch, tag, the
+/// new HEAD or another working copy's HEAD: what would be lost from sight.
 fn left_behind(repo: &muse_store::Repository, old: CommitId, new: Option<CommitId>) -> CliResult<Vec<CommitId>> {
     let mut others: Vec<CommitId> = repo.refs().list("refs/heads/")?.into_iter().chain(repo.refs().list("refs/tags/")?).map(|(_, id)| id).collect();
     others.extend(new);
+    // Other working copies' detached HEADs keep their commits in sight too.
+    for (name, _) in repo.workspaces()? {
+        if name.as_deref() != repo.workspace() {
+            if let Ok(Some(muse_store::Head::Detached(id))) = muse_store::workspace::workspace_head(repo, name.as_deref()) {
+                others.push(id);
+            }
+        }
+    }
     others.sort();
     others.dedup();
     Ok(muse_store::history::only_reachable_from(repo, old, &others)?)
