@@ -10,16 +10,16 @@ use muse_core::{Tree, TreeId};
 use crate::error::{IoContext, Result, StoreError};
 use crate::oplog::head_from_text;
 use crate::repo::{Repository, DOT_MUSE};
-use crate::store::Head;
+use crate::store::{Head, Store};
 use crate::worktree::checkout::{checkout, CheckoutStats};
 use crate::worktree::scan;
 
 /// The directory of a working copy (`None`: the main one), or `None` if no such workspace.
-pub fn workspace_dir(repo: &Repository, name: Option<&str>) -> Result<Option<PathBuf>> {
+pub fn workspace_dir(store: &Store, name: Option<&str>) -> Result<Option<PathBuf>> {
     match name {
-        None => Ok(Some(repo.store_dir().parent().unwrap_or(repo.store_dir()).to_path_buf())),
+        None => Ok(Some(store.store_dir().parent().unwrap_or(store.store_dir()).to_path_buf())),
         Some(name) => {
-            let path_file = repo.store_dir().join("workspaces").join(name).join("path");
+            let path_file = store.store_dir().join("workspaces").join(name).join("path");
             match fs::read_to_string(&path_file) {
                 Ok(text) => Ok(Some(PathBuf::from(text.trim_end_matches('\n')))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -30,10 +30,10 @@ pub fn workspace_dir(repo: &Repository, name: Option<&str>) -> Result<Option<Pat
 }
 
 /// The HEAD of a working copy (`None`: the main one), or `None` if no such workspace.
-pub fn workspace_head(repo: &Repository, name: Option<&str>) -> Result<Option<Head>> {
+pub fn workspace_head(store: &Store, name: Option<&str>) -> Result<Option<Head>> {
     let path = match name {
-        None => repo.store_dir().join("HEAD"),
-        Some(name) => repo.store_dir().join("workspaces").join(name).join("HEAD"),
+        None => store.store_dir().join("HEAD"),
+        Some(name) => store.store_dir().join("workspaces").join(name).join("HEAD"),
     };
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
@@ -44,13 +44,13 @@ pub fn workspace_head(repo: &Repository, name: Option<&str>) -> Result<Option<He
 }
 
 /// The snapshot `head` resolves to (the empty tree on an unborn branch).
-pub fn head_snapshot(repo: &Repository, head: &Head) -> Result<TreeId> {
+pub fn head_snapshot(store: &Store, head: &Head) -> Result<TreeId> {
     let id = match head {
-        Head::Branch(name) => repo.refs().read(name)?,
+        Head::Branch(name) => store.refs().read(name)?,
         Head::Detached(id) => Some(*id),
     };
     match id {
-        Some(id) => Ok(repo.objects().read_commit(&id)?.snapshot),
+        Some(id) => Ok(store.objects().read_commit(&id)?.snapshot),
         None => Ok(Tree::empty_id()),
     }
 }

@@ -31,7 +31,7 @@ pub use apply::{apply_transition, undo_transition};
 use crate::error::{IoContext, Result, StoreError};
 use crate::refs::{acquire_lock, LockFile, RefName};
 use crate::repo::Repository;
-use crate::store::Head;
+use crate::store::{Head, Store};
 
 /// The log's file name inside the store directory.
 pub const OPLOG_FILE: &str = "oplog";
@@ -202,9 +202,9 @@ impl OpLog {
         OpLog { path: store_dir.join(OPLOG_FILE) }
     }
 
-    /// The log of `repo`'s store.
-    pub fn of(repo: &Repository) -> OpLog {
-        OpLog::new(repo.store_dir())
+    /// The log of `store`.
+    pub fn of(store: &Store) -> OpLog {
+        OpLog::new(store.store_dir())
     }
 
     /// The log file.
@@ -408,10 +408,10 @@ pub fn restore_transition(
 
 /// The commits the op log still reaches and may restore: every commit named by an operation
 /// recorded less than `keep` ago. `gc` keeps them (and their history) as roots.
-pub fn retained_commits(repo: &Repository, keep: Duration) -> Result<Vec<CommitId>> {
+pub fn retained_commits(store: &Store, keep: Duration) -> Result<Vec<CommitId>> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let cutoff = now.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
-    let log = OpLog::of(repo).read()?;
+    let log = OpLog::of(store).read()?;
     let set: BTreeSet<CommitId> = log.operations.iter().filter(|o| o.unix_ms >= cutoff).flat_map(Operation::commits).collect();
     Ok(set.into_iter().collect())
 }
