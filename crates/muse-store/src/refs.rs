@@ -71,11 +71,17 @@ impl std::fmt::Display for RefName {
     }
 }
 
+/// The longest branch or tag name, in bytes (`docs/formats.md` §5).
+pub const MAX_REF_NAME_LEN: usize = 1024;
+
 /// Git's ref-format rules, which keep names safe as file paths and in revision expressions.
 fn validate_short_name(name: &str, what: &'static str) -> Result<()> {
     let bad = |reason| Err(StoreError::InvalidRefName { name: name.to_string(), what, reason });
     if name.is_empty() {
         return bad("it is empty");
+    }
+    if name.len() > MAX_REF_NAME_LEN {
+        return bad("it is longer than 1024 bytes");
     }
     if name == "@" || name == "HEAD" {
         return bad("it is reserved");
@@ -170,16 +176,20 @@ impl RefStore {
 }
 
 fn collect_refs(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
-    for entry in list_dir(dir)? {
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
-        if name.ends_with(".lock") || name.starts_with('.') {
-            continue;
-        }
-        let full = format!("{prefix}/{name}");
-        if entry.file_type().ctx("stat", &entry.path())?.is_dir() {
-            collect_refs(&entry.path(), &full, out)?;
-        } else {
-            out.push(full);
+    // An explicit stack: the ref directories on disk may nest as deep as anything put there.
+    let mut stack = vec![(dir.to_path_buf(), prefix.to_string())];
+    while let Some((dir, prefix)) = stack.pop() {
+        for entry in list_dir(&dir)? {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+            if name.ends_with(".lock") || name.starts_with('.') {
+                continue;
+            }
+            let full = format!("{prefix}/{name}");
+            if entry.file_type().ctx("stat", &entry.path())?.is_dir() {
+                stack.push((entry.path(), full));
+            } else {
+                out.push(full);
+            }
         }
     }
     Ok(())
@@ -233,6 +243,18 @@ mod tests {
 
     fn id(n: u8) -> CommitId {
         CommitId(ObjectId::sha256(&[n]))
+    }
+
+    #[test]
+    fn names_are_at_most_1024_bytes_and_deep_ref_directories_are_listed() {
+        assert!(RefName::branch(&"a".repeat(MAX_REF_NAME_LEN)).is_ok());
+        assert!(matches!(RefName::branch(&"a".repeat(MAX_REF_NAME_LEN + 1)), Err(StoreError::InvalidRefName { .. })));
+        let deep = vec!["d"; MAX_REF_NAME_LEN / 2].join("/");
+        let dir = tempfile::tempdir().unwrap();
+        let refs = RefStore::new(dir.path());
+        let name = RefName::branch(&deep).unwrap();
+        refs.compare_and_swap(&name, None, Some(id(1))).unwrap();
+        assert_eq!(refs.names("refs/heads/").unwrap(), vec![name]);
     }
 
     #[test]
