@@ -23,13 +23,17 @@ pub enum LineKind {
     Removed,
 }
 
-/// One line of a hunk, without its line terminator.
+/// One line of a hunk, without its line terminator (`\n`; a `\r` before it is kept).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DiffLine {
     /// Context, added or removed.
     pub kind: LineKind,
     /// The text (invalid UTF-8 is replaced, for display only).
     pub text: String,
+    /// The line is the last of its file and has no terminating newline (unified diffs follow it
+    /// with `\ No newline at end of file`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_newline_at_eof: bool,
 }
 
 /// A run of changes with surrounding context, as in a unified diff (`@@ -a,b +c,d @@`).
@@ -69,10 +73,13 @@ pub fn diff_lines(old: &[u8], new: &[u8], context: u32) -> FileDiff {
     let input = InternedInput::new(imara_diff::sources::byte_lines(old), imara_diff::sources::byte_lines(new));
     let mut diff = Diff::compute(Algorithm::Histogram, &input);
     diff.postprocess_lines(&input);
-    let text = |token: imara_diff::Token| -> String {
+    let line = |kind: LineKind, token: imara_diff::Token| -> DiffLine {
         let bytes: &[u8] = input.interner[token];
-        let trimmed = bytes.strip_suffix(b"\n").map(|b| b.strip_suffix(b"\r").unwrap_or(b)).unwrap_or(bytes);
-        String::from_utf8_lossy(trimmed).into_owned()
+        let (trimmed, no_newline_at_eof) = match bytes.strip_suffix(b"\n") {
+            Some(trimmed) => (trimmed, false),
+            None => (bytes, true),
+        };
+        DiffLine { kind, text: String::from_utf8_lossy(trimmed).into_owned(), no_newline_at_eof }
     };
     let (old_len, new_len) = (input.before.len() as u32, input.after.len() as u32);
     let changes: Vec<imara_diff::Hunk> = diff.hunks().collect();
@@ -91,12 +98,12 @@ pub fn diff_lines(old: &[u8], new: &[u8], context: u32) -> FileDiff {
         let mut lines = Vec::new();
         let mut old_pos = old_from;
         for change in &changes[i..=j] {
-            lines.extend((old_pos..change.before.start).map(|k| DiffLine { kind: LineKind::Context, text: text(input.before[k as usize]) }));
-            lines.extend(change.before.clone().map(|k| DiffLine { kind: LineKind::Removed, text: text(input.before[k as usize]) }));
-            lines.extend(change.after.clone().map(|k| DiffLine { kind: LineKind::Added, text: text(input.after[k as usize]) }));
+            lines.extend((old_pos..change.before.start).map(|k| line(LineKind::Context, input.before[k as usize])));
+            lines.extend(change.before.clone().map(|k| line(LineKind::Removed, input.before[k as usize])));
+            lines.extend(change.after.clone().map(|k| line(LineKind::Added, input.after[k as usize])));
             old_pos = change.before.end;
         }
-        lines.extend((old_pos..old_to).map(|k| DiffLine { kind: LineKind::Context, text: text(input.before[k as usize]) }));
+        lines.extend((old_pos..old_to).map(|k| line(LineKind::Context, input.before[k as usize])));
         let start = |from: u32, len: u32| if len == 0 { from } else { from + 1 };
         hunks.push(DiffHunk {
             old_start: start(old_from, old_to - old_from),
@@ -124,6 +131,9 @@ pub fn render_hunks(diff: &FileDiff) -> String {
             out.push(sign);
             out.push_str(&line.text);
             out.push('\n');
+            if line.no_newline_at_eof {
+                out.push_str("\\ No newline at end of file\n");
+            }
         }
     }
     out
@@ -147,6 +157,18 @@ mod tests {
         let diff = diff_lines(b"", b"a\nb\n", 3);
         assert_eq!(render_hunks(&diff), "@@ -0,0 +1,2 @@\n+a\n+b\n");
         assert!(diff_lines(b"a\0", b"b", 3).binary);
+    }
+
+    #[test]
+    fn a_missing_final_newline_is_marked_so_the_diff_applies_back() {
+        let diff = diff_lines(b"a\nb\n", b"a\nb", 3);
+        assert_eq!(render_hunks(&diff), "@@ -1,2 +1,2 @@\n a\n-b\n+b\n\\ No newline at end of file\n");
+        let diff = diff_lines(b"x", b"y\n", 3);
+        assert_eq!(render_hunks(&diff), "@@ -1,1 +1,1 @@\n-x\n\\ No newline at end of file\n+y\n");
+        let diff = diff_lines(b"a\nb", b"A\nb", 3);
+        assert_eq!(render_hunks(&diff), "@@ -1,2 +1,2 @@\n-a\n+A\n b\n\\ No newline at end of file\n");
+        let crlf = diff_lines(b"a\r\n", b"b\r\n", 3);
+        assert_eq!(render_hunks(&crlf), "@@ -1,1 +1,1 @@\n-a\r\n+b\r\n");
     }
 
     #[test]

@@ -108,6 +108,12 @@ fn create(repo: &Repository, ctx: &Ctx, file: &Path, revs: &[String], not: &[Str
         stats,
         bytes,
     };
+    if ctx.json && file == Path::new("-") {
+        // The pack owns stdout: the report goes to stderr, so that `> out.mpack` stays a pack.
+        let report = serde_json::to_string(&out).map_err(|e| CliError::failed(format!("cannot encode the report: {e}")))?;
+        eprintln!("{report}");
+        return Ok(());
+    }
     if ctx.json {
         return ctx.print_json(&out);
     }

@@ -13,9 +13,13 @@ use crate::output::{stdout_error, Ctx};
 /// Arguments of `muse status`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// One line per change: a status letter and the path.
+    /// One line per change: a status letter and the path (quoted, with C escapes, when it holds
+    /// a control character, a double quote or a backslash).
     #[arg(short, long)]
     short: bool,
+    /// Like `--short`, but each entry ends with a NUL byte and paths are never quoted.
+    #[arg(short = 'z')]
+    nul: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -64,7 +68,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     }
     // Buffered, and a closed pipe (`muse status | head`) ends the command quietly.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if args.short {
+    if args.short || args.nul {
         for c in &changes {
             let letter = match c.status {
                 "added" => 'A',
@@ -72,7 +76,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 "type_changed" => 'T',
                 _ => 'M',
             };
-            writeln!(out, "{letter} {}", c.path).map_err(stdout_error)?;
+            if args.nul {
+                write!(out, "{letter} {}\0", c.path).map_err(stdout_error)?;
+            } else {
+                writeln!(out, "{letter} {}", quote_path(&c.path)).map_err(stdout_error)?;
+            }
         }
         return out.flush().map_err(stdout_error);
     }
@@ -88,8 +96,50 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     } else {
         writeln!(out, "Changes to be committed (everything not in .museignore):").map_err(stdout_error)?;
         for c in &changes {
-            writeln!(out, "  {:<13}{}", format!("{}:", c.status.replace('_', " ")), c.path).map_err(stdout_error)?;
+            writeln!(out, "  {:<13}{}", format!("{}:", c.status.replace('_', " ")), quote_path(&c.path)).map_err(stdout_error)?;
         }
     }
     out.flush().map_err(stdout_error)
+}
+
+/// A path as one unambiguous line: unchanged unless it holds a control character, a double
+/// quote or a backslash; then in double quotes with C escapes (newline, tab, carriage return,
+/// quote, backslash, and three-digit octal for other control bytes), as git prints such names.
+/// Other UTF-8 is printed as it is.
+fn quote_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 2);
+    out.push('"');
+    for c in path.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{b:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_path;
+
+    #[test]
+    fn paths_are_quoted_only_when_a_line_could_be_misread() {
+        assert_eq!(quote_path("src/ünï code.rs"), "src/ünï code.rs");
+        assert_eq!(quote_path("a\nb"), "\"a\\nb\"");
+        assert_eq!(quote_path("say \"hi\"\\x\t\u{1}"), "\"say \\\"hi\\\"\\\\x\\t\\001\"");
+    }
 }

@@ -1,0 +1,86 @@
+//! A store opened without a working copy (as a hub opens it) and read by several threads at once,
+//! while other processes commit, apply bundles and run gc on it: every read succeeds and sees a
+//! consistent history.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use common::TestRepo;
+use muse_store::history::LogWalk;
+use muse_store::snapshot::flatten;
+use muse_store::{RefName, Store};
+
+/// Reads everything reachable from `main` once: the log, each commit's snapshot, every blob of
+/// the newest one. Returns how many commits the log had.
+fn read_all(store: &Store) -> usize {
+    let main = RefName::branch("main").unwrap();
+    let head = store.refs().read(&main).expect("read main").expect("main exists");
+    let walk = LogWalk::new(store, &[head], Vec::new()).expect("start the walk");
+    let mut commits = 0;
+    for (i, entry) in walk.enumerate() {
+        let (_, commit) = entry.expect("a commit of the log");
+        let files = flatten(store.objects(), commit.snapshot).expect("the snapshot's trees");
+        if i == 0 {
+            for file in &files {
+                store.objects().read(&file.id).expect("a blob of the newest snapshot");
+            }
+        }
+        commits += 1;
+    }
+    commits
+}
+
+#[test]
+fn threads_read_a_bare_store_while_other_processes_commit_apply_and_gc() {
+    let repo = TestRepo::new();
+    for i in 0..5 {
+        repo.write(&format!("f{i}.txt"), format!("version 0 of {i}\n"));
+    }
+    repo.commit("base");
+    // A second repository whose history arrives by bundle while the readers run.
+    let other = TestRepo::uninit();
+    let seed = repo.root.join("../seed.mpack");
+    repo.muse(["bundle", "create", seed.to_str().unwrap()]).ok();
+    other.muse(["init"]).ok();
+    other.muse(["bundle", "apply", seed.to_str().unwrap()]).ok();
+    other.muse(["switch", "-c", "side"]).ok();
+    other.write("side.txt", "from the other repository\n");
+    other.commit("side work");
+    other.muse(["bundle", "create", "../side.mpack", "side"]).ok();
+    let side_bundle = other.root.join("../side.mpack");
+
+    let store = Store::open(&repo.root.join(".muse")).expect("open the store without its working copy");
+    let stop = AtomicBool::new(false);
+    let reads = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let mut last = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let seen = read_all(&store);
+                    assert!(seen >= last, "history went backwards: {seen} commits after {last}");
+                    last = seen;
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for round in 1..=6 {
+            for i in 0..5 {
+                repo.write(&format!("f{i}.txt"), format!("version {round} of {i}\n"));
+            }
+            repo.commit(&format!("round {round}"));
+            if round == 3 {
+                repo.muse(["bundle", "apply", side_bundle.to_str().unwrap()]).ok();
+            }
+            if round % 2 == 0 {
+                repo.muse(["gc"]).ok();
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(reads.load(Ordering::Relaxed) > 0, "the readers never finished a read");
+    assert_eq!(read_all(&store), 7);
+    assert!(store.refs().read(&RefName::branch("side").unwrap()).unwrap().is_some());
+    repo.assert_fsck_clean();
+}
