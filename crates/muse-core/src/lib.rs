@@ -4,6 +4,7 @@
 //! opens with its kind's magic (the kind rule, [`ObjectKind`]), as documented in
 //! `docs/formats.md`; the encoders and decoders in this crate are the reference implementation
 //! of that document, and `tests/vectors.rs` checks its test vectors.
+#![warn(missing_docs)]
 
 mod commit;
 mod error;

@@ -1,5 +1,6 @@
 //! Line diffs between two versions of a file, grouped into unified-diff hunks with context,
 //! with git's binary detection (a NUL byte in the first 8000 bytes). Pure: no I/O.
+#![warn(missing_docs)]
 
 use imara_diff::{Algorithm, Diff, InternedInput};
 

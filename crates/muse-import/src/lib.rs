@@ -10,6 +10,7 @@
 //! Memory stays bounded on long histories: commits are converted in windows, file contents are
 //! hashed and compressed on every core (rayon) and streamed into the pack being written, and the
 //! memo of converted trees and blobs forgets what has not been used for a while.
+#![warn(missing_docs)]
 
 mod blobs;
 mod commit;

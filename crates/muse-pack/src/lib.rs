@@ -5,6 +5,7 @@
 //! The rule everything here serves: a commit is never written whose chain (snapshot trees,
 //! blobs, parents) is not complete and durable, whatever a pack contains and whatever fails
 //! while applying it; refs move only after the commits they name are durable.
+#![warn(missing_docs)]
 
 mod apply;
 mod build;

@@ -1,4 +1,5 @@
 //! The `.muse` store: packed objects, refs moved by compare-and-swap, workspaces and the stat cache.
+#![warn(missing_docs)]
 
 mod error;
 mod fsutil;
