@@ -84,3 +84,35 @@ fn threads_read_a_bare_store_while_other_processes_commit_apply_and_gc() {
     assert!(store.refs().read(&RefName::branch("side").unwrap()).unwrap().is_some());
     repo.assert_fsck_clean();
 }
+
+#[test]
+fn a_bare_store_receives_a_bundle_and_clones_like_a_working_copy() {
+    let repo = TestRepo::new();
+    repo.write("src/lib.rs", "pub fn answer() -> u32 { 42 }\n");
+    let head = repo.commit("first");
+    let bundle = repo.root.join("../all.mpack");
+    repo.muse(["bundle", "create", bundle.to_str().unwrap()]).ok();
+
+    let hub = TestRepo::uninit();
+    let init = hub.json(["init", "--bare", "-b", "main", "hub/project.muse"]).ok().json();
+    assert_eq!(init["bare"], true);
+    let bare_dir = hub.root.join("hub/project.muse");
+    assert!(bare_dir.join("format").is_file() && !bare_dir.join(".muse").exists());
+    hub.json(["init", "--bare", "hub/project.muse"]).fails_with(common::exit::CONFLICT, "conflict");
+
+    // The hub's side: the library applies the bundle to the bare store (no working copy).
+    let store = Store::open(&bare_dir).unwrap();
+    assert!(store.is_bare());
+    let input = std::io::BufReader::new(std::fs::File::open(&bundle).unwrap());
+    let report = muse_pack::apply_bundle(&store, input, false, muse_pack::ApplyOptions::default()).unwrap();
+    assert!(report.apply.rejected.is_empty());
+    assert_eq!(store.refs().read(&RefName::branch("main").unwrap()).unwrap().map(|id| id.to_string()), Some(head.clone()));
+    assert!(muse_store::fsck::fsck(&store).unwrap().problems.is_empty());
+
+    // A clone of the bare store is named after it without `.muse` and checks its HEAD out.
+    hub.muse(["clone", "hub/project.muse"]).ok();
+    assert_eq!(std::fs::read_to_string(hub.root.join("project/src/lib.rs")).unwrap(), "pub fn answer() -> u32 { 42 }\n");
+    let status = common::Muse::new(&hub.root.join("project")).args(["--json", "status"]).run().ok().json();
+    assert_eq!(status["clean"], true);
+    assert_eq!(status["branch"], "main");
+}
