@@ -350,6 +350,48 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Writes a commit with `parents` at second `time`; returns its id.
+    fn commit(repo: &Repository, parents: &[CommitId], time: i64) -> CommitId {
+        let mut writer = repo.objects().begin_write().unwrap();
+        let commit = Commit {
+            parents: parents.to_vec(),
+            snapshot: Tree::empty_id(),
+            message: format!("at {time}"),
+            author: "A <a@example.com>".into(),
+            committed_at: muse_core::unix_to_rfc3339_utc(1_700_000_000 + time),
+            ..Commit::default()
+        };
+        let id = writer.add_commit(&commit).unwrap();
+        writer.finish().unwrap();
+        id
+    }
+
+    #[test]
+    fn only_reachable_from_stops_where_histories_meet() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path(), "main").unwrap();
+        // a - b - c - m (merge of c and e) - n
+        //      \- d - e
+        //              \- f - g   (g: a detached tip)
+        let a = commit(&repo, &[], 0);
+        let b = commit(&repo, &[a], 1);
+        let c = commit(&repo, &[b], 2);
+        let d = commit(&repo, &[b], 3);
+        let e = commit(&repo, &[d], 4);
+        let m = commit(&repo, &[c, e], 5);
+        let n = commit(&repo, &[m], 6);
+        let f = commit(&repo, &[e], 7);
+        let g = commit(&repo, &[f], 8);
+        assert_eq!(only_reachable_from(&repo, g, &[n]).unwrap(), vec![g, f]);
+        assert_eq!(only_reachable_from(&repo, n, &[g]).unwrap(), vec![n, m, c]);
+        assert_eq!(only_reachable_from(&repo, g, &[g]).unwrap(), Vec::<CommitId>::new());
+        assert_eq!(only_reachable_from(&repo, g, &[]).unwrap(), vec![g, f, e, d, b, a]);
+        assert!(is_ancestor(&repo, e, n).unwrap());
+        assert!(is_ancestor(&repo, n, n).unwrap());
+        assert!(!is_ancestor(&repo, f, n).unwrap());
+        assert!(!is_ancestor(&repo, n, a).unwrap());
+    }
+
     #[test]
     fn suffixes_are_decimal_counts_or_nothing() {
         use RevisionStep::{Ancestor, Parent};
