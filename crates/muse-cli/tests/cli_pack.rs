@@ -179,6 +179,58 @@ fn gc_repacks_into_one_pack() {
     let report = src.json(["gc"]).ok().json();
     assert_eq!(report["objects"], report["reachable"]);
     assert_eq!(src.packs().len(), 1);
+    assert_eq!((report["pruned"].as_u64(), report["packs_after"].as_u64()), (Some(0), Some(1)));
     src.assert_fsck_clean();
     assert_eq!(src.log_messages(&[]), ["second", "first"]);
+}
+
+/// Sets every pack's modification time `days` back, as if written then.
+fn age_packs(repo: &TestRepo, days: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    for pack in repo.packs() {
+        std::fs::File::open(&pack).unwrap().set_modified(then).unwrap();
+    }
+}
+
+/// A deleted branch's commits are pruned only once the op log no longer names them: `muse
+/// undo` can bring the branch back after any gc.
+#[test]
+fn gc_keeps_what_the_op_log_can_restore_and_prunes_the_rest() {
+    let repo = source();
+    repo.muse(["switch", "-c", "doomed"]).ok();
+    repo.write("doomed.txt", "soon unreachable\n");
+    let doomed = repo.commit("doomed");
+    repo.muse(["switch", "main"]).ok();
+    repo.muse(["branch", "-D", "doomed"]).ok();
+    age_packs(&repo, 400);
+    let report = repo.json(["gc", "--prune=now"]).ok().json();
+    assert_eq!(report["pruned"], 0, "the op log names the deleted branch's commit: {report}");
+    repo.muse(["undo"]).ok();
+    assert_eq!(common::id_of(&repo.json(["log", "doomed", "-n", "1"]).ok().json()[0]), doomed);
+    repo.assert_fsck_clean();
+    // With the op log's operations older than what it protects, the commit is garbage.
+    repo.muse(["branch", "-D", "doomed"]).ok();
+    let log = repo.root.join(".muse/oplog");
+    assert!(log.exists(), "the op log lives at {}", log.display());
+    std::fs::remove_file(&log).unwrap();
+    age_packs(&repo, 400);
+    let report = repo.json(["gc", "--prune=now"]).ok().json();
+    assert_eq!(report["pruned"], 3, "commit, snapshot and blob of the deleted branch: {report}");
+    repo.assert_fsck_clean();
+}
+
+#[test]
+fn gc_prune_takes_a_duration_from_the_flag_or_the_config() {
+    let src = source();
+    for good in ["now", "never", "2w", "3.days.ago", "12h"] {
+        let report = src.json(["gc", &format!("--prune={good}")]).ok().json();
+        assert_eq!(report["pruned"], 0, "everything is reachable ({good})");
+    }
+    src.json(["gc", "--prune=soon"]).fails_with(exit::USAGE, "usage");
+    src.muse(["config", "gc.pruneExpire", "fortnight"]).ok();
+    src.json(["gc"]).fails_with(exit::INVALID, "invalid_input");
+    src.json(["gc", "--prune=never"]).ok();
+    src.muse(["config", "gc.pruneExpire", "1.week.ago"]).ok();
+    src.json(["gc"]).ok();
+    src.assert_fsck_clean();
 }

@@ -132,5 +132,8 @@ pub fn apply_bundle(repo: &Store, mut input: impl BufRead, force: bool, options:
     }
     let apply = apply(repo.objects(), input, options)?;
     let refs = update_refs(repo, &header.refs, force, options.hook)?;
+    // Each apply publishes one pack: merge them when they pile up, as commits do. This only
+    // keeps lookups fast; the apply has landed whatever it does, so a failure is not an error.
+    let _ = repo.objects().consolidate_if_needed();
     Ok(BundleReport { apply, refs })
 }

@@ -85,6 +85,8 @@ fn fill(src: &Store, dst: &Repository, head: &Head, options: &BuildOptions) -> R
     built?;
     let apply = applied?;
     let refs = update_refs(dst, &refs, false, None)?;
+    // As after any apply (see `apply_bundle`): merge packs if they pile up.
+    let _ = dst.objects().consolidate_if_needed();
     let head_text = match head {
         Head::Branch(name) => name.to_string(),
         Head::Detached(id) => {

@@ -26,6 +26,6 @@ pub use bundle::{apply_bundle, create_bundle, BundleHeader, BundleReport};
 pub use clone::{clone_local, CloneReport};
 pub use error::{PackError, Result};
 pub use format::{MpackWriter, RecordHeader};
-pub use gc::{gc, GcReport};
+pub use gc::{gc, roots, GcOptions, GcReport, Prune, DEFAULT_PRUNE_EXPIRE, MIN_PRUNE_AGE};
 pub use input::{BaseRef, Record};
 pub use refs::{update_refs, RefStatus, RefUpdate};

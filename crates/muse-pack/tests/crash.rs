@@ -164,7 +164,7 @@ fn kill_9_at_every_write_step_leaves_a_sound_store() {
         assert!(report.apply.rejected.is_empty());
         assert_sound(&repo, &format!("re-apply after kill -9 at step {kill_at}"));
         let leftovers = std::fs::read_dir(repo.objects().tmp_dir()).unwrap().count() as u64;
-        let gc = muse_pack::gc(&repo, &BuildOptions { level: 1, max_depth: 4 }).unwrap();
+        let gc = muse_pack::gc(&repo, &muse_pack::GcOptions { build: BuildOptions { level: 1, max_depth: 4 }, ..Default::default() }).unwrap();
         assert_eq!(gc.temp_files_removed, leftovers, "gc removes the killed apply's temporary files");
         assert_eq!(muse_store::fsck::fsck(&repo).unwrap().leftover_temp_files, 0);
         std::fs::remove_dir_all(&dir).unwrap();

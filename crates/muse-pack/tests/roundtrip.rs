@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use common::*;
 use muse_core::{CommitId, ObjectId};
-use muse_pack::{apply, build, ApplyOptions, BuildOptions, PackError};
+use muse_pack::{apply, build, ApplyOptions, BuildOptions, GcOptions, PackError, Prune};
 use muse_store::{ObjectKind, ObjectStore, RefName, Repository};
 use proptest::prelude::*;
 
@@ -18,6 +18,10 @@ fn arb_steps() -> impl Strategy<Value = Vec<Step>> {
 
 fn fast() -> BuildOptions {
     BuildOptions { level: 1, max_depth: 3 }
+}
+
+fn gc_options(prune: Prune) -> GcOptions<'static> {
+    GcOptions { build: fast(), prune, hook: None }
 }
 
 /// Object ids and kinds of a store.
@@ -120,16 +124,110 @@ fn gc_repacks_into_one_pack_and_keeps_everything() {
     apply(repo.objects(), &pack[..], ApplyOptions::default()).unwrap();
     let before = contents(repo.objects());
     std::fs::write(repo.objects().tmp_dir().join("pack-999999999-0-0.pack"), b"left by a dead writer").unwrap();
-    let report = muse_pack::gc(&repo, &fast()).unwrap();
-    assert_eq!(repo.objects().packs().unwrap().len(), 1);
+    let report = muse_pack::gc(&repo, &gc_options(Prune::default())).unwrap();
+    assert_eq!(repo.objects().packs().unwrap().len(), 2, "the reachable objects, and the unreachable ones kept with their age");
     assert_eq!(contents(repo.objects()), before);
     assert_eq!(report.unreachable_kept, 3, "{report:?}");
     assert!(report.deltas > 0 && report.bytes_after < report.bytes_before, "{report:?}");
     assert_eq!(report.temp_files_removed, 1);
     assert!(muse_store::fsck::fsck(&repo).unwrap().problems.is_empty());
-    let again = muse_pack::gc(&repo, &fast()).unwrap();
+    let again = muse_pack::gc(&repo, &gc_options(Prune::default())).unwrap();
     assert_eq!(contents(repo.objects()), before);
-    assert_eq!(again.packs_before, 1);
+    assert_eq!(again.packs_before, 2);
+}
+
+/// Packs do not pile up after many applies: they are consolidated as after commits.
+#[test]
+fn many_bundle_applies_consolidate_their_packs() {
+    let (_dir, repo, ids) = repo_with_history(52);
+    let (_t, target) = common::repo();
+    // Not the branch the target has checked out (applies never move that one).
+    let main = RefName::branch("feature").unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let header = muse_pack::BundleHeader { prerequisites: ids[..i].last().copied().into_iter().collect(), refs: vec![(main.clone(), *id)], head: None };
+        let mut bundle = Vec::new();
+        muse_pack::create_bundle(&repo, &header, &mut bundle, &fast()).unwrap();
+        let report = muse_pack::apply_bundle(&target, &bundle[..], false, ApplyOptions::default()).unwrap();
+        assert!(report.apply.rejected.is_empty() && report.refs[0].status != muse_pack::RefStatus::Rejected);
+    }
+    assert!(target.objects().packs().unwrap().len() < 10, "{} packs", target.objects().packs().unwrap().len());
+    assert_eq!(target.refs().read(&main).unwrap(), ids.last().copied());
+    assert!(muse_store::fsck::fsck(&target).unwrap().problems.is_empty());
+}
+
+/// A repository with history and an orphan history of 3 objects (unreachable) in its own pack,
+/// written `age` ago.
+fn repo_with_garbage(age: std::time::Duration) -> (tempfile::TempDir, Repository, Vec<CommitId>, Vec<CommitId>) {
+    let (dir, repo, ids) = repo_with_history(6);
+    let (_other, orphan_store) = store();
+    let orphan = write_history(&orphan_store, &[Step { parents: vec![], edits: vec![(0, 1, 9)] }]);
+    let mut pack = Vec::new();
+    build(&orphan_store, &orphan, &[], &mut pack, &fast()).unwrap();
+    let packs_before: Vec<_> = repo.objects().packs().unwrap().into_iter().map(|p| p.path).collect();
+    apply(repo.objects(), &pack[..], ApplyOptions::default()).unwrap();
+    let now = std::time::SystemTime::now();
+    for p in repo.objects().packs().unwrap() {
+        // The history's packs are three weeks old; the orphan's `age`.
+        let when = if packs_before.contains(&p.path) { std::time::Duration::from_secs(21 * 86_400) } else { age };
+        repo.objects().set_pack_modified(&p.path, now - when).unwrap();
+    }
+    (dir, repo, ids, orphan)
+}
+
+fn minutes(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(60 * n)
+}
+
+#[test]
+fn prune_drops_only_what_was_unreachable_longer_than_the_grace_period() {
+    let days = |n: u64| minutes(24 * 60 * n);
+    // Three days old: kept by the default grace period (two weeks), dropped by a one-day one.
+    let (_dir, repo, _, orphan) = repo_with_garbage(days(3));
+    let reachable = contents(repo.objects()).len() - 3;
+    let report = muse_pack::gc(&repo, &gc_options(Prune::default())).unwrap();
+    assert_eq!((report.unreachable_kept, report.pruned), (3, 0), "{report:?}");
+    assert!(repo.objects().contains(&orphan[0].0).unwrap());
+    // The kept objects' pack keeps their age: copying them did not make them new.
+    let cruft = repo.objects().packs().unwrap().into_iter().find(|p| p.objects == 3).unwrap();
+    let age = cruft.modified.elapsed().unwrap();
+    assert!(age > days(3) - minutes(1) && age < days(3) + minutes(1), "{age:?}");
+    let report = muse_pack::gc(&repo, &gc_options(Prune::parse("1d").unwrap())).unwrap();
+    assert_eq!((report.unreachable_kept, report.pruned, report.reachable as usize), (0, 3, reachable), "{report:?}");
+    assert!(!repo.objects().contains(&orphan[0].0).unwrap());
+    assert_eq!(contents(repo.objects()).len(), reachable);
+    assert!(muse_store::fsck::fsck(&repo).unwrap().problems.is_empty());
+
+    // `never` keeps everything; `now` still keeps what is younger than a minute.
+    let (_dir, repo, _, orphan) = repo_with_garbage(days(300));
+    assert_eq!(muse_pack::gc(&repo, &gc_options(Prune::Never)).unwrap().pruned, 0);
+    let (_dir, repo, _, _) = repo_with_garbage(std::time::Duration::from_secs(5));
+    assert_eq!(muse_pack::gc(&repo, &gc_options(Prune::parse("now").unwrap())).unwrap().pruned, 0);
+    let (_dir, repo, _, _) = repo_with_garbage(minutes(2));
+    assert_eq!(muse_pack::gc(&repo, &gc_options(Prune::parse("now").unwrap())).unwrap().pruned, 3);
+    assert!(!orphan.is_empty());
+}
+
+/// What a writer does while gc runs: moving a ref to an old unreachable commit, or reusing an
+/// object of an old pack for a new commit (which freshens that pack). gc rescues both.
+#[test]
+fn prune_rescues_what_a_concurrent_writer_started_to_reference() {
+    let now = Prune::parse("now").unwrap();
+    let (_dir, repo, _, orphan) = repo_with_garbage(minutes(10));
+    let branch = RefName::branch("revived").unwrap();
+    let revive = || repo.refs().compare_and_swap(&branch, None, Some(orphan[0])).unwrap();
+    let report = muse_pack::gc(&repo, &GcOptions { hook: Some(&revive), ..gc_options(now) }).unwrap();
+    assert_eq!((report.pruned, report.unreachable_kept), (0, 3), "{report:?}");
+    assert!(muse_store::fsck::fsck(&repo).unwrap().problems.is_empty());
+
+    let (_dir, repo, _, orphan) = repo_with_garbage(minutes(10));
+    let snapshot = repo.objects().read_commit(&orphan[0]).unwrap().snapshot;
+    let reuse = || {
+        let writer = repo.objects().begin_write().unwrap();
+        assert!(!writer.needs(ObjectKind::Tree, &snapshot.0).unwrap(), "the store holds it");
+    };
+    let report = muse_pack::gc(&repo, &GcOptions { hook: Some(&reuse), ..gc_options(now) }).unwrap();
+    assert_eq!((report.pruned, report.unreachable_kept), (0, 3), "{report:?}");
+    assert!(repo.objects().contains(&snapshot.0).unwrap());
 }
 
 /// A writer in progress (here in this very process, so its pid is alive; a writer in another PID
@@ -140,7 +238,7 @@ fn gc_leaves_a_live_writers_temporary_pack_alone() {
     let (_dir, repo, _) = repo_with_history(3);
     let mut writer = repo.objects().begin_write().unwrap();
     let id = writer.add(muse_store::ObjectKind::Blob, b"being written").unwrap();
-    let report = muse_pack::gc(&repo, &fast()).unwrap();
+    let report = muse_pack::gc(&repo, &gc_options(Prune::default())).unwrap();
     assert_eq!(report.temp_files_removed, 0);
     assert_eq!(std::fs::read_dir(repo.objects().tmp_dir()).unwrap().count(), 1);
     writer.finish().unwrap().unwrap();

@@ -64,6 +64,9 @@ pub struct PackInfo {
     pub objects: usize,
     /// Its size in bytes.
     pub bytes: u64,
+    /// When it was written (packs are immutable) or last freshened (see
+    /// [`PackWriter::needs`]): the age `gc` judges its unreachable objects by.
+    pub modified: std::time::SystemTime,
 }
 
 /// The objects of one store (`.muse/objects`): a set of packs, re-scanned when an id is missing.
@@ -344,7 +347,25 @@ impl ObjectStore {
     /// The packs of the store, biggest first.
     pub fn packs(&self) -> Result<Vec<PackInfo>> {
         self.rescan()?;
-        Ok(self.snapshot_packs().iter().map(|p| PackInfo { path: p.pack_path.clone(), objects: p.len(), bytes: p.pack_len() }).collect())
+        Ok(self.snapshot_packs().iter().map(|p| PackInfo { path: p.pack_path.clone(), objects: p.len(), bytes: p.pack_len(), modified: p.modified() }).collect())
+    }
+
+    /// The objects of one pack (a path listed by [`ObjectStore::packs`]) with their kinds, in id
+    /// order.
+    pub fn pack_objects(&self, pack: &Path) -> Result<Vec<(ObjectId, ObjectKind)>> {
+        let packs = self.snapshot_packs();
+        let pack = packs.iter().find(|p| p.pack_path == pack).ok_or_else(|| StoreError::InvalidPath { path: pack.to_path_buf(), reason: "not a pack of this store".into() })?;
+        pack.iter().map(|(id, offset)| Ok((id, pack.header_at(offset)?.kind))).collect()
+    }
+
+    /// Sets the modification time of a pack (a path listed by [`ObjectStore::packs`]): `gc`
+    /// gives the pack into which it copies unreachable objects the time of the packs they
+    /// came from, so that copying them does not make them look new.
+    pub fn set_pack_modified(&self, pack: &Path, time: std::time::SystemTime) -> Result<()> {
+        if pack.parent() != Some(self.packs_dir.as_path()) || pack.extension().is_none_or(|e| e != "pack") {
+            return Err(StoreError::InvalidPath { path: pack.to_path_buf(), reason: "not a pack of this store".into() });
+        }
+        File::open(pack).and_then(|f| f.set_modified(time)).ctx("set the time of", pack)
     }
 
     /// Checks every pack's and index's checksum and the index order; returns the packs that
@@ -591,7 +612,9 @@ impl<'a> PackWriter<'a> {
 
     /// Whether the object `id` of kind `kind` needs writing: not already in this pack nor in
     /// the store. An id held under another kind is never taken as present: it is an error
-    /// ([`StoreError::WrongKind`]; the kind rule makes it impossible in a sound store).
+    /// ([`StoreError::WrongKind`]; the kind rule makes it impossible in a sound store). A pack
+    /// found to hold it is freshened (its modification time set to now, at most once every
+    /// 10 s), since the caller is about to reference the object.
     pub fn needs(&self, kind: ObjectKind, id: &ObjectId) -> Result<bool> {
         if let Some(held) = self.written.get(id) {
             return same_kind(id, kind, *held).map(|()| false);
@@ -602,7 +625,14 @@ impl<'a> PackWriter<'a> {
             return Ok(true);
         }
         match self.store.locate_loaded(id) {
-            Some((pack, offset)) => same_kind(id, kind, pack.header_at(offset)?.kind).map(|()| false),
+            Some((pack, offset)) => {
+                same_kind(id, kind, pack.header_at(offset)?.kind)?;
+                // The new objects will reference this one, perhaps unreachable until now: make
+                // its pack look new, so that `gc` does not prune it meanwhile (docs/formats.md
+                // §5, pruning).
+                pack.freshen();
+                Ok(false)
+            }
             None => Ok(true),
         }
     }

@@ -83,6 +83,8 @@ pub(crate) struct Pack {
     /// The whole index file, memory-mapped so that opening a store reads nothing up front; its
     /// sorted `id || offset` records start at [`INDEX_ENTRIES_AT`].
     index: memmap2::Mmap,
+    /// When this process last freshened the pack (seconds since the epoch; 0: never).
+    freshened: std::sync::atomic::AtomicU64,
 }
 
 impl Pack {
@@ -114,7 +116,26 @@ impl Pack {
         }
         let file = File::open(&pack_path).ctx("open", &pack_path)?;
         let pack_len = file.metadata().ctx("stat", &pack_path)?.len();
-        Ok(Pack { pack_path, index_path: index_path.to_path_buf(), file, pack_len, fanout, index: bytes })
+        Ok(Pack { pack_path, index_path: index_path.to_path_buf(), file, pack_len, fanout, index: bytes, freshened: Default::default() })
+    }
+
+    /// The pack file's modification time (now, if it cannot be read: the safe answer for `gc`,
+    /// which keeps unreachable objects of young packs).
+    pub fn modified(&self) -> std::time::SystemTime {
+        self.file.metadata().and_then(|m| m.modified()).unwrap_or_else(|_| std::time::SystemTime::now())
+    }
+
+    /// Sets the pack file's modification time to now (at most once every 10 s per process), to
+    /// tell `gc` that a writer is about to reference objects it holds. Best effort: a store on
+    /// a read-only medium is not pruned either.
+    pub fn freshen(&self) {
+        use std::sync::atomic::Ordering;
+        let now = std::time::SystemTime::now();
+        let secs = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if secs.saturating_sub(self.freshened.load(Ordering::Relaxed)) >= 10 {
+            self.freshened.store(secs, Ordering::Relaxed);
+            let _ = self.file.set_modified(now);
+        }
     }
 
     /// Checks the index checksum, the strict order of its ids and the pack's trailing checksum.
