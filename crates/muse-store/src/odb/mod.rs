@@ -746,7 +746,12 @@ impl<'a> PackWriter<'a> {
             sync_dir(&self.store.packs_dir).ctx("fsync", &self.store.packs_dir)?;
             fs::rename(&tmp_index, &index_path).ctx("rename", &index_path)?;
             sync_dir(&self.store.packs_dir).ctx("fsync", &self.store.packs_dir)?;
-            self.store.register(&index_path)?;
+            match self.store.register(&index_path) {
+                // Another process's consolidation merged the new pack already (publishing the
+                // merged pack before removing this one): find the objects there.
+                Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => self.store.rescan()?,
+                other => other?,
+            }
             Ok(pack_path)
         })();
         if result.is_err() {
