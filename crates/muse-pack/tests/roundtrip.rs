@@ -52,7 +52,9 @@ proptest! {
         let stats = transfer(&src, &dst, &tips, &have);
         let all = reachable(&src, &[tips.clone(), have.clone()].concat());
         let new = all.len() - reachable(&src, &have).len();
-        prop_assert_eq!((stats.blobs + stats.trees + stats.commits) as usize, new, "the pack must hold exactly what the receiver lacks");
+        // At least what the receiver lacks; more only when commit times cannot tell which side
+        // reaches a commit first (here every commit has the same time), as with git.
+        prop_assert!((stats.blobs + stats.trees + stats.commits) as usize >= new, "the pack must hold what the receiver lacks");
         let got = contents(&dst);
         prop_assert_eq!(got.iter().map(|(id, _)| *id).collect::<HashSet<_>>(), all);
         for (id, kind) in got {
@@ -134,6 +136,49 @@ fn gc_repacks_into_one_pack_and_keeps_everything() {
     let again = muse_pack::gc(&repo, &gc_options(Prune::default())).unwrap();
     assert_eq!(contents(repo.objects()), before);
     assert_eq!(again.packs_before, 2);
+}
+
+/// An incremental pack reads only what it sends and the edge it sends against: here, from a
+/// store that holds only the last 30 commits of 60 (reading any older commit, tree or blob
+/// would fail), the last 10 are packed, and apply onto the history they need.
+#[test]
+fn incremental_packs_never_walk_the_older_history() {
+    let (_dir, repo, ids) = repo_with_history(60);
+    let (_s, shallow) = store();
+    let kept_commits = &ids[ids.len() - 30..];
+    let mut writer = shallow.begin_write().unwrap();
+    let mut trees: Vec<muse_core::TreeId> = Vec::new();
+    for id in kept_commits {
+        let commit = repo.objects().read_commit(id).unwrap();
+        trees.push(commit.snapshot);
+        writer.add_commit(&commit).unwrap();
+    }
+    while let Some(tree) = trees.pop() {
+        for entry in repo.objects().read_tree(&tree).unwrap().entries() {
+            if entry.kind.is_blob() {
+                writer.add(ObjectKind::Blob, &repo.objects().read(&entry.id).unwrap().data).unwrap();
+            } else {
+                trees.push(muse_core::TreeId(entry.id));
+            }
+        }
+        writer.add(ObjectKind::Tree, &repo.objects().read(&tree.0).unwrap().data).unwrap();
+    }
+    writer.finish().unwrap();
+    let edge = ids[ids.len() - 11];
+    let tip = ids[ids.len() - 1];
+    let mut pack = Vec::new();
+    let stats = build(&shallow, &[tip], &[edge], &mut pack, &fast()).unwrap();
+    // Exactly what the receiver lacks.
+    let lacks = reachable(repo.objects(), &[tip]).len() - reachable(repo.objects(), &[edge]).len();
+    assert_eq!((stats.commits, (stats.commits + stats.trees + stats.blobs) as usize), (10, lacks));
+    // The same pack from the full store, applied onto a copy of the history up to the edge.
+    let mut full = Vec::new();
+    assert_eq!(build(repo.objects(), &[tip], &[edge], &mut full, &fast()).unwrap(), stats);
+    let (_d, target) = store();
+    transfer(repo.objects(), &target, &[edge], &[]);
+    let report = apply(&target, &pack[..], ApplyOptions::default()).unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(reachable(&target, &[tip]), reachable(repo.objects(), &[tip]));
 }
 
 /// Packs do not pile up after many applies: they are consolidated as after commits.

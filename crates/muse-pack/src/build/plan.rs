@@ -3,7 +3,8 @@
 //! in the order the format requires, each with a delta base candidate: the object at the same
 //! path in the commit's first parent.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use muse_core::{CommitId, ObjectId, Tree, TreeId};
 use muse_store::{ObjectKind, ObjectStore, StoreError};
@@ -49,7 +50,12 @@ pub fn plan(source: &Source<'_>, want: &[CommitId], have: &[CommitId], max_depth
             known_have.push(*id);
         }
     }
-    let have_commits = ancestors(store, &known_have)?;
+    // Only the snapshots of the commits the walk met on the `have` side (the edge) are marked
+    // received, not the whole history's (sharing subtrees, they cost little more than one);
+    // older trees the receiver has are recognised lazily, as the first parent's trees at the
+    // same paths (see `Planner::open`). The cost follows what is sent, not the history's
+    // length.
+    let have_commits = reachable_from_have(store, want, &known_have)?;
     for commit in &have_commits {
         planner.seen.insert(commit.0);
         planner.mark_received(store.read_commit(commit)?.snapshot)?;
@@ -65,6 +71,13 @@ pub fn plan(source: &Source<'_>, want: &[CommitId], have: &[CommitId], max_depth
             }),
             None => None,
         };
+        // A first parent the receiver has: so it has the parent's snapshot (a sent parent's
+        // snapshot is planned, hence in `seen`, already).
+        if let (Some(parent), Some(old)) = (first_parent, old) {
+            if have_commits.contains(&parent) {
+                planner.seen.insert(old.0);
+            }
+        }
         planner.visit_tree(snapshot, old)?;
     }
     planner.plan.blobs = chain_order(std::mem::take(&mut planner.plan.blobs));
@@ -99,16 +112,56 @@ fn chain_order(items: Vec<Item>) -> Vec<Item> {
     order
 }
 
-/// Every commit reachable from `roots` (inclusive).
-pub fn ancestors(store: &ObjectStore, roots: &[CommitId]) -> Result<HashSet<CommitId>> {
-    let mut seen: HashSet<CommitId> = HashSet::new();
-    let mut stack: Vec<CommitId> = roots.to_vec();
-    while let Some(id) = stack.pop() {
-        if seen.insert(id) {
-            stack.extend(store.read_commit(&id)?.parents);
+/// The commits the walk from `want` meets that are reachable from `have` (the edge): git's "uninteresting"
+/// marking. Commits are visited newest first (by `committed_at`), each painted with the sides
+/// that reach it; the walk stops as soon as every commit still queued is reachable from
+/// `have`, so it costs in proportion to the commits to send, not to the whole history. A
+/// commit painted from `have` is certainly reachable from it; clock skew can only stop the walk
+/// before some commit the receiver has is painted, which then is sent needlessly (the receiver
+/// skips what it has), never the reverse.
+fn reachable_from_have(store: &ObjectStore, want: &[CommitId], have: &[CommitId]) -> Result<HashSet<CommitId>> {
+    const WANT: u8 = 1;
+    const HAVE: u8 = 2;
+    let mut paint: HashMap<CommitId, u8> = HashMap::new();
+    // The paint each commit had when last expanded (a commit is expanded again if it gains HAVE).
+    let mut expanded: HashMap<CommitId, u8> = HashMap::new();
+    // Newest first; commits of equal time in the order they were queued, so that both sides
+    // advance in step even when every commit has the same time.
+    let mut queue: BinaryHeap<(i64, Reverse<u64>, CommitId)> = BinaryHeap::new();
+    let mut queued = 0u64;
+    let mut push = |paint: &mut HashMap<CommitId, u8>, queue: &mut BinaryHeap<(i64, Reverse<u64>, CommitId)>, id: CommitId, side: u8| -> Result<()> {
+        let current = paint.entry(id).or_insert(0);
+        if *current | side != *current {
+            *current |= side;
+            let commit = match store.read_commit(&id) {
+                Ok(commit) => commit,
+                Err(StoreError::ObjectNotFound(missing)) if missing == id.0 => return Err(PackError::UnknownCommit(id.0)),
+                Err(e) => return Err(e.into()),
+            };
+            let time = muse_core::rfc3339_to_unix(&commit.committed_at).map_or(i64::MIN, |(secs, _)| secs);
+            queued += 1;
+            queue.push((time, Reverse(queued), id));
+        }
+        Ok(())
+    };
+    for id in want {
+        push(&mut paint, &mut queue, *id, WANT)?;
+    }
+    for id in have {
+        push(&mut paint, &mut queue, *id, HAVE)?;
+    }
+    while queue.iter().any(|(_, _, id)| paint[id] == WANT) {
+        let Some((_, _, id)) = queue.pop() else { break };
+        let side = paint[&id];
+        if expanded.get(&id) == Some(&side) {
+            continue;
+        }
+        expanded.insert(id, side);
+        for parent in store.read_commit(&id)?.parents {
+            push(&mut paint, &mut queue, parent, side)?;
         }
     }
-    Ok(seen)
+    Ok(paint.into_iter().filter(|(_, side)| side & HAVE != 0).map(|(id, _)| id).collect())
 }
 
 /// The commits reachable from `want` but not in `have`, parents first; records each one's
@@ -220,7 +273,7 @@ impl Planner<'_> {
     }
 
     /// A frame for a tree to plan, or `None` when the receiver has it or it is planned already.
-    fn open(&self, id: TreeId, old: Option<TreeId>) -> Result<Option<Frame>> {
+    fn open(&mut self, id: TreeId, old: Option<TreeId>) -> Result<Option<Frame>> {
         if self.seen.contains(&id.0) {
             return Ok(None);
         }
@@ -229,6 +282,17 @@ impl Planner<'_> {
             Some(old) if old != id => Some(self.source.tree(&old)?),
             _ => None,
         };
+        // An `old` tree in `seen` is one the receiver has or one already planned: so are its
+        // entries (and their closures). Marking them here, path by path down from the first
+        // parent's snapshot, is how the history the receiver has is recognised without walking
+        // it. (A name's last tree may still be in progress, not in `seen`: not trusted.)
+        if let (Some(old), Some(old_tree)) = (old, &old_tree) {
+            if self.seen.contains(&old.0) {
+                for entry in old_tree.entries() {
+                    self.seen.insert(entry.id);
+                }
+            }
+        }
         Ok(Some(Frame { id, old, tree, old_tree, next: 0 }))
     }
 
