@@ -197,9 +197,14 @@ impl IdPrefix {
     /// The fewest hex digits accepted as a prefix.
     pub const MIN_LEN: usize = 7;
 
-    /// Parses a prefix; uppercase hex is accepted and folded to lowercase.
+    /// Parses a prefix; uppercase hex is accepted and folded to lowercase, except in a full
+    /// 64-digit id, which must be lowercase like every id written (one spelling per id).
     pub fn parse(text: &str) -> Result<Self, IdParseError> {
-        let hex_part = text.strip_prefix(PREFIX).unwrap_or(text).to_ascii_lowercase();
+        let typed = text.strip_prefix(PREFIX).unwrap_or(text);
+        if typed.len() == 64 && !is_lower_hex(typed) {
+            return Err(IdParseError::Malformed(text.to_string()));
+        }
+        let hex_part = typed.to_ascii_lowercase();
         if hex_part.len() > 64 || !is_lower_hex(&hex_part) || hex_part.is_empty() {
             return Err(IdParseError::Malformed(text.to_string()));
         }
@@ -259,6 +264,11 @@ mod tests {
         assert!(matches!(IdPrefix::parse("abcdef"), Err(IdParseError::TooShort(_))));
         let p = IdPrefix::parse("sha256:ABCDEF0").unwrap();
         assert_eq!(p.hex(), "abcdef0");
+        let full = ObjectId::sha256(b"z").to_hex();
+        assert!(IdPrefix::parse(&full).is_ok());
+        assert!(IdPrefix::parse(&full[..63].to_uppercase()).is_ok(), "a 63-digit prefix is case-insensitive");
+        assert!(IdPrefix::parse(&full.to_uppercase()).is_err(), "an uppercase full id is rejected");
+        assert!(IdPrefix::parse(&format!("sha256:{}", full.to_uppercase())).is_err());
         assert!(IdPrefix::parse("xyzxyzx").is_err());
         let id = ObjectId::sha256(b"y");
         assert!(IdPrefix::parse(&id.short(9)).unwrap().matches(&id));

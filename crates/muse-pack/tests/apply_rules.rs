@@ -394,3 +394,87 @@ fn receiver_budgets_reject_records_or_refuse_the_pack() {
     let (_fresh_dir, fresh) = store();
     assert!(apply(&fresh, &pack[..], ApplyOptions::default()).unwrap().rejected.is_empty());
 }
+
+/// docs/mpack.md §Encodings: a commit delta's base may be a signed commit, its full stored bytes
+/// (signature included) being the prefix, whether the base is earlier in the pack or already in
+/// the store (a thin delta). Both read back from the store.
+#[test]
+fn a_signed_commit_is_a_valid_delta_base_in_the_pack_and_in_the_store() {
+    let (_dir, store) = store();
+    let root = tree(vec![file("f", b"f\n")]);
+    let mut signed = commit(root.id(), vec![], "signed parent\n");
+    signed.signer_key_id = "ed25519:abc".into();
+    signed.signature = "sig-bytes".into();
+    let child = commit(root.id(), vec![signed.id()], "child of a signed commit\n");
+    let pack = Craft::new()
+        .blob(b"f\n")
+        .tree(&root)
+        .commit(&signed)
+        .delta_back(COMMIT, child.id().0, 1, &signed.encode(), &child.encode())
+        .finish();
+    let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(store.read_commit(&child.id()).unwrap(), child);
+    assert_eq!(store.read_commit(&signed.id()).unwrap().signature, "sig-bytes");
+    // A thin delta against the signed commit, now in the receiver's store.
+    let grandchild = commit(root.id(), vec![child.id()], "thin\n");
+    let thin = Craft::new().delta(COMMIT, grandchild.id().0, signed.id().0, &signed.encode(), &grandchild.encode()).finish();
+    let report = apply(&store, &thin[..], ApplyOptions::default()).unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(store.read_commit(&grandchild.id()).unwrap(), grandchild);
+    assert!(closure_problems(&store).is_empty());
+}
+
+/// docs/formats.md §3: a tree whose symlink names an empty, NUL-holding, non-UTF-8 or too long
+/// target is rejected like any invalid record, and so is every commit over it (PF-1); the blob is
+/// kept (it may be a file elsewhere), and an unrelated chain is written (PF-3). The check also
+/// applies to a blob already in the store.
+#[test]
+fn trees_with_invalid_symlink_targets_are_rejected_with_their_commits() {
+    let long = vec![b'a'; muse_core::MAX_SYMLINK_TARGET + 1];
+    for target in [&b""[..], b"a\0b", b"\xff\xfe", &long] {
+        let (_dir, store) = store();
+        let bad = tree(vec![entry("link", EntryKind::Symlink, muse_core::blob_id(target))]);
+        let bad_commit = commit(bad.id(), vec![], "bad link\n");
+        let good = tree(vec![entry("link", EntryKind::Symlink, muse_core::blob_id(b"../README"))]);
+        let good_commit = commit(good.id(), vec![], "good link\n");
+        let pack = Craft::new().blob(target).blob(b"../README").tree(&bad).tree(&good).commit(&bad_commit).commit(&good_commit).finish();
+        let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
+        let rejected = reasons(&report);
+        assert_eq!(rejected.len(), 2, "{target:?}: {rejected:?}");
+        assert_eq!(rejected[0].0, ObjectKind::Tree);
+        assert!(rejected[0].1.contains("not a valid symlink target"), "{rejected:?}");
+        assert_eq!(rejected[1].0, ObjectKind::Commit);
+        assert_eq!((report.blobs_written, report.snapshots_written, report.commits_written), (2, 1, 1));
+        assert!(store.contains_kind(&good_commit.id().0, ObjectKind::Commit).unwrap());
+        assert!(!store.contains(&bad.id().0).unwrap() && !store.contains(&bad_commit.id().0).unwrap());
+        // Same tree in a later pack, its blob now in the store.
+        let again = Craft::new().tree(&bad).finish();
+        let (_, kind, reason) = only_rejection(&store, &again);
+        assert_eq!(kind, ObjectKind::Tree);
+        assert!(reason.contains("not a valid symlink target"), "{reason}");
+        assert!(closure_problems(&store).is_empty());
+    }
+}
+
+/// The kind rule on the wire: bytes sent as a blob get a blob's id, even when they are a tree's
+/// encoding and the record declares that tree's id; the later real tree is accepted as a tree.
+#[test]
+fn a_blob_record_cannot_stand_in_for_a_tree() {
+    let (_dir, store) = store();
+    let real = tree(vec![file("a.txt", b"hello\n")]);
+    let disguised = Craft::new().object(BLOB, real.id().0, &real.encode()).finish();
+    let (_, kind, reason) = only_rejection(&store, &disguised);
+    assert_eq!(kind, ObjectKind::Blob);
+    assert!(reason.contains("hash to"), "{reason}");
+    // Declared honestly it is a blob with its own id, and the tree arrives as a tree after it.
+    let c = commit(real.id(), vec![], "real\n");
+    let pack = Craft::new().blob(&real.encode()).blob(b"hello\n").tree(&real).commit(&c).finish();
+    let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!((report.blobs_written, report.snapshots_written), (2, 1));
+    assert!(store.contains_kind(&muse_core::blob_id(&real.encode()), ObjectKind::Blob).unwrap());
+    assert!(store.contains_kind(&real.id().0, ObjectKind::Tree).unwrap());
+    assert_eq!(store.read_tree(&real.id()).unwrap(), real);
+    assert!(closure_problems(&store).is_empty());
+}

@@ -185,3 +185,30 @@ fn check_tree(repo: &Store, root: TreeId, checked: &mut HashSet<ObjectId>, commi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use muse_core::{Commit, TreeEntry};
+
+    use super::*;
+    use crate::refs::RefName;
+
+    /// A store that holds a symlink to an empty target (written below every check that would
+    /// refuse it) is reported, naming the link; a valid one is not.
+    #[test]
+    fn invalid_symlink_targets_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path(), "main").unwrap();
+        let mut writer = repo.objects().begin_write().unwrap();
+        let empty = writer.add(ObjectKind::Blob, b"").unwrap();
+        let fine = writer.add(ObjectKind::Blob, b"target").unwrap();
+        let link = |name: &str, id| TreeEntry { name: name.into(), kind: EntryKind::Symlink, id };
+        let root = writer.add_tree(&Tree::from_entries(vec![link("bad", empty), link("good", fine)]).unwrap()).unwrap();
+        let commit = writer.add_commit(&Commit { snapshot: root, committed_at: "2026-01-01T00:00:00Z".into(), ..Commit::default() }).unwrap();
+        writer.finish().unwrap();
+        repo.refs().compare_and_swap(&RefName::branch("main").unwrap(), None, Some(commit)).unwrap();
+        let report = fsck(&repo).unwrap();
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(report.problems[0].message.contains("symlink bad") && report.problems[0].message.contains("empty"), "{:?}", report.problems);
+    }
+}

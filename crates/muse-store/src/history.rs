@@ -110,6 +110,12 @@ fn resolve_base(repo: &Store, head: &Head, base: &str, whole: &str) -> Result<Co
             None => Err(unknown()),
         };
     }
+    let hex = base.strip_prefix("sha256:").unwrap_or(base);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // `ObjectId::parse` refused it, so it has uppercase digits (docs/formats.md §1).
+        let reason = "a full id is written in lowercase hex (only prefixes are case-insensitive), so that every id has one spelling".into();
+        return Err(StoreError::InvalidRevision { revision: whole.to_string(), reason });
+    }
     let prefix = IdPrefix::parse(base).map_err(|_| unknown())?;
     let all = repo.objects().resolve_prefix(&prefix)?;
     let matches: Vec<ObjectId> = all.iter().copied().filter(|id| matches!(repo.objects().kind(id), Ok(Some(ObjectKind::Commit)))).collect();

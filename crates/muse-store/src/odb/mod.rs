@@ -829,6 +829,67 @@ mod tests {
         assert!(!fresh.verify_packs().unwrap().is_empty());
     }
 
+    fn delta_payload(base: &[u8], target: &[u8]) -> Vec<u8> {
+        let mut cctx = zstd::zstd_safe::CCtx::create();
+        cctx.ref_prefix(base).unwrap();
+        let mut payload = Vec::with_capacity(zstd::zstd_safe::compress_bound(target.len()));
+        cctx.compress2(&mut payload, target).unwrap();
+        payload
+    }
+
+    /// docs/formats.md §6: a commit entry may be a delta whose base is a signed commit (the
+    /// prefix is its full stored bytes); a delta whose base has an incompatible kind is corrupt.
+    #[test]
+    fn a_signed_commit_is_a_readable_delta_base_and_kinds_of_bases_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let mut writer = store.begin_write().unwrap();
+        let root = writer.add_tree(&Tree::default()).unwrap();
+        let signed = Commit { snapshot: root, committed_at: "2026-01-01T00:00:00Z".into(), signer_key_id: "k".into(), signature: "sig".into(), ..Commit::default() };
+        let signed_id = writer.add_commit(&signed).unwrap();
+        let child = Commit { parents: vec![signed_id], message: "child".into(), ..signed.clone() };
+        let child_bytes = child.encode();
+        let payload = delta_payload(&signed.encode(), &child_bytes);
+        writer.add_raw(ObjectKind::Commit, child.id().0, Encoding::ZstdDelta(signed_id.0), child_bytes.len() as u64, &payload).unwrap();
+        let blob = b"a blob delta against a commit".to_vec();
+        let blob_id = muse_core::blob_id(&blob);
+        let payload = delta_payload(&signed.encode(), &blob);
+        writer.add_raw(ObjectKind::Blob, blob_id, Encoding::ZstdDelta(signed_id.0), blob.len() as u64, &payload).unwrap();
+        writer.finish().unwrap();
+        assert_eq!(store.read_commit(&child.id()).unwrap(), child);
+        assert_eq!(store.read(&child.id().0).unwrap().data, child_bytes);
+        assert!(matches!(store.read(&blob_id), Err(StoreError::CorruptObject { reason, .. }) if reason.contains("delta base is a commit")));
+    }
+
+    /// The kind rule in the store: an id held under one kind is never present for another.
+    #[test]
+    fn an_id_held_under_another_kind_is_not_taken_as_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::open(dir.path()).unwrap();
+        let encoding = Tree::default().encode();
+        let mut writer = store.begin_write().unwrap();
+        let blob = writer.add(ObjectKind::Blob, &encoding).unwrap();
+        let tree = writer.add(ObjectKind::Tree, &encoding).unwrap();
+        assert_ne!(blob, tree, "a blob holding a tree's encoding has its own id");
+        assert!(writer.add(ObjectKind::Tree, b"not a tree").is_err(), "bytes that are not a tree are refused");
+        // A damaged (or forged) entry: the empty tree's id filed as a blob.
+        let forged = Tree::empty_id().0;
+        let mut damaged = store.begin_write().unwrap();
+        damaged.skip_existing = false;
+        damaged.add_raw(ObjectKind::Blob, forged, Encoding::Zstd, encoding.len() as u64, &compress(&encoding)).unwrap();
+        assert!(matches!(damaged.needs(ObjectKind::Tree, &forged), Err(StoreError::WrongKind { .. })));
+        assert!(damaged.add_raw(ObjectKind::Tree, forged, Encoding::Zstd, 0, b"").is_err());
+        drop(damaged);
+        writer.finish().unwrap();
+        assert!(store.contains_kind(&blob, ObjectKind::Blob).unwrap());
+        assert!(matches!(store.contains_kind(&blob, ObjectKind::Tree), Err(StoreError::WrongKind { .. })));
+        let other = store.begin_write().unwrap();
+        assert!(matches!(other.needs(ObjectKind::Tree, &blob), Err(StoreError::WrongKind { .. })));
+        assert!(!other.needs(ObjectKind::Tree, &tree).unwrap());
+        assert_eq!(store.read(&blob).unwrap().data, encoding);
+        assert_eq!(store.read_tree(&TreeId(tree)).unwrap(), Tree::default());
+    }
+
     #[test]
     fn deltas_and_spills_and_consolidation_round_trip() {
         let dir = tempfile::tempdir().unwrap();
