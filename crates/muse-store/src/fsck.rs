@@ -192,6 +192,7 @@ mod tests {
 
     use super::*;
     use crate::refs::RefName;
+    use crate::Repository;
 
     /// A store that holds a symlink to an empty target (written below every check that would
     /// refuse it) is reported, naming the link; a valid one is not.
