@@ -216,7 +216,7 @@ fn bundle_apply_rejects_trees_with_invalid_symlink_targets() {
 fn a_muse_store_1_is_refused_with_a_clear_message() {
     let repo = TestRepo::new();
     std::fs::write(repo.path(".muse/format"), "muse-store 1\n").unwrap();
-    let run = repo.json(["status"]).fails_with(exit::INVALID, "invalid_input");
+    let run = repo.json(["status"]).fails_with(exit::INVALID, "unsupported");
     let message = run.error_json()["message"].as_str().unwrap().to_string();
     assert!(message.contains("muse-store 1") && message.contains("clean break") && message.contains("re-create"), "{message}");
 }

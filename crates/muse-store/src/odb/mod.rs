@@ -842,7 +842,7 @@ mod tests {
     #[test]
     fn a_signed_commit_is_a_readable_delta_base_and_kinds_of_bases_are_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let mut writer = store.begin_write().unwrap();
         let root = writer.add_tree(&Tree::default()).unwrap();
         let signed = Commit { snapshot: root, committed_at: "2026-01-01T00:00:00Z".into(), signer_key_id: "k".into(), signature: "sig".into(), ..Commit::default() };
@@ -865,7 +865,7 @@ mod tests {
     #[test]
     fn an_id_held_under_another_kind_is_not_taken_as_present() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::open(dir.path()).unwrap();
+        let store = ObjectStore::create(dir.path()).unwrap();
         let encoding = Tree::default().encode();
         let mut writer = store.begin_write().unwrap();
         let blob = writer.add(ObjectKind::Blob, &encoding).unwrap();
