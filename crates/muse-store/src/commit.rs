@@ -25,6 +25,9 @@ pub struct CommitOutcome {
     pub branch: Option<RefName>,
     /// What HEAD resolved to before: the parent, or for an amend the commit replaced.
     pub previous: Option<CommitId>,
+    /// Why the stat cache could not be saved afterwards, if it could not (the commit stands;
+    /// the next scan re-reads files).
+    pub cache_error: Option<String>,
 }
 
 /// Commits the working copy on top of HEAD. `template` supplies every field but `parents` and
@@ -59,9 +62,15 @@ fn record(repo: &Repository, template: Commit, allow_empty: bool, amend: bool, p
     };
     let sink = Mutex::new(repo.objects().begin_write()?);
     let mut scanned = scan_reporting(repo, base, Some(&sink), progress)?;
+    if !scanned.skipped.is_empty() {
+        // Their content is unknown: committing without them would record them as deleted or
+        // leave them out silently.
+        return Err(StoreError::Unreadable(scanned.skipped));
+    }
     store_changed_content(repo, &mut scanned, &sink)?;
     if scanned.is_clean() && !allow_empty {
-        scanned.save_cache(repo)?;
+        // Only a cache: failing to save it must not change the answer.
+        let _ = scanned.save_cache(repo);
         return Err(StoreError::NothingToCommit);
     }
     let mut writer = sink.into_inner().map_err(|_| StoreError::Workspace("pack writer poisoned".into()))?;
@@ -81,9 +90,10 @@ fn record(repo: &Repository, template: Commit, allow_empty: bool, amend: bool, p
         }
     };
     let changes = scanned.changes.clone();
-    save_committed_cache(repo, scanned, snapshot)?;
+    // The commit has landed: a cache that cannot be saved is reported, not an error.
+    let cache_error = save_committed_cache(repo, scanned, snapshot).err().map(|e| e.to_string());
     // Consolidation only keeps lookups fast; the commit has landed whatever it does, so a
     // failure here must not turn a successful commit into an error.
     let _ = repo.objects().consolidate_if_needed();
-    Ok(CommitOutcome { id, commit, changes, branch, previous })
+    Ok(CommitOutcome { id, commit, changes, branch, previous, cache_error })
 }

@@ -146,6 +146,10 @@ pub enum StoreError {
         /// Why it cannot be stored.
         reason: String,
     },
+    /// Paths of the working copy that could not be read, or whose names are not UTF-8: a
+    /// commit (or a checkout over them) would not know what they hold, so it refuses.
+    #[error("{} path(s) of the working copy cannot be taken in: {}", .0.len(), .0.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect::<Vec<_>>().join("; "))]
+    Unreadable(Vec<crate::worktree::walk::Skipped>),
     /// A file changed while it was being read into the store.
     #[error("{} changed while it was being committed; try again", .0.display())]
     FileChanged(PathBuf),
@@ -237,6 +241,9 @@ impl StoreError {
             | StoreError::WrongKind { .. }
             | StoreError::TreeTooDeep { .. } => ErrorKind::Corrupt,
             StoreError::Io { .. } | StoreError::FileChanged(_) => ErrorKind::Io,
+            // A name that is not UTF-8 is invalid input; otherwise the system failed a read.
+            StoreError::Unreadable(skipped) if skipped.iter().any(|s| s.reason == crate::worktree::walk::SkipReason::NotUtf8) => ErrorKind::InvalidInput,
+            StoreError::Unreadable(_) => ErrorKind::Io,
             StoreError::NothingToCommit => ErrorKind::NothingToCommit,
             StoreError::UnsupportedFormat { .. } => ErrorKind::Unsupported,
             StoreError::InvalidRefName { .. }

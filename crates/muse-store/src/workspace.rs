@@ -101,6 +101,10 @@ pub fn removal_obstacle(workspace: &Repository) -> Result<Option<String>> {
     }
     let base = head_snapshot(workspace, &workspace.head()?)?;
     let scanned = scan(workspace, base, None)?;
+    if !scanned.skipped.is_empty() {
+        let names: Vec<String> = scanned.skipped.iter().map(|s| s.path.display().to_string()).collect();
+        return Ok(Some(format!("it holds paths that could not be read ({})", names.join(", "))));
+    }
     if !scanned.is_clean() {
         return Ok(Some(format!("it has {} uncommitted change(s)", scanned.changes.len())));
     }

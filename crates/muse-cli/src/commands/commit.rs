@@ -125,6 +125,9 @@ fn amend(repo: &Repository, ctx: &Ctx, args: Args, old: Commit) -> CliResult {
 
 /// Records the operation and prints the outcome.
 fn finish(repo: &Repository, ctx: &Ctx, command: &str, outcome: &CommitOutcome) -> CliResult {
+    if let Some(why) = &outcome.cache_error {
+        super::common::warn_cache_not_saved(why);
+    }
     match &outcome.branch {
         Some(branch) => record(repo, command, vec![ref_change(branch, outcome.previous, Some(outcome.id))], vec![]),
         None => record(repo, command, vec![], head_moved(repo, outcome.previous.map_or(Head::Detached(outcome.id), Head::Detached), Head::Detached(outcome.id), false)),

@@ -117,3 +117,23 @@ pub fn change_word(old: Option<(EntryKind, ObjectId)>, new: Option<(EntryKind, O
         _ => "modified",
     }
 }
+
+/// Saves the stat cache `scan` refreshed. A cache that cannot be written (full disk, read-only
+/// store) never fails a command: it is one warning on stderr, and the next scan re-reads files.
+pub fn save_cache_or_warn(repo: &Repository, scan: &muse_store::worktree::Scan) {
+    if let Err(e) = scan.save_cache(repo) {
+        warn_cache_not_saved(&e.to_string());
+    }
+}
+
+/// The warning of [`save_cache_or_warn`].
+pub fn warn_cache_not_saved(why: &str) {
+    eprintln!("warning: could not save the stat cache ({why}): the next status will re-read files");
+}
+
+/// Warns on stderr about each path a scan skipped: `warning: skipped PATH: reason`.
+pub fn warn_skipped(skipped: &[muse_store::worktree::walk::Skipped]) {
+    for s in skipped {
+        eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+    }
+}

@@ -9,7 +9,7 @@ use muse_store::snapshot::{diff_snapshots, Change};
 use muse_store::worktree::scan;
 use muse_store::Repository;
 
-use super::common::{change_word, repo_path};
+use super::common::{change_word, repo_path, save_cache_or_warn, warn_skipped};
 use crate::error::{CliError, CliResult, EXIT_IO};
 use crate::output::{stdout_error, Ctx};
 
@@ -126,7 +126,8 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 None => repo.head_commit()?.map(|id| repo.objects().read_commit(&id).map(|c| c.snapshot)).transpose()?.unwrap_or_else(Tree::empty_id),
             };
             let scanned = scan(&repo, base, None)?;
-            scanned.save_cache(&repo)?;
+            save_cache_or_warn(&repo, &scanned);
+            warn_skipped(&scanned.skipped);
             let changes = scanned.changes.into_iter().map(|c| Change { path: c.path, old: c.base, new: c.work }).collect();
             (changes, Side::WorkingCopy)
         }

@@ -6,7 +6,7 @@ use muse_core::Tree;
 use muse_store::worktree::scan_reporting;
 use muse_store::Head;
 
-use super::common::change_word;
+use super::common::{change_word, save_cache_or_warn, warn_skipped};
 use crate::error::CliResult;
 use crate::output::{stdout_error, Ctx};
 
@@ -29,6 +29,13 @@ struct StatusJson {
     workspace: Option<String>,
     clean: bool,
     changes: Vec<ChangeJson>,
+    skipped: Vec<SkippedJson>,
+}
+
+#[derive(serde::Serialize)]
+struct SkippedJson {
+    path: String,
+    reason: String,
 }
 
 #[derive(serde::Serialize)]
@@ -48,9 +55,9 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         None => Tree::empty_id(),
     };
     let bar = ctx.progress(None, "scanning");
-    let result = scan_reporting(&repo, base, None, &crate::output::hashing_progress(&bar))?;
+    let mut result = scan_reporting(&repo, base, None, &crate::output::hashing_progress(&bar))?;
     bar.finish_and_clear();
-    result.save_cache(&repo)?;
+    save_cache_or_warn(&repo, &result);
     let branch = match &head {
         Head::Branch(name) => Some(name.short().to_string()),
         Head::Detached(_) => None,
@@ -60,12 +67,15 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         .iter()
         .map(|c| ChangeJson { path: c.path.clone(), status: change_word(c.base, c.work), kind: c.work.or(c.base).map(|(k, _)| k) })
         .collect();
+    let skipped = std::mem::take(&mut result.skipped);
     // The scan holds one entry per file; the process ends right after printing, and freeing
     // 100,000 paths one by one would cost a good share of a clean status.
     std::mem::forget(result);
     if ctx.json {
-        return ctx.print_json(&StatusJson { branch, head: head_commit, workspace: repo.workspace().map(str::to_string), clean: changes.is_empty(), changes });
+        let skipped: Vec<SkippedJson> = skipped.iter().map(|s| SkippedJson { path: s.path.to_string_lossy().into_owned(), reason: s.reason.to_string() }).collect();
+        return ctx.print_json(&StatusJson { branch, head: head_commit, workspace: repo.workspace().map(str::to_string), clean: changes.is_empty() && skipped.is_empty(), changes, skipped });
     }
+    warn_skipped(&skipped);
     // Buffered, and a closed pipe (`muse status | head`) ends the command quietly.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.short || args.nul {
@@ -91,7 +101,9 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         (None, None) => Ok(()),
     }
     .map_err(stdout_error)?;
-    if changes.is_empty() {
+    if changes.is_empty() && !skipped.is_empty() {
+        writeln!(out, "no changes in the files that could be read ({} path(s) skipped)", skipped.len()).map_err(stdout_error)?;
+    } else if changes.is_empty() {
         writeln!(out, "nothing to commit, working copy clean").map_err(stdout_error)?;
     } else {
         writeln!(out, "Changes to be committed (everything not in .museignore):").map_err(stdout_error)?;

@@ -34,6 +34,10 @@ pub struct CheckoutStats {
 /// HEAD is not changed here: the caller moves it after this returns.
 pub fn checkout(repo: &Repository, from: TreeId, to: TreeId, force: bool) -> Result<CheckoutStats> {
     let current = scan(repo, from, None)?;
+    if !current.skipped.is_empty() {
+        // What they hold is unknown, so whether they are safe to overwrite is too.
+        return Err(StoreError::Unreadable(current.skipped));
+    }
     let dirty: HashMap<&str, Option<PathState>> = current.changes.iter().map(|c| (c.path.as_str(), c.work)).collect();
     let diff = diff_snapshots(repo.objects(), Some(from), Some(to))?;
     if !force {

@@ -7,7 +7,7 @@ pub mod walk;
 
 use std::fs::{self, File};
 use std::io::Read;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,7 +20,7 @@ use crate::odb::{self, Encoding, ObjectKind, PackWriter, STREAM_THRESHOLD};
 use crate::repo::Repository;
 use crate::snapshot::{flatten, PathState};
 use statcache::{CacheEntry, StatCache, WorkInfo};
-use walk::{kind_of, walk, FileStat};
+use walk::{kind_of, walk, FileStat, SkipReason, Skipped};
 
 /// Files modified less than this long before a scan started are re-hashed by the next scan:
 /// the kernel's file clock is coarse, so a later write may leave every stat field unchanged.
@@ -43,6 +43,10 @@ pub struct Scan {
     pub base_snapshot: TreeId,
     /// Every differing path, sorted by path bytes.
     pub changes: Vec<WorkChange>,
+    /// Paths whose state could not be learned (unreadable, or named in something else than
+    /// UTF-8), sorted by path bytes. They appear in no change, and what the cache knew of them
+    /// is kept.
+    pub skipped: Vec<Skipped>,
     cache: StatCache,
     cache_changed: bool,
 }
@@ -98,7 +102,8 @@ pub type HashProgress<'p> = &'p (dyn Fn(u64, u64) + Sync);
 pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackWriter<'_>>>, progress: HashProgress<'_>) -> Result<Scan> {
     let scan_started_ns = now_ns();
     // Loading the cache overlaps with the walk (which keeps the other threads busy).
-    let (mut old, walked) = rayon::join(|| StatCache::load(&cache_path(repo)), || walk(repo.work_dir()));
+    let mut skipped = Vec::new();
+    let (mut old, walked) = rayon::join(|| StatCache::load(&cache_path(repo)), || walk(repo.work_dir(), &mut skipped));
     let walked = walked?;
     let mut cache_changed = false;
     if old.base_snapshot != Some(base) {
@@ -143,7 +148,7 @@ pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackW
             .filter(|e| e.work.map(|w| (w.kind, w.id)) != e.base)
             .map(|e| WorkChange { path: e.path.clone(), base: e.base, work: e.work.map(|w| (w.kind, w.id)) })
             .collect();
-        return Ok(Scan { base_snapshot: base, changes, cache: old, cache_changed: false });
+        return Ok(Scan { base_snapshot: base, changes, skipped, cache: old, cache_changed: false });
     }
 
     // Hash the rest, in parallel.
@@ -151,10 +156,16 @@ pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackW
     let total = to_hash.len() as u64;
     let done = std::sync::atomic::AtomicU64::new(0);
     progress(0, total);
-    let hashed: Vec<Option<(ObjectId, FileStat)>> = to_hash
+    // A file that cannot be read is skipped (`Err` with the reason), not a failure of the scan.
+    let hashed: Vec<std::result::Result<Option<(ObjectId, FileStat)>, String>> = to_hash
         .par_iter()
         .map(|&i| {
-            let result = hash_path(&repo.work_dir().join(&walked[i].path), walked[i].kind, sink);
+            let abs = repo.work_dir().join(&walked[i].path);
+            let result = match hash_path(&abs, walked[i].kind, sink) {
+                Ok(found) => Ok(Ok(found)),
+                Err(StoreError::Io { op, path, source }) if path == abs => Ok(Err(format!("cannot {op} it: {source}"))),
+                Err(e) => Err(e),
+            };
             progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
             result
         })
@@ -166,7 +177,13 @@ pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackW
     let mut changes = Vec::new();
     let mut entries = Vec::with_capacity(walked.len().max(old.entries.len()));
     let mut old_entries = old.entries.into_iter();
+    let walk_skipped = std::mem::take(&mut skipped);
     let gone = |entry: CacheEntry, entries: &mut Vec<CacheEntry>, changes: &mut Vec<WorkChange>, cache_changed: &mut bool| {
+        // Inside a directory the walk could not open: its state is unknown, not deleted.
+        if !walk_skipped.is_empty() && walk_skipped.iter().any(|s| s.covers(&entry.path)) {
+            entries.push(entry);
+            return;
+        }
         *cache_changed |= entry.work.is_some();
         if let Some(b) = entry.base {
             changes.push(WorkChange { path: entry.path.clone(), base: Some(b), work: None });
@@ -190,8 +207,15 @@ pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackW
         let work = match known[i] {
             Some(id) => Some(WorkInfo { kind: file.kind, id, stat: file.stat }),
             None => {
-                let (_, result) = hashed.next().expect("one hash result per unknown file");
-                result.map(|(id, stat)| WorkInfo { kind: file.kind, id, stat })
+                match hashed.next().expect("one hash result per unknown file").1 {
+                    Ok(found) => found.map(|(id, stat)| WorkInfo { kind: file.kind, id, stat }),
+                    Err(reason) => {
+                        // State unknown: neither deleted nor modified; the cache keeps what it knew.
+                        skipped.push(Skipped { path: file.path.into(), reason: SkipReason::Unreadable(reason) });
+                        entries.extend(previous);
+                        continue;
+                    }
+                }
             }
         };
         let (path, base_state, old_work) = match previous {
@@ -212,7 +236,9 @@ pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackW
     }
     let scan_started_ns = if cache_changed { scan_started_ns } else { old.scan_started_ns };
     let cache = StatCache { base_snapshot: Some(base), scan_started_ns, entries };
-    Ok(Scan { base_snapshot: base, changes, cache, cache_changed })
+    skipped.extend(walk_skipped);
+    skipped.sort_unstable_by(|a, b| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()));
+    Ok(Scan { base_snapshot: base, changes, skipped, cache, cache_changed })
 }
 
 /// Replaces the base side of cache entries with the files of another snapshot, keeping what the
@@ -246,6 +272,10 @@ pub(crate) fn hash_path(path: &Path, kind: EntryKind, sink: Option<&Mutex<PackWr
         muse_core::check_symlink_target(&bytes).map_err(|reason| StoreError::InvalidPath { path: path.to_path_buf(), reason: format!("cannot store this symlink: {reason}") })?;
         let id = store_bytes(&bytes, sink)?;
         return Ok(Some((id, FileStat::of(&meta))));
+    }
+    #[cfg(test)]
+    if walk::test_unreadable(path) {
+        return Err(StoreError::Io { op: "read", path: path.to_path_buf(), source: std::io::ErrorKind::PermissionDenied.into() });
     }
     for _attempt in 0..3 {
         let mut file = match File::open(path) {
@@ -344,4 +374,59 @@ pub(crate) fn store_changed_content(repo: &Repository, scan: &mut Scan, sink: &M
 pub(crate) fn save_committed_cache(repo: &Repository, scan: Scan, snapshot: TreeId) -> Result<()> {
     let path = cache_path(repo);
     scan.committed_cache(snapshot).save(&path).ctx("write", &path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walk::{TEST_UNREADABLE, TEST_UNREADABLE_ON};
+    use super::*;
+    use crate::commit::commit_worktree;
+    use muse_core::Commit;
+
+    fn skipped_paths(scan: &Scan) -> Vec<(String, bool)> {
+        scan.skipped.iter().map(|s| (s.path.display().to_string(), matches!(s.reason, SkipReason::Unreadable(_)))).collect()
+    }
+
+    /// An unreadable tracked file, and a directory of tracked files that cannot be opened, are
+    /// skipped: neither deleted nor modified, the cache keeps what it knew, the other files are
+    /// reported, and a commit refuses naming both. (Root reads mode-000 files, so the failure is
+    /// injected through the test hook.)
+    #[test]
+    fn unreadable_files_and_directories_are_skipped_not_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path(), "main").unwrap();
+        let work = repo.work_dir().to_path_buf();
+        for (path, content) in [("a.txt", "a\n"), (&format!("f/{TEST_UNREADABLE}") as &str, "x\n"), (&format!("{TEST_UNREADABLE}/inner") as &str, "y\n")] {
+            fs::create_dir_all(work.join(path).parent().unwrap()).unwrap();
+            fs::write(work.join(path), content).unwrap();
+        }
+        let template = || Commit { message: "base".into(), author: "A <a@example.com>".into(), committed_at: "2026-11-29T00:00:00Z".into(), ..Commit::default() };
+        let outcome = commit_worktree(&repo, template(), false, &|_, _| {}).unwrap();
+        let base = outcome.commit.snapshot;
+
+        // Every file must be read again (no cache), and two of them cannot be.
+        fs::remove_file(cache_path(&repo)).unwrap();
+        TEST_UNREADABLE_ON.store(true, std::sync::atomic::Ordering::Relaxed);
+        fs::write(work.join("a.txt"), "changed\n").unwrap();
+        let scanned = scan(&repo, base, None).unwrap();
+        let want = vec![(format!("f/{TEST_UNREADABLE}"), true), (TEST_UNREADABLE.to_string(), true)];
+        assert_eq!(skipped_paths(&scanned), want);
+        assert_eq!(scanned.changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), ["a.txt"], "skipped paths are neither deleted nor modified");
+        scanned.save_cache(&repo).unwrap();
+        // The saved cache still knows the skipped files as tracked: a scan with the warm cache agrees.
+        let again = scan(&repo, base, None).unwrap();
+        assert_eq!(skipped_paths(&again), want);
+        assert_eq!(again.changes.len(), 1);
+
+        let refused = commit_worktree(&repo, template(), false, &|_, _| {}).err().expect("commit refuses unreadable paths");
+        assert_eq!(refused.kind(), crate::error::ErrorKind::Io);
+        let message = refused.to_string();
+        assert!(message.contains(&format!("f/{TEST_UNREADABLE}")) && message.contains(&format!("{TEST_UNREADABLE}: ")), "{message}");
+
+        // Readable again: the files are there, unchanged, and only the real edit is a change.
+        TEST_UNREADABLE_ON.store(false, std::sync::atomic::Ordering::Relaxed);
+        let readable = scan(&repo, base, None).unwrap();
+        assert!(readable.skipped.is_empty());
+        assert_eq!(readable.changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), ["a.txt"]);
+    }
 }

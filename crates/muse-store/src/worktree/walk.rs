@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
@@ -67,6 +67,61 @@ pub struct WalkedFile {
     pub stat: FileStat,
 }
 
+/// A path of the working copy whose state could not be learned (status reports it and goes
+/// on; commit refuses it). `.museignore` excludes such paths like any other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its path relative to the working-copy root, `/`-separated; a directory is skipped with
+    /// everything under it.
+    pub path: PathBuf,
+    /// Why it was skipped.
+    pub reason: SkipReason,
+}
+
+/// Why a path was skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Its name is not valid UTF-8 (snapshots hold UTF-8 paths only).
+    NotUtf8,
+    /// It could not be opened, read or `lstat`ed: the operating system's message.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::NotUtf8 => f.write_str("the name is not valid UTF-8; muse stores UTF-8 paths only (rename it or add it to .museignore)"),
+            SkipReason::Unreadable(why) => write!(f, "{why} (fix its permissions or add it to .museignore)"),
+        }
+    }
+}
+
+impl Skipped {
+    /// Whether `path` (a `/`-separated path of the working copy) is this path or lies under it.
+    pub fn covers(&self, path: &str) -> bool {
+        let own = self.path.as_os_str().as_bytes();
+        path.as_bytes().strip_prefix(own).is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+    }
+}
+
+/// Unit tests make files and directories of this name fail to open while
+/// [`TEST_UNREADABLE_ON`] is set: running as root, nothing else makes an open fail.
+#[cfg(test)]
+pub(crate) const TEST_UNREADABLE: &str = "muse-test-unreadable";
+/// See [`TEST_UNREADABLE`].
+#[cfg(test)]
+pub(crate) static TEST_UNREADABLE_ON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a test made `path` unreadable (see [`TEST_UNREADABLE`]).
+#[cfg(test)]
+pub(crate) fn test_unreadable(path: &Path) -> bool {
+    TEST_UNREADABLE_ON.load(std::sync::atomic::Ordering::Relaxed) && path.file_name().is_some_and(|n| n == TEST_UNREADABLE)
+}
+
+fn skip(skipped: &Mutex<Vec<Skipped>>, path: PathBuf, reason: SkipReason) {
+    skipped.lock().unwrap_or_else(|e| e.into_inner()).push(Skipped { path, reason });
+}
+
 /// A chain of ignore matchers, innermost directory first.
 struct Ignores {
     matcher: Gitignore,
@@ -88,7 +143,9 @@ impl Ignores {
 }
 
 /// Every file under `root` that is not ignored, sorted by path bytes. Skips `.muse`, and
-/// directories holding their own `.muse` (nested repositories and workspaces).
+/// directories holding their own `.muse` (nested repositories and workspaces). Names that are
+/// not UTF-8, subdirectories that cannot be opened and files that cannot be `lstat`ed are
+/// appended to `skipped` (sorted by path bytes) instead of failing the walk.
 ///
 /// Directories are read with `getdents` through their own descriptors and files are `lstat`ed
 /// relative to them (`fstatat`), so no path is resolved twice; subdirectories are walked in
@@ -97,13 +154,18 @@ impl Ignores {
 /// The walk recurses once per directory level, at most [`muse_core::MAX_TREE_DEPTH`] levels
 /// (deeper directories are refused), on a pool of threads whose stacks are large enough for
 /// that depth ([`WALK_STACK_BYTES`]; untouched stack pages cost no memory).
-pub fn walk(root: &Path) -> Result<Vec<WalkedFile>> {
+pub fn walk(root: &Path, skipped: &mut Vec<Skipped>) -> Result<Vec<WalkedFile>> {
     let fd = open_dir(rustix::fs::CWD, root, root)?;
-    let run = move || Ok(walk_dir(fd, root, "", &None)?.unwrap_or_default());
-    match walk_pool() {
+    let skips = Mutex::new(Vec::new());
+    let run = || Ok(walk_dir(fd, root, "", &None, &skips)?.unwrap_or_default());
+    let files = match walk_pool() {
         Some(pool) => pool.install(run),
         None => run(),
-    }
+    };
+    let mut skips = skips.into_inner().unwrap_or_else(|e| e.into_inner());
+    skips.sort_unstable_by(|a, b| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()));
+    skipped.append(&mut skips);
+    files
 }
 
 /// Stack size of the walk's threads: a level of the walk (its frame and rayon's) takes a few
@@ -119,6 +181,10 @@ fn walk_pool() -> Option<&'static rayon::ThreadPool> {
 
 fn open_dir(parent: impl rustix::fd::AsFd, name: impl rustix::path::Arg, abs: &Path) -> Result<rustix::fd::OwnedFd> {
     use rustix::fs::{Mode, OFlags};
+    #[cfg(test)]
+    if test_unreadable(abs) {
+        return Err(StoreError::Io { op: "open", path: abs.to_path_buf(), source: std::io::ErrorKind::PermissionDenied.into() });
+    }
     rustix::fs::openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
         .map_err(|e| StoreError::Io { op: "open", path: abs.to_path_buf(), source: e.into() })
 }
@@ -176,7 +242,7 @@ enum Item {
 }
 
 /// Walks one directory; `None` when it is a nested repository or workspace (it holds `.muse`).
-fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>) -> Result<Option<Vec<WalkedFile>>> {
+fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc<Ignores>>, skips: &Mutex<Vec<Skipped>>) -> Result<Option<Vec<WalkedFile>>> {
     use rustix::fs::{AtFlags, FileType};
     let io_err = |op: &'static str, path: PathBuf| move |e: rustix::io::Errno| StoreError::Io { op, path, source: e.into() };
     // Names live in one buffer (see `Listed`); entries are read straight from getdents
@@ -245,10 +311,8 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
         }
         let name = names_text.and_then(|t| t.get(item.start..item.start + item.len)).map_or_else(|| std::str::from_utf8(raw_name), Ok);
         let Ok(name) = name else {
-            return Err(StoreError::InvalidPath {
-                path: abs.join(std::ffi::OsStr::from_bytes(raw_name)),
-                reason: "the name is not valid UTF-8; muse stores UTF-8 paths only (rename it or add it to .museignore)".into(),
-            });
+            skip(skips, Path::new(rel).join(std::ffi::OsStr::from_bytes(raw_name)), SkipReason::NotUtf8);
+            continue;
         };
         if item.is_dir() {
             let dir_rel = join_rel(rel, name);
@@ -270,7 +334,10 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
             Ok(stat) => stat,
             // Deleted between readdir and lstat: it is simply not there any more.
             Err(rustix::io::Errno::NOENT) => continue,
-            Err(e) => return Err(io_err("stat", abs.join(name))(e)),
+            Err(e) => {
+                skip(skips, join_rel(rel, name).into(), SkipReason::Unreadable(format!("cannot stat it: {}", std::io::Error::from(e))));
+                continue;
+            }
         };
         let kind = match FileType::from_raw_mode(stat.st_mode as _) {
             FileType::Symlink => EntryKind::Symlink,
@@ -289,7 +356,16 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
     let nested: Vec<Option<Vec<WalkedFile>>> = items
         .par_iter()
         .filter_map(|item| match item {
-            Item::Dir(at, dir, dir_rel) => Some(open_dir(dir_fd, listed[*at].c_name(&names), dir).and_then(|fd| walk_dir(fd, dir, dir_rel, &ignores))),
+            Item::Dir(at, dir, dir_rel) => Some(match open_dir(dir_fd, listed[*at].c_name(&names), dir) {
+                Ok(fd) => walk_dir(fd, dir, dir_rel, &ignores, skips),
+                // Removed since it was listed: it is simply not there any more.
+                Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(StoreError::Io { source, .. }) => {
+                    skip(skips, dir_rel.into(), SkipReason::Unreadable(format!("cannot open the directory: {source}")));
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }),
             Item::File(_) => None,
         })
         .collect::<Result<_>>()?;
@@ -319,7 +395,7 @@ mod tests {
         }
         fs::write(root.join(".museignore"), "build/\n*.log\n").unwrap();
         fs::write(root.join("b/.museignore"), "!keep.log\n").unwrap();
-        let paths: Vec<String> = walk(root).unwrap().into_iter().map(|f| f.path).collect();
+        let paths: Vec<String> = walk(root, &mut Vec::new()).unwrap().into_iter().map(|f| f.path).collect();
         assert_eq!(paths, [".museignore", "a.txt", "a/x", "b/.museignore", "b/keep.log"]);
     }
 }
