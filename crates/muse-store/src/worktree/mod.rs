@@ -418,7 +418,7 @@ mod tests {
         assert_eq!(skipped_paths(&again), want);
         assert_eq!(again.changes.len(), 1);
 
-        let refused = commit_worktree(&repo, template(), false, &|_, _| {}).err().expect("commit refuses unreadable paths");
+        let refused = commit_worktree(&repo, template(), false, &|_, _| {}).expect_err("commit refuses unreadable paths");
         assert_eq!(refused.kind(), crate::error::ErrorKind::Io);
         let message = refused.to_string();
         assert!(message.contains(&format!("f/{TEST_UNREADABLE}")) && message.contains(&format!("{TEST_UNREADABLE}: ")), "{message}");
