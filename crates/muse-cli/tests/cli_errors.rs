@@ -184,8 +184,11 @@ fn a_file_name_that_is_not_utf8_exits_8() {
     repo.write("ok.txt", "fine\n");
     let bad = repo.root.join(std::ffi::OsStr::from_bytes(b"bad-\xff-name"));
     std::fs::write(&bad, "x").unwrap();
-    repo.json(["status"]).fails_with(exit::INVALID, "invalid_input");
-    repo.json(["commit", "-m", "x"]).fails_with(exit::INVALID, "invalid_input");
+    // status skips it (docs/cli.md, "Paths that cannot be taken in"); commit refuses, naming it.
+    let status = repo.json(["status"]).ok().json();
+    assert_eq!(status["skipped"][0]["path"], "bad-\u{fffd}-name", "{status}");
+    let err = repo.json(["commit", "-m", "x"]).fails_with(exit::INVALID, "invalid_input").error_json();
+    assert!(err["message"].as_str().unwrap().contains("bad-\u{fffd}-name"), "{err}");
     assert_eq!(repo.json(["log"]).ok().json(), json!([]));
 }
 
@@ -286,12 +289,17 @@ fn unreadable_files_exit_7() {
         return;
     };
     eprintln!("unreadable-file checks run {}", if privileged { "as uid 65534 (the test runs as root)" } else { "as the current user" });
-    let err = status.fails_with(exit::IO, "io").error_json();
-    assert!(err["message"].as_str().unwrap().contains("secret.txt"), "{err}");
+    // status and diff skip it with a warning (docs/cli.md, "Paths that cannot be taken in");
+    // commit refuses, naming it.
+    let status = status.ok().json();
+    assert_eq!(status["skipped"][0]["path"], "secret.txt", "{status}");
+    assert!(status["skipped"][0]["reason"].as_str().unwrap().starts_with("cannot read it"), "{status}");
+    assert_eq!(status["changes"], json!([]), "an unreadable file is not reported as added: {status}");
     let commit = run_unprivileged(&repo, &["commit", "-m", "nope"], privileged).unwrap();
-    commit.fails_with(exit::IO, "io");
-    let diff = run_unprivileged(&repo, &["diff"], privileged).unwrap();
-    diff.fails_with(exit::IO, "io");
+    let err = commit.fails_with(exit::IO, "io").error_json();
+    assert!(err["message"].as_str().unwrap().contains("secret.txt"), "{err}");
+    let diff = run_unprivileged(&repo, &["diff"], privileged).unwrap().ok();
+    assert!(diff.stderr.contains("warning: skipped secret.txt"), "{}", diff.stderr);
     // Nothing was committed, and once readable again, it commits.
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(repo.log_ids(&[]), std::slice::from_ref(&c));
