@@ -43,7 +43,7 @@ impl CliError {
         let code = match kind {
             ErrorKind::NotARepository => EXIT_NOT_A_REPO,
             ErrorKind::NotFound | ErrorKind::Ambiguous => EXIT_NOT_FOUND,
-            ErrorKind::Conflict => EXIT_CONFLICT,
+            ErrorKind::Conflict | ErrorKind::Interrupted => EXIT_CONFLICT,
             ErrorKind::Corrupt => EXIT_CORRUPT,
             ErrorKind::Io => EXIT_IO,
             ErrorKind::NothingToCommit => EXIT_FAILED,

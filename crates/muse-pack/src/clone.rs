@@ -6,7 +6,8 @@ use std::fs;
 use std::path::Path;
 
 use muse_core::{CommitId, Tree};
-use muse_store::worktree::checkout::checkout;
+use muse_store::worktree::checkout::{transition, Transition};
+use muse_store::worktree::operation::RefMove;
 use muse_store::{Head, RefName, Repository, Store};
 
 use crate::apply::{apply, ApplyOptions, ApplyReport};
@@ -97,7 +98,14 @@ fn fill(src: &Store, dst: &Repository, head: &Head, options: &BuildOptions) -> R
     let files = match dst.head_commit()? {
         Some(id) => {
             let snapshot = dst.objects().read_commit(&id)?.snapshot;
-            checkout(dst, Tree::empty_id(), snapshot, false)?.written
+            // The branch was created with the others: a roll-back (`muse recover`) leaves it
+            // unborn, with no files, rather than born with every file missing.
+            let refs = match head {
+                Head::Branch(name) => vec![RefMove { name: name.clone(), old: None, new: Some(id) }],
+                Head::Detached(_) => Vec::new(),
+            };
+            let t = Transition { kind: "clone".into(), from: Tree::empty_id(), to: snapshot, head_after: None, refs, force: false };
+            transition(dst, &t)?.written
         }
         None => 0,
     };

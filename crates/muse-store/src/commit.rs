@@ -49,6 +49,7 @@ pub fn amend_worktree(repo: &Repository, template: Commit, progress: HashProgres
 }
 
 fn record(repo: &Repository, template: Commit, allow_empty: bool, amend: bool, progress: HashProgress<'_>) -> Result<CommitOutcome> {
+    crate::worktree::operation::ensure_none_pending(repo, if amend { "commit --amend" } else { "commit" })?;
     let head = repo.head()?;
     let previous = repo.head_commit()?;
     let (base, parents) = match (previous, amend) {

@@ -153,11 +153,19 @@ pub enum StoreError {
     /// A file changed while it was being read into the store.
     #[error("{} changed while it was being committed; try again", .0.display())]
     FileChanged(PathBuf),
-    /// The working tree has changes an operation would overwrite.
-    #[error("your changes to {} would be overwritten; commit them first", paths.join(", "))]
-    WouldOverwrite {
-        /// The affected paths.
-        paths: Vec<String>,
+    /// A checkout found paths in its way; nothing was changed.
+    #[error("nothing was changed: {} path(s) in the way: {}", obstacles.len(), obstacles.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Blocked {
+        /// Every obstacle found.
+        obstacles: Vec<crate::worktree::checkout::Obstacle>,
+    },
+    /// An interrupted operation must be rolled back or finished first.
+    #[error("a {kind} was interrupted in this working copy; `muse {command}` waits until `muse recover` rolls it back (or `muse recover --continue` finishes it)")]
+    OperationPending {
+        /// The interrupted operation.
+        kind: String,
+        /// The command refused.
+        command: String,
     },
     /// `commit` found no change to record.
     #[error("nothing to commit: the working copy equals HEAD (use --allow-empty to commit anyway)")]
@@ -190,7 +198,7 @@ pub enum ErrorKind {
     /// An id prefix names more than one object.
     Ambiguous,
     /// Someone else got there first: a ref moved, a lock is held, something already exists,
-    /// uncommitted changes would be overwritten.
+    /// files are in the way of a checkout.
     Conflict,
     /// Stored data is damaged.
     Corrupt,
@@ -200,6 +208,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// `commit` found nothing to record.
     NothingToCommit,
+    /// An interrupted operation (a checkout killed midway) must be recovered first.
+    Interrupted,
     /// The store or data was written in a format this build does not read.
     Unsupported,
 }
@@ -216,6 +226,7 @@ impl ErrorKind {
             ErrorKind::Io => "io",
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::NothingToCommit => "nothing_to_commit",
+            ErrorKind::Interrupted => "interrupted",
             ErrorKind::Unsupported => "unsupported",
         }
     }
@@ -231,7 +242,7 @@ impl StoreError {
             StoreError::RefConflict { .. }
             | StoreError::Conflict(_)
             | StoreError::RefLocked { .. }
-            | StoreError::WouldOverwrite { .. }
+            | StoreError::Blocked { .. }
             | StoreError::AlreadyExists(_)
             | StoreError::WorkspaceExists(_) => ErrorKind::Conflict,
             StoreError::CorruptObject { .. }
@@ -245,6 +256,7 @@ impl StoreError {
             StoreError::Unreadable(skipped) if skipped.iter().any(|s| s.reason == crate::worktree::walk::SkipReason::NotUtf8) => ErrorKind::InvalidInput,
             StoreError::Unreadable(_) => ErrorKind::Io,
             StoreError::NothingToCommit => ErrorKind::NothingToCommit,
+            StoreError::OperationPending { .. } => ErrorKind::Interrupted,
             StoreError::UnsupportedFormat { .. } => ErrorKind::Unsupported,
             StoreError::InvalidRefName { .. }
             | StoreError::InvalidRevision { .. }

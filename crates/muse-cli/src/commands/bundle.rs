@@ -6,12 +6,14 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use muse_core::CommitId;
+use muse_core::{CommitId, Tree};
 use muse_pack::{apply_bundle, create_bundle, ApplyOptions, BuildOptions, BundleHeader, PackError, RefStatus, WriteStep};
+use muse_store::worktree::checkout::{transition, CheckoutStats, Transition};
+use muse_store::worktree::operation::RefMove;
 use muse_store::{Head, RefName, Repository};
 
 use super::common::short;
-use super::record::record;
+use super::record::{head_moved, record};
 use crate::error::{CliError, CliResult, EXIT_IO, EXIT_NOT_FOUND};
 use crate::output::{outln, Ctx};
 
@@ -204,6 +206,13 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
         Ok(())
     };
     let options = ApplyOptions { hook: Some(&hook), ..ApplyOptions::default() };
+    // HEAD on a branch that does not exist yet (a fresh repository): if the bundle creates it,
+    // its files are checked out, as `clone` does; otherwise status would list every file as
+    // deleted and the next commit would record that.
+    let unborn = match repo.head()? {
+        Head::Branch(name) if repo.refs().read(&name)?.is_none() => Some(name),
+        _ => None,
+    };
     let report = if file == Path::new("-") {
         apply_bundle(repo, io::stdin().lock(), force, options)
     } else {
@@ -212,10 +221,23 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
     }
     .map_err(pack_error)?;
     bar.finish_and_clear();
-    record(repo, "bundle apply", moved_refs(&report.refs), vec![]);
+    let checkout = match &unborn {
+        Some(name) => check_out_created(repo, name),
+        None => Ok(None),
+    };
+    // A branch removed again because its files could not be checked out did not move.
+    let moved = moved_refs(&report.refs).into_iter().filter(|r| checkout.is_ok() || unborn.as_ref().is_none_or(|n| n.as_str() != r.name)).collect();
+    let heads = match (&checkout, repo.head()?) {
+        (Ok(Some(_)), head) => head_moved(repo, head.clone(), head, true),
+        _ => Vec::new(),
+    };
+    record(repo, "bundle apply", moved, heads);
+    let checkout = checkout?;
     let refs_rejected = report.refs.iter().filter(|r| r.status == RefStatus::Rejected).count();
     if ctx.json {
-        ctx.print_json(&report)?;
+        let mut doc = serde_json::to_value(&report).map_err(|e| CliError::failed(e.to_string()))?;
+        doc["checkout"] = serde_json::to_value(&checkout).map_err(|e| CliError::failed(e.to_string()))?;
+        ctx.print_json(&doc)?;
     } else {
         outln!("Wrote {} commits, {} trees, {} blobs", report.apply.commits_written, report.apply.snapshots_written, report.apply.blobs_written)?;
         for r in &report.apply.rejected {
@@ -232,12 +254,33 @@ fn apply(repo: &Repository, ctx: &Ctx, file: &Path, force: bool) -> CliResult {
                 r.reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default()
             )?;
         }
+        if let Some(stats) = &checkout {
+            outln!("Checked out {} file(s)", stats.written)?;
+        }
     }
     let rejected = report.apply.rejected.len() + refs_rejected;
     if rejected > 0 {
         return Err(CliError::failed(format!("{rejected} record(s) or ref(s) were rejected; everything else was applied")));
     }
     Ok(())
+}
+
+/// Checks out HEAD's branch if the apply created it (all or nothing). When files are in the
+/// way, the branch is removed again, so that HEAD (unborn) and the files agree.
+fn check_out_created(repo: &Repository, name: &RefName) -> CliResult<Option<CheckoutStats>> {
+    let Some(id) = repo.refs().read(name)? else { return Ok(None) };
+    let to = repo.objects().read_commit(&id)?.snapshot;
+    let refs = vec![RefMove { name: name.clone(), old: None, new: Some(id) }];
+    let t = Transition { kind: "bundle apply".into(), from: Tree::empty_id(), to, head_after: None, refs, force: false };
+    match transition(repo, &t) {
+        Ok(stats) => Ok(Some(stats)),
+        Err(e) => {
+            let _ = repo.refs().compare_and_swap(name, Some(id), None);
+            let mut err = CliError::from(e);
+            err.message = format!("the history was applied, but branch '{}' was not created because its files cannot be checked out: {}", name.short(), err.message);
+            Err(err)
+        }
+    }
 }
 
 /// Maps a pack error to the CLI's exit codes (docs/cli.md).

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use indicatif::ProgressBar;
 use muse_core::{Tree, TreeId};
 use muse_import::{ImportError, ImportOptions, ImportPhase, ImportProgress, ImportSummary};
-use muse_store::worktree::checkout::{checkout, CheckoutStats};
-use muse_store::{Repository, StoreError, DOT_MUSE};
+use muse_core::CommitId;
+use muse_store::worktree::checkout::{transition, CheckoutStats, Transition};
+use muse_store::worktree::operation::RefMove;
+use muse_store::{Head, Repository, StoreError, DOT_MUSE};
 
 use super::record::{head_moved, record, ref_view, view_diff};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT};
@@ -56,7 +58,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let git_repo = ctx.cwd.join(&args.git_repo);
     let dir = ctx.cwd.join(args.dir.clone().unwrap_or_else(|| default_dir(&git_repo)));
     let (repo, created) = open_or_init(&dir)?;
-    let before = head_snapshot(&repo)?;
+    let before = repo.head_commit()?;
     let (view_before, head_before) = (ref_view(&repo)?, repo.head()?);
     let opts = ImportOptions { strict_paths: args.strict_paths, ..ImportOptions::default() };
     let mut bar: Option<(ImportPhase, ProgressBar)> = None;
@@ -75,15 +77,19 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             return Err(cli_error(e));
         }
     };
-    let after = head_snapshot(&repo)?;
-    // The refs moved whether or not the files can follow: record them either way.
-    let checked = match (before, after) {
-        (from, Some(to)) if from != Some(to) => Some(checkout(&repo, from.unwrap_or_else(Tree::empty_id), to, false)),
+    let after = repo.head_commit()?;
+    // The refs moved whether or not the files can follow (when they cannot, HEAD's branch goes
+    // back): record what moved either way.
+    let checked = match after {
+        Some(to) if before != after => {
+            let head = repo.head()?;
+            Some(update_working_copy(&repo, &head, before, to).map_err(|e| checkout_error(e, &dir, &head)))
+        }
         _ => None,
     };
     let heads = head_moved(&repo, head_before, repo.head()?, matches!(checked, Some(Ok(_))));
     record(&repo, "import", view_diff(&view_before, &ref_view(&repo)?), heads);
-    let stats = checked.transpose().map_err(|e| checkout_error(e, &dir))?;
+    let stats = checked.transpose()?;
     let out = ImportJson { repository: repo.work_dir().display().to_string(), summary, checkout: stats };
     if ctx.json {
         return ctx.print_json(&out);
@@ -115,12 +121,29 @@ fn open_or_init(dir: &Path) -> CliResult<(Repository, Option<PathBuf>)> {
     Ok((Repository::init(dir, "main")?, Some(created)))
 }
 
-/// The snapshot HEAD points at, if HEAD is born.
-fn head_snapshot(repo: &Repository) -> CliResult<Option<TreeId>> {
-    match repo.head_commit()? {
-        Some(id) => Ok(Some(repo.objects().read_commit(&id)?.snapshot)),
-        None => Ok(None),
+/// The snapshot of a commit (the empty tree for none).
+fn snapshot_of(repo: &Repository, commit: Option<CommitId>) -> Result<TreeId, StoreError> {
+    match commit {
+        Some(id) => Ok(repo.objects().read_commit(&id)?.snapshot),
+        None => Ok(Tree::empty_id()),
     }
+}
+
+/// Checks out the import's new HEAD commit (`after`; HEAD held `before`), all or nothing. The
+/// import moved HEAD's branch already (or pointed an unborn HEAD at git's); when the files
+/// cannot follow, the branch goes back to where it was, so that HEAD and the files agree (and
+/// the next import moves it again).
+fn update_working_copy(repo: &Repository, head: &Head, before: Option<CommitId>, after: CommitId) -> Result<CheckoutStats, StoreError> {
+    let refs = match head {
+        Head::Branch(name) => vec![RefMove { name: name.clone(), old: before, new: Some(after) }],
+        Head::Detached(_) => Vec::new(),
+    };
+    let t = Transition { kind: "import".into(), from: snapshot_of(repo, before)?, to: snapshot_of(repo, Some(after))?, head_after: None, refs, force: false };
+    transition(repo, &t).inspect_err(|_| {
+        if let Head::Branch(name) = head {
+            let _ = repo.refs().compare_and_swap(name, Some(after), before);
+        }
+    })
 }
 
 /// Shows a spinner while scanning and a commits bar (with commits/s) while importing.
@@ -183,8 +206,12 @@ fn cli_error(e: ImportError) -> CliError {
 }
 
 /// The history is imported and the refs moved; only the working copy could not follow.
-fn checkout_error(e: StoreError, dir: &Path) -> CliError {
+fn checkout_error(e: StoreError, dir: &Path, head: &Head) -> CliError {
     let mut err = CliError::from(e);
-    err.message = format!("the history was imported, but the working copy in {} was not updated: {}", dir.display(), err.message);
+    let branch = match head {
+        Head::Branch(name) => format!("branch '{}' stays at its previous commit", name.short()),
+        Head::Detached(_) => "HEAD stays where it was".to_string(),
+    };
+    err.message = format!("the history was imported, but the working copy in {} was not updated and {branch}: {}; commit or move them away and import again", dir.display(), err.message);
     err
 }

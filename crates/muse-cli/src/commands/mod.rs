@@ -14,6 +14,7 @@ mod init;
 mod log;
 mod op;
 mod record;
+mod recover;
 mod show;
 mod status;
 mod switch;
@@ -57,6 +58,8 @@ pub enum Command {
     Bundle(bundle::Args),
     /// Copy a local repository: every branch and tag, HEAD and the files.
     Clone(clone::Args),
+    /// Roll back (or with --continue finish) an interrupted switch, clone, import or apply.
+    Recover(recover::Args),
     /// Repack the store into one compact pack; remove leftovers of interrupted writes.
     Gc(gc::Args),
     /// Undo the last operation not undone yet (repeatable: each undo goes one further back).
@@ -86,5 +89,6 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Gc(args) => gc::run(args, ctx),
         Command::Undo(args) => undo::run(args, ctx),
         Command::Op(args) => op::run(args, ctx),
+        Command::Recover(args) => recover::run(args, ctx),
     }
 }

@@ -48,6 +48,7 @@ struct ChangeJson {
 /// Scans the working copy (refreshing the stat cache) and prints the changes.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
+    muse_store::worktree::operation::ensure_none_pending(&repo, "status")?;
     let head = repo.head()?;
     let head_commit = repo.head_commit()?;
     let base = match head_commit {

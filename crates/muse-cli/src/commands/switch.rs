@@ -2,7 +2,8 @@
 //! working copy's branch, updating only the files that differ.
 
 use muse_core::{CommitId, Tree};
-use muse_store::worktree::checkout::checkout;
+use muse_store::worktree::checkout::{transition, Transition};
+use muse_store::worktree::operation::RefMove;
 use muse_store::{Head, RefName};
 
 use super::branch::{checked_out, workspace_label};
@@ -83,13 +84,14 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         (Head::Detached(old), _) if target != Some(*old) => left_behind(&repo, *old, target)?,
         _ => Vec::new(),
     };
-    let stats = checkout(&repo, from, to, args.force)?;
-    let mut refs = Vec::new();
-    if let (Head::Branch(name), true, Some(id)) = (&head, args.create, target) {
-        repo.refs().compare_and_swap(name, None, Some(id))?;
-        refs.push(ref_change(name, None, Some(id)));
-    }
-    repo.set_head(&head)?;
+    // A branch created with -c appears with the files, HEAD last (all or nothing).
+    let moves = match (&head, args.create, target) {
+        (Head::Branch(name), true, Some(id)) => vec![RefMove { name: name.clone(), old: None, new: Some(id) }],
+        _ => Vec::new(),
+    };
+    let refs = moves.iter().map(|m| ref_change(&m.name, m.old, m.new)).collect();
+    let t = Transition { kind: "switch".into(), from, to, head_after: Some(head.clone()), refs: moves, force: args.force };
+    let stats = transition(&repo, &t)?;
     record(&repo, "switch", refs, head_moved(&repo, old_head, head.clone(), true));
     if let Some(first) = left_behind.first() {
         eprintln!(

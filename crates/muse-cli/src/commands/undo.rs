@@ -56,6 +56,10 @@ pub fn read_log(repo: &Repository) -> CliResult<LogContents> {
 /// Undoes one operation.
 pub fn run(_args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
+    // An interrupted checkout was never recorded: undoing it is rolling it back.
+    if let Some(report) = muse_store::worktree::checkout::roll_back(&repo)? {
+        return super::recover::print(ctx, Some(report));
+    }
     let log = read_log(&repo)?;
     let target = undo_target(&log.operations).ok_or_else(|| CliError::new(crate::error::EXIT_FAILED, "nothing_to_undo", "nothing to undo: the op log holds no operation that is not undone yet"))?;
     let (refs, heads) = undo_transition(target);

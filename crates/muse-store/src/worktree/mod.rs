@@ -2,6 +2,7 @@
 //! pack on the way (commit). Checkout lives in [`checkout`].
 
 pub mod checkout;
+pub mod operation;
 pub mod statcache;
 pub mod walk;
 

@@ -16,6 +16,10 @@ use rustix::fd::AsFd;
 use crate::error::{Result, StoreError};
 use crate::repo::DOT_MUSE;
 
+/// Names at the working-copy root starting with this are checkouts' staging directories
+/// (used when the state directory is on another file system), never files of the tree.
+pub const STAGING_PREFIX: &str = ".muse-staging-";
+
 /// The name of the per-directory ignore file.
 pub const IGNORE_FILE: &str = ".museignore";
 
@@ -262,6 +266,9 @@ fn walk_dir(fd: rustix::fd::OwnedFd, abs: &Path, rel: &str, ignores: &Option<Arc
             if !rel.is_empty() {
                 return Ok(None);
             }
+            continue;
+        }
+        if rel.is_empty() && name.starts_with(STAGING_PREFIX.as_bytes()) {
             continue;
         }
         has_ignore_file |= name == IGNORE_FILE.as_bytes();
