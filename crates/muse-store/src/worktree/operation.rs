@@ -189,11 +189,11 @@ mod tests {
     fn records_round_trip_and_reject_damage() {
         let record = Pending {
             kind: "bundle apply".into(),
-            from: TreeId(ObjectId::of(b"a")),
-            to: TreeId(ObjectId::of(b"b")),
+            from: TreeId(ObjectId::sha256(b"a")),
+            to: TreeId(ObjectId::sha256(b"b")),
             head_before: Head::Branch(RefName::branch("main").unwrap()),
-            head_after: Head::Detached(CommitId(ObjectId::of(b"c"))),
-            refs: vec![RefMove { name: RefName::branch("topic").unwrap(), old: None, new: Some(CommitId(ObjectId::of(b"d"))) }],
+            head_after: Head::Detached(CommitId(ObjectId::sha256(b"c"))),
+            refs: vec![RefMove { name: RefName::branch("topic").unwrap(), old: None, new: Some(CommitId(ObjectId::sha256(b"d"))) }],
             staging: PathBuf::from("/tmp/x y/staging-1"),
         };
         let text = record.encode();
