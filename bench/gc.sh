@@ -77,7 +77,7 @@ cut=$(git -C "$src" rev-list --first-parent main | while read -r c; do
   if [ "$(git -C "$src" rev-list --count "$c")" -le 500 ]; then echo "$c"; break; fi
 done)
 git -C "$src" branch -f short "$cut"
-git init --quiet --bare "$WORK/short.git"
+git init --quiet --bare -b main "$WORK/short.git"
 git -C "$src" push --quiet "$WORK/short.git" short:main
 short_count=$(git -C "$WORK/short.git" rev-list --count main)
 "$MUSE" import git "$WORK/short.git" "$WORK/short" >/dev/null
