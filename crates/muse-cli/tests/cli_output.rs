@@ -72,3 +72,48 @@ fn bundle_to_stdout_keeps_the_json_report_out_of_the_pack() {
     other.muse(["bundle", "apply", "../in.mpack"]).ok();
     assert_eq!(other.rev("refs/heads/main"), head);
 }
+
+#[test]
+fn tracked_files_stay_tracked_under_ignore_rules_and_nested_repositories() {
+    let repo = TestRepo::new();
+    repo.write("build/keep.txt", "tracked before the rule\n");
+    repo.write("sub/a.txt", "a\n");
+    repo.write("sub/deep/b.txt", "b\n");
+    repo.commit("base");
+
+    // An ignore rule that matches tracked files: they stay tracked, their edits are committed.
+    repo.write(".museignore", "build/\n*.txt\n");
+    repo.write("build/new.txt", "untracked and ignored\n");
+    assert_eq!(common::changes_of(&repo.status()), vec![("added".to_string(), ".museignore".to_string())]);
+    repo.write("build/keep.txt", "edited while ignored\n");
+    assert!(common::changes_of(&repo.status()).contains(&("modified".to_string(), "build/keep.txt".to_string())));
+    repo.commit("ignore rule");
+    let files = repo.muse(["log", "--oneline", "--", "build/keep.txt"]).ok().stdout;
+    assert_eq!(files.lines().count(), 2, "{files}");
+    repo.remove(".museignore");
+
+    // `muse init` inside a tracked directory: its files are not taken for deletions.
+    common::Muse::new(&repo.root.join("sub")).args(["init"]).run().ok();
+    let status = repo.status();
+    // (Without the rule, build/new.txt is an ordinary new file.)
+    let expected = serde_json::json!([
+        {"path": ".museignore", "status": "deleted", "kind": "file"},
+        {"path": "build/new.txt", "status": "added", "kind": "file"}
+    ]);
+    assert_eq!(status["changes"], expected, "{status}");
+    assert_eq!(status["nested"], serde_json::json!(["sub"]));
+    repo.commit("drop the rule");
+    let warned = repo.muse(["status"]).ok().stderr;
+    assert!(warned.contains("sub holds a nested repository"), "{warned}");
+
+    // Two switches later the user's files are all there, byte for byte.
+    repo.muse(["switch", "-c", "other", "HEAD~2"]).ok();
+    repo.muse(["switch", "main"]).ok();
+    assert_eq!(repo.read("build/keep.txt"), "edited while ignored\n");
+    assert_eq!(repo.read("sub/a.txt"), "a\n");
+    assert_eq!(repo.read("sub/deep/b.txt"), "b\n");
+    assert_eq!(repo.read("build/new.txt"), "untracked and ignored\n");
+    assert!(repo.muse(["log", "--oneline", "--", "sub/a.txt"]).ok().stdout.lines().count() == 1, "sub/a.txt was never deleted");
+    assert!(repo.root.join("sub/.muse").is_dir());
+    repo.assert_fsck_clean();
+}

@@ -30,6 +30,7 @@ struct StatusJson {
     clean: bool,
     changes: Vec<ChangeJson>,
     skipped: Vec<SkippedJson>,
+    nested: Vec<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -69,14 +70,18 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         .map(|c| ChangeJson { path: c.path.clone(), status: change_word(c.base, c.work), kind: c.work.or(c.base).map(|(k, _)| k) })
         .collect();
     let skipped = std::mem::take(&mut result.skipped);
+    let nested = std::mem::take(&mut result.nested);
     // The scan holds one entry per file; the process ends right after printing, and freeing
     // 100,000 paths one by one would cost a good share of a clean status.
     std::mem::forget(result);
     if ctx.json {
         let skipped: Vec<SkippedJson> = skipped.iter().map(|s| SkippedJson { path: s.path.to_string_lossy().into_owned(), reason: s.reason.to_string() }).collect();
-        return ctx.print_json(&StatusJson { branch, head: head_commit, workspace: repo.workspace().map(str::to_string), clean: changes.is_empty() && skipped.is_empty(), changes, skipped });
+        return ctx.print_json(&StatusJson { branch, head: head_commit, workspace: repo.workspace().map(str::to_string), clean: changes.is_empty() && skipped.is_empty(), changes, skipped, nested });
     }
     warn_skipped(&skipped);
+    for dir in &nested {
+        eprintln!("warning: {dir} holds a nested repository (its own .muse); the files of it that this working copy tracks stay tracked");
+    }
     // Buffered, and a closed pipe (`muse status | head`) ends the command quietly.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.short || args.nul {

@@ -48,6 +48,10 @@ pub struct Scan {
     /// UTF-8), sorted by path bytes. They appear in no change, and what the cache knew of them
     /// is kept.
     pub skipped: Vec<Skipped>,
+    /// Directories holding a nested repository or workspace (their own `.muse`) that also hold
+    /// files this working copy tracks: those files stay tracked (they are never taken for
+    /// deletions), and the user is told.
+    pub nested: Vec<String>,
     cache: StatCache,
     cache_changed: bool,
 }
@@ -112,6 +116,7 @@ pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackW
         old.entries = rebase(std::mem::take(&mut old.entries), files);
         cache_changed = true;
     }
+    let (walked, nested) = keep_tracked(repo.work_dir(), walked, &old.entries)?;
 
     // Line the walk up with the cache, comparing each pair of paths once: for each walked file,
     // where the cache cursor stood (entries before it are gone from the working copy) and
@@ -149,7 +154,7 @@ pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackW
             .filter(|e| e.work.map(|w| (w.kind, w.id)) != e.base)
             .map(|e| WorkChange { path: e.path.clone(), base: e.base, work: e.work.map(|w| (w.kind, w.id)) })
             .collect();
-        return Ok(Scan { base_snapshot: base, changes, skipped, cache: old, cache_changed: false });
+        return Ok(Scan { base_snapshot: base, changes, skipped, nested, cache: old, cache_changed: false });
     }
 
     // Hash the rest, in parallel.
@@ -239,7 +244,63 @@ pub fn scan_reporting(repo: &Repository, base: TreeId, sink: Option<&Mutex<PackW
     let cache = StatCache { base_snapshot: Some(base), scan_started_ns, entries };
     skipped.extend(walk_skipped);
     skipped.sort_unstable_by(|a, b| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()));
-    Ok(Scan { base_snapshot: base, changes, skipped, cache, cache_changed })
+    Ok(Scan { base_snapshot: base, changes, skipped, nested, cache, cache_changed })
+}
+
+/// Tracked files stay tracked: a file of the base that the walk did not return, because an ignore
+/// rule matches it or a nested repository's `.muse` sits in one of its directories, is looked up
+/// directly and kept in the scan when it is still there (git keeps tracking ignored files too).
+/// Only such files cost anything (one pass over two sorted lists otherwise); a parent that is not
+/// a real directory (a symlink, say) is never followed. Returns the walk with those files merged
+/// in, and the directories holding a nested `.muse` among their parents.
+fn keep_tracked(root: &Path, walked: Vec<walk::WalkedFile>, entries: &[CacheEntry]) -> Result<(Vec<walk::WalkedFile>, Vec<String>)> {
+    let mut missing = Vec::new();
+    let mut at = 0;
+    for entry in entries.iter().filter(|e| e.base.is_some()) {
+        while walked.get(at).is_some_and(|w| w.path.as_bytes() < entry.path.as_bytes()) {
+            at += 1;
+        }
+        if walked.get(at).is_none_or(|w| w.path != entry.path) {
+            missing.push(entry.path.as_str());
+        }
+    }
+    if missing.is_empty() {
+        return Ok((walked, Vec::new()));
+    }
+    let mut real_dirs: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    let mut nested = std::collections::BTreeSet::new();
+    let mut found = Vec::new();
+    'paths: for path in missing {
+        // Every parent must be a real directory (never a symlink) for the file to be ours.
+        let mut end = 0;
+        while let Some(slash) = path[end..].find('/') {
+            let dir = &path[..end + slash];
+            let is_dir = *real_dirs.entry(dir).or_insert_with(|| fs::symlink_metadata(root.join(dir)).is_ok_and(|m| m.is_dir()));
+            if !is_dir {
+                continue 'paths;
+            }
+            if root.join(dir).join(crate::DOT_MUSE).exists() {
+                nested.insert(dir.to_string());
+            }
+            end += slash + 1;
+        }
+        let full = root.join(path);
+        let meta = match fs::symlink_metadata(&full) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(StoreError::Io { op: "stat", path: full, source: e }),
+        };
+        if let Some(kind) = kind_of(&meta) {
+            found.push(walk::WalkedFile { path: path.to_string(), kind, stat: FileStat::of(&meta) });
+        }
+    }
+    if found.is_empty() {
+        return Ok((walked, nested.into_iter().collect()));
+    }
+    let mut merged = walked;
+    merged.extend(found);
+    merged.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    Ok((merged, nested.into_iter().collect()))
 }
 
 /// Replaces the base side of cache entries with the files of another snapshot, keeping what the
