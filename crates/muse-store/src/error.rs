@@ -153,6 +153,9 @@ pub enum StoreError {
     /// A file changed while it was being read into the store.
     #[error("{} changed while it was being committed; try again", .0.display())]
     FileChanged(PathBuf),
+    /// A path given to a command matches nothing in the snapshots or the working copy.
+    #[error("path '{0}' matches no file in the source, HEAD or the working copy")]
+    PathNotFound(String),
     /// A checkout found paths in its way; nothing was changed.
     #[error("nothing was changed: {} path(s) in the way: {}", obstacles.len(), obstacles.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Blocked {
@@ -237,7 +240,7 @@ impl StoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             StoreError::NotARepository(_) => ErrorKind::NotARepository,
-            StoreError::ObjectNotFound(_) | StoreError::UnknownRevision(_) | StoreError::NotACommit { .. } => ErrorKind::NotFound,
+            StoreError::ObjectNotFound(_) | StoreError::PathNotFound(_) | StoreError::UnknownRevision(_) | StoreError::NotACommit { .. } => ErrorKind::NotFound,
             StoreError::AmbiguousRevision { .. } => ErrorKind::Ambiguous,
             StoreError::RefConflict { .. }
             | StoreError::Conflict(_)

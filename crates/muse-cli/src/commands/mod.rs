@@ -15,6 +15,7 @@ mod log;
 mod op;
 mod record;
 mod recover;
+mod restore;
 mod show;
 mod status;
 mod switch;
@@ -44,6 +45,8 @@ pub enum Command {
     Branch(branch::Args),
     /// Switch the working copy to another branch.
     Switch(switch::Args),
+    /// Bring files back to HEAD's (or --source's) content, discarding uncommitted changes.
+    Restore(restore::Args),
     /// List, create or delete tags.
     Tag(tag::Args),
     /// Verify the integrity of the whole store.
@@ -79,6 +82,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Show(args) => show::run(args, ctx),
         Command::Branch(args) => branch::run(args, ctx),
         Command::Switch(args) => switch::run(args, ctx),
+        Command::Restore(args) => restore::run(args, ctx),
         Command::Tag(args) => tag::run(args, ctx),
         Command::Fsck(args) => fsck::run(args, ctx),
         Command::Workspace(args) => workspace::run(args, ctx),

@@ -32,7 +32,7 @@ use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::unique_name;
 use crate::repo::Repository;
 use crate::store::Head;
-use crate::snapshot::{diff_snapshots, Change, PathState};
+use crate::snapshot::{diff_snapshots, flatten, Change, PathState};
 
 /// What a checkout did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -692,6 +692,118 @@ fn recover(repo: &Repository, forward: bool) -> Result<Option<RecoverReport>> {
     repo.set_head(if forward { &record.head_after } else { &record.head_before })?;
     remove_record(repo)?;
     Ok(Some(RecoverReport { kind: record.kind, outcome: if forward { "finished" } else { "rolled_back" }, written: written.len(), removed, kept, refs_left }))
+}
+
+/// What a restore did: paths relative to the working-copy root, sorted by path bytes.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RestoreStats {
+    /// Paths written with the source's content and mode.
+    pub restored: Vec<String>,
+    /// Paths HEAD tracks that the source lacks, removed.
+    pub removed: Vec<String>,
+}
+
+/// Whether `path` is `scope` or lies under it (`""`: the whole working copy).
+fn in_scope(path: &str, scope: &str) -> bool {
+    scope.is_empty() || path == scope || path.strip_prefix(scope).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Brings every path under `paths` (`/`-separated, relative to the root; `""`: everything) to
+/// its content in snapshot `source`, `git restore` style: a path the source has gets exactly its
+/// content and mode, a path only HEAD tracks is removed, an untracked path is never touched.
+/// Uncommitted changes to those paths are discarded. A path matching nothing in the source,
+/// HEAD's snapshot or the working copy is [`StoreError::PathNotFound`]; every obstacle (a
+/// symbolic link or a file where a directory must be, a non-empty directory where a file must
+/// go, an unwritable directory) is found first and returned as [`StoreError::Blocked`], with
+/// nothing changed. Files are staged and renamed into place as a checkout writes them.
+pub fn restore_paths(repo: &Repository, source: TreeId, paths: &[String]) -> Result<RestoreStats> {
+    super::operation::ensure_none_pending(repo, "restore")?;
+    let root = repo.work_dir();
+    let head = match repo.head_commit()? {
+        Some(id) => repo.objects().read_commit(&id)?.snapshot,
+        None => muse_core::Tree::empty_id(),
+    };
+    let wanted: HashMap<String, PathState> = flatten(repo.objects(), source)?.into_iter().map(|e| (e.path, (e.kind, e.id))).collect();
+    let tracked: Vec<String> = flatten(repo.objects(), head)?.into_iter().map(|e| e.path).collect();
+    for scope in paths {
+        let found = scope.is_empty()
+            || fs::symlink_metadata(root.join(scope)).is_ok()
+            || wanted.keys().chain(tracked.iter()).any(|p| in_scope(p, scope));
+        if !found {
+            return Err(StoreError::PathNotFound(scope.clone()));
+        }
+    }
+    let mut candidates: Vec<&str> = wanted.keys().map(String::as_str).chain(tracked.iter().map(String::as_str)).filter(|p| paths.iter().any(|s| in_scope(p, s))).collect();
+    candidates.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    candidates.dedup();
+    let mut disk = Disk::new(root);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut states = Vec::with_capacity(candidates.len());
+    for path in &candidates {
+        let want = wanted.get(*path).copied();
+        let state = disk.probe(path)?;
+        let act = match (state, want) {
+            (OnDisk::Entry(have, _), Some(w)) => have != w,
+            (OnDisk::Entry(..), None) => true,
+            (OnDisk::Absent, want) => want.is_some(),
+            (OnDisk::Dir, want) => want.is_some(),
+        };
+        if act {
+            states.push(state);
+            steps.push(Step { path: path.to_string(), want });
+        }
+    }
+    let removable: HashSet<&str> = steps.iter().filter(|s| s.want.is_none()).map(|s| s.path.as_str()).collect();
+    let mut obstacles = Vec::new();
+    for (s, state) in steps.iter().zip(&states) {
+        if s.want.is_some() {
+            if let Some((dir, kind)) = disk.blocked_parent(&s.path) {
+                if !removable.contains(dir.as_str()) {
+                    let reason = if kind.is_symlink() { Reason::Symlink } else { Reason::FileInTheWay };
+                    obstacles.push(Obstacle { path: dir, reason });
+                }
+            }
+            if *state == OnDisk::Dir && !only_removable(root, &s.path, &removable) {
+                obstacles.push(Obstacle { path: s.path.clone(), reason: Reason::DirectoryNotEmpty });
+            }
+        }
+        let (writable, dir) = disk.can_change_entry(&s.path);
+        if !writable {
+            obstacles.push(Obstacle { path: if dir.is_empty() { ".".into() } else { dir }, reason: Reason::NotWritable });
+        }
+    }
+    if folds_case(root) {
+        let names = steps.iter().filter(|s| s.want.is_some()).map(|s| s.path.as_str());
+        for path in case_collisions(names) {
+            obstacles.push(Obstacle { path, reason: Reason::CaseCollision });
+        }
+    }
+    if !obstacles.is_empty() {
+        obstacles.sort_by(|a, b| a.path.cmp(&b.path).then((a.reason as u8).cmp(&(b.reason as u8))));
+        obstacles.dedup();
+        return Err(StoreError::Blocked { obstacles });
+    }
+    if steps.is_empty() {
+        return Ok(RestoreStats::default());
+    }
+    // The stat cache forgets what it knew of every path about to change (keeping what the base
+    // holds there): the next scan hashes them again.
+    let cache_file = cache_path(repo);
+    let mut cache = StatCache::load(&cache_file);
+    let touched: HashSet<&str> = steps.iter().map(|s| s.path.as_str()).collect();
+    for e in cache.entries.iter_mut().filter(|e| touched.contains(e.path.as_str())) {
+        e.work = None;
+    }
+    cache.entries.retain(|e| e.base.is_some() || e.work.is_some());
+    if cache.save(&cache_file).is_err() {
+        let _ = fs::remove_file(&cache_file);
+    }
+    let staging = new_staging(repo);
+    let result = execute(repo, &steps, &staging, &Hook::from_env());
+    remove_staging(repo, &staging);
+    result?;
+    let (restored, removed): (Vec<Step>, Vec<Step>) = steps.into_iter().partition(|s| s.want.is_some());
+    Ok(RestoreStats { restored: restored.into_iter().map(|s| s.path).collect(), removed: removed.into_iter().map(|s| s.path).collect() })
 }
 
 #[cfg(test)]
