@@ -241,7 +241,8 @@ fn a_switch_killed_anywhere_is_refused_by_status_and_commit_and_recovered() {
         repo.assert_fsck_clean();
     }
     // Nothing left over in the state directory.
-    let leftovers: Vec<_> = std::fs::read_dir(repo.path(".muse")).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("staging")).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(repo.path(".muse")).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("staging")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     repo.json(["recover"]).ok();
 }

@@ -148,7 +148,18 @@ fn commit_records_every_flag() {
 
     // The text views show the provenance.
     let text = repo.muse(["show"]).ok().stdout;
-    for needle in ["Ada Lovelace <ada@example.com>", "2025-03-04T05:06:07+02:00", "agent agent-7", "model model-x", "toolchain toolchain-1.2", &expected_hash, "major", "removed f", "renamed g", "    First commit"] {
+    for needle in [
+        "Ada Lovelace <ada@example.com>",
+        "2025-03-04T05:06:07+02:00",
+        "agent agent-7",
+        "model model-x",
+        "toolchain toolchain-1.2",
+        &expected_hash,
+        "major",
+        "removed f",
+        "renamed g",
+        "    First commit",
+    ] {
         assert!(text.contains(needle), "show lacks {needle:?}:\n{text}");
     }
 }
@@ -267,7 +278,9 @@ fn provenance_defaults_come_from_the_environment() {
 #[test]
 fn provenance_defaults_come_from_config_after_the_environment() {
     let repo = TestRepo::new();
-    for (k, v) in [("user.author", "Config Author <c@example.com>"), ("agent.id", "cfg-agent"), ("agent.model", "cfg-model"), ("agent.toolchain", "cfg-toolchain")] {
+    for (k, v) in
+        [("user.author", "Config Author <c@example.com>"), ("agent.id", "cfg-agent"), ("agent.model", "cfg-model"), ("agent.toolchain", "cfg-toolchain")]
+    {
         repo.muse(["config", k, v]).ok();
     }
     repo.write("a", "1\n");
@@ -459,8 +472,7 @@ fn commit_records_the_whole_working_copy_from_a_subdirectory_and_skips_nested_re
     std::os::unix::fs::symlink("sub", repo.path("link-to-sub")).unwrap();
     let c = Muse::new(&repo.path("sub")).args(["--json", "commit", "-m", "from sub"]).run().ok().json();
     let show = repo.json(["show", c["commit_id"].as_str().unwrap()]).ok().json();
-    let files: Vec<(&str, &str)> =
-        show["files"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap(), f["new_kind"].as_str().unwrap())).collect();
+    let files: Vec<(&str, &str)> = show["files"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap(), f["new_kind"].as_str().unwrap())).collect();
     assert_eq!(files, [("link-to-sub", "symlink"), ("sub/inner.txt", "file"), ("top.txt", "file")]);
     assert_eq!(repo.status()["clean"], true);
 }

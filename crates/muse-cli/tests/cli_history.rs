@@ -99,13 +99,13 @@ fn diff_json_shape() {
     assert_eq!(a["added"], 2);
     assert_eq!(a["removed"], 1);
     let hunk = &a["hunks"][0];
-    assert_eq!((hunk["old_start"].as_u64(), hunk["old_lines"].as_u64(), hunk["new_start"].as_u64(), hunk["new_lines"].as_u64()), (Some(1), Some(2), Some(1), Some(3)));
+    assert_eq!(
+        (hunk["old_start"].as_u64(), hunk["old_lines"].as_u64(), hunk["new_start"].as_u64(), hunk["new_lines"].as_u64()),
+        (Some(1), Some(2), Some(1), Some(3))
+    );
     let lines: Vec<(String, String)> =
         hunk["lines"].as_array().unwrap().iter().map(|l| (l["kind"].as_str().unwrap().to_string(), l["text"].as_str().unwrap().to_string())).collect();
-    assert_eq!(
-        lines,
-        [("context", "l1"), ("removed", "l2"), ("added", "l2 changed"), ("added", "l3")].map(|(k, t)| (k.to_string(), t.to_string()))
-    );
+    assert_eq!(lines, [("context", "l1"), ("removed", "l2"), ("added", "l2 changed"), ("added", "l3")].map(|(k, t)| (k.to_string(), t.to_string())));
     let n = &doc["files"][1];
     assert_eq!(n["status"], "added");
     assert_eq!(n["old_kind"], Value::Null);

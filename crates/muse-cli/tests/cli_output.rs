@@ -36,7 +36,8 @@ fn a_diff_applies_back_with_patch_even_without_final_newlines() {
 
     // JSON marks the line without a newline.
     let json = repo.json(["diff"]).ok().json();
-    let lines: Vec<&serde_json::Value> = json["files"].as_array().unwrap().iter().flat_map(|f| f["hunks"].as_array().unwrap()).flat_map(|h| h["lines"].as_array().unwrap()).collect();
+    let lines: Vec<&serde_json::Value> =
+        json["files"].as_array().unwrap().iter().flat_map(|f| f["hunks"].as_array().unwrap()).flat_map(|h| h["lines"].as_array().unwrap()).collect();
     assert!(lines.iter().any(|l| l["no_newline_at_eof"] == true), "{json}");
 }
 

@@ -31,9 +31,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{exit, id_of, Muse, Rng, Run, TestRepo};
+use serde_json::json;
 use std::collections::HashSet;
 use std::path::PathBuf;
-use serde_json::json;
 
 const DIRS: usize = 20;
 const FILES_PER_DIR: usize = 100;
@@ -277,13 +277,15 @@ fn killed_commits_never_damage_the_store() {
         assert_eq!(status["head"], now.as_str());
         // History is intact and linear.
         assert_eq!(repo.log_ids(&[]), chain.iter().rev().cloned().collect::<Vec<_>>(), "iteration {i}");
-        outcomes.push(format!(
-            "{}{trigger:?}{}{} -> {outcome} (killed at {killed_at:.0?}, fsck done at {checked_at:.0?}, iteration {:.0?})",
-            if full { "full  " } else { "small " },
-            if fired { "" } else { " (not seen)" },
-            if already_done { " (finished first)" } else { "" },
-            iteration_started.elapsed()
-        ) + &if stale_before > 0 { format!(" [{stale_before} temp ref file(s) of killed commits present]") } else { String::new() });
+        outcomes.push(
+            format!(
+                "{}{trigger:?}{}{} -> {outcome} (killed at {killed_at:.0?}, fsck done at {checked_at:.0?}, iteration {:.0?})",
+                if full { "full  " } else { "small " },
+                if fired { "" } else { " (not seen)" },
+                if already_done { " (finished first)" } else { "" },
+                iteration_started.elapsed()
+            ) + &if stale_before > 0 { format!(" [{stale_before} temp ref file(s) of killed commits present]") } else { String::new() },
+        );
     }
 
     // After all that, a normal commit works and everything is consistent.

@@ -244,10 +244,7 @@ mod tests {
 
     #[test]
     fn empty_input_hashes_to_the_known_sha256() {
-        assert_eq!(
-            ObjectId::sha256(b"").to_string(),
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(ObjectId::sha256(b"").to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]

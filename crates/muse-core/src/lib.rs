@@ -16,7 +16,7 @@ mod tree;
 
 pub use commit::{Commit, SemVerBump, COMMIT_MAGIC};
 pub use error::DecodeError;
-pub use id::{BlobId, CommitId, IdParseError, IdPrefix, ObjectId, TreeId, SnapshotId, Hasher};
+pub use id::{BlobId, CommitId, Hasher, IdParseError, IdPrefix, ObjectId, SnapshotId, TreeId};
 pub use kind::{blob_id, BlobHasher, ObjectKind, BLOB_MAGIC};
 pub use path::{validate_name, PathError, RepoPath};
 pub use timestamp::{rfc3339_to_unix, unix_to_rfc3339_utc, validate_rfc3339, TimestampError};

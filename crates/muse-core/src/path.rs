@@ -76,10 +76,7 @@ impl RepoPath {
 
     /// Whether `self` equals `other` or lies inside the directory `other`.
     pub fn starts_with(&self, other: &RepoPath) -> bool {
-        self.0 == other.0
-            || (self.0.len() > other.0.len()
-                && self.0.starts_with(&other.0)
-                && self.0.as_bytes()[other.0.len()] == b'/')
+        self.0 == other.0 || (self.0.len() > other.0.len() && self.0.starts_with(&other.0) && self.0.as_bytes()[other.0.len()] == b'/')
     }
 }
 

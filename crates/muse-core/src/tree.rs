@@ -186,10 +186,7 @@ impl Tree {
 
     /// The entry named `name`, by binary search.
     pub fn get(&self, name: &str) -> Option<&TreeEntry> {
-        self.entries
-            .binary_search_by(|e| e.name.as_bytes().cmp(name.as_bytes()))
-            .ok()
-            .map(|i| &self.entries[i])
+        self.entries.binary_search_by(|e| e.name.as_bytes().cmp(name.as_bytes())).ok().map(|i| &self.entries[i])
     }
 
     /// Whether the tree has no entries.

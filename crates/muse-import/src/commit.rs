@@ -62,8 +62,11 @@ fn text(bytes: &[u8], lossy: &mut bool) -> String {
 /// Converts the git commit `id` (raw object bytes `data`, already verified) into a Muse commit
 /// with the given parents and snapshot. `missing_parents` are the parents a shallow clone lacks.
 pub(crate) fn convert(id: GitId, data: &[u8], parents: Vec<CommitId>, missing_parents: &[GitId], snapshot: TreeId) -> Result<Commit> {
-    let git = gix::objs::CommitRef::from_bytes(data, gix::hash::Kind::Sha1)
-        .map_err(|e| ImportError::CorruptObject { kind: "commit", id, reason: format!("{e:#}") })?;
+    let git = gix::objs::CommitRef::from_bytes(data, gix::hash::Kind::Sha1).map_err(|e| ImportError::CorruptObject {
+        kind: "commit",
+        id,
+        reason: format!("{e:#}"),
+    })?;
     let mut lossy = false;
     let (author_identity, author_time) = split_signature(git.author);
     let (committer_identity, committer_time) = split_signature(git.committer);

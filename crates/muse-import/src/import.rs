@@ -24,9 +24,7 @@ use crate::{commit, graph, refs};
 pub fn import_git(git_dir: &Path, repo: &Repository, opts: &ImportOptions, progress: &mut dyn FnMut(ImportProgress)) -> Result<ImportSummary> {
     let started = Instant::now();
     let _lock = ImportLock::acquire(repo.store_dir())?;
-    let sync = gix::open::Options::isolated()
-        .open(git_dir)
-        .map_err(|source| ImportError::NotAGitRepository { path: git_dir.to_path_buf(), source })?;
+    let sync = gix::open::Options::isolated().open(git_dir).map_err(|source| ImportError::NotAGitRepository { path: git_dir.to_path_buf(), source })?;
     let git = sync.to_thread_local();
     let mut summary = ImportSummary::default();
     let mut map = GitMap::load(repo.store_dir())?;
@@ -42,13 +40,18 @@ pub fn import_git(git_dir: &Path, repo: &Repository, opts: &ImportOptions, progr
     let shallow = shallow_commits(&git)?;
     if !shallow.is_empty() {
         summary.shallow = true;
-        summary.warnings.push(format!(
-            "the git repository is a shallow clone: history stops at {} boundary commit(s), imported without their parents",
-            shallow.len()
-        ));
+        summary
+            .warnings
+            .push(format!("the git repository is a shallow clone: history stops at {} boundary commit(s), imported without their parents", shallow.len()));
     }
 
-    let report = |phase, done: u64, total: u64, bytes: u64| ImportProgress { phase, commits_done: done, commits_total: total, bytes_written: bytes, elapsed: started.elapsed() };
+    let report = |phase, done: u64, total: u64, bytes: u64| ImportProgress {
+        phase,
+        commits_done: done,
+        commits_total: total,
+        bytes_written: bytes,
+        elapsed: started.elapsed(),
+    };
     let order = graph::new_commits(&git, &tips, &|id| map.contains(id), &shallow, &mut |n| progress(report(ImportPhase::Scanning, n as u64, 0, 0)))?;
     if !order.is_empty() {
         let mut run = Run { git: &git, repo, opts, shallow: &shallow, summary: &mut summary, adopted: HashSet::default() };
@@ -165,9 +168,11 @@ impl Run<'_> {
         let object = self.git.find_object(id).map_err(|e| ImportError::git(format!("read commit {id}"), e))?;
         commit::verify(&object, "commit")?;
         let data = object.detach().data;
-        let tree = gix::objs::CommitRefIter::from_bytes(&data, gix::hash::Kind::Sha1)
-            .tree_id()
-            .map_err(|e| ImportError::CorruptObject { kind: "commit", id, reason: format!("{e:#}") })?;
+        let tree = gix::objs::CommitRefIter::from_bytes(&data, gix::hash::Kind::Sha1).tree_id().map_err(|e| ImportError::CorruptObject {
+            kind: "commit",
+            id,
+            reason: format!("{e:#}"),
+        })?;
         Ok((data, tree))
     }
 

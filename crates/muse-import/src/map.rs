@@ -138,12 +138,11 @@ impl ImportLock {
         let dir = store_dir.join("import");
         fs::create_dir_all(&dir).map_err(|source| ImportError::Io { op: "create", path: dir.clone(), source })?;
         let path = dir.join("lock");
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|source| ImportError::Io { op: "create", path: path.clone(), source })?;
+        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&path).map_err(|source| ImportError::Io {
+            op: "create",
+            path: path.clone(),
+            source,
+        })?;
         match file.try_lock() {
             Ok(()) => Ok(ImportLock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => Err(ImportError::Locked { path }),

@@ -110,11 +110,7 @@ fn ensure_stored(repo: &Repository, id: CommitId) -> Result<()> {
     if repo.objects().contains(&id.0)? {
         return Ok(());
     }
-    Err(ImportError::CorruptMap {
-        path: GitMap::path_in(repo.store_dir()),
-        line: 0,
-        reason: format!("it names commit {id}, which the store does not hold"),
-    })
+    Err(ImportError::CorruptMap { path: GitMap::path_in(repo.store_dir()), line: 0, reason: format!("it names commit {id}, which the store does not hold") })
 }
 
 /// Whether the Muse HEAD is on a branch that does not exist yet (a fresh repository).

@@ -129,9 +129,9 @@ fn agent_of(co_author: &str) -> Option<(String, String)> {
     let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
     let first_word = name.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("").to_ascii_lowercase();
     let automated = email.contains("noreply") || email.contains("no-reply") || email.contains("[bot]");
-    let (agent, _, _) = KNOWN_AGENTS.iter().find(|(_, token, domains)| {
-        domains.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}"))) || (first_word == *token && automated)
-    })?;
+    let (agent, _, _) = KNOWN_AGENTS
+        .iter()
+        .find(|(_, token, domains)| domains.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}"))) || (first_word == *token && automated))?;
     let model = match (name.find('('), name.rfind(')')) {
         (Some(open), Some(close)) if open < close => name[open + 1..close].trim().to_string(),
         _ => String::new(),

@@ -19,9 +19,9 @@ use crate::blobs::{Chain, ChainBase, Converted, UNKNOWN_DEPTH};
 use crate::error::{ImportError, Result};
 use crate::memo::Memo;
 use crate::sink::Sink;
+use crate::summary::Skips;
 use muse_store::snapshot::tree_shape;
 use muse_store::ObjectStore;
-use crate::summary::Skips;
 
 /// One entry of a decoded git tree that Muse can store.
 struct PendingEntry {
@@ -180,7 +180,11 @@ impl TreeConverter {
             } else if mode.is_link() {
                 EntryKind::Symlink
             } else if mode.is_blob() {
-                if mode.is_executable() { EntryKind::Executable } else { EntryKind::File }
+                if mode.is_executable() {
+                    EntryKind::Executable
+                } else {
+                    EntryKind::File
+                }
             } else {
                 self.refuse(commit, full_path(), format!("unsupported git mode {mode:o}"), skips)?;
                 continue;

@@ -38,8 +38,7 @@ fn check_path_logs(src: &Path, repo: &Repository, branch: &str, paths: &[String]
     let tip = repo.refs().read(&RefName::branch(branch).unwrap()).unwrap().unwrap();
     for path in paths {
         let expected: Vec<String> = git(src, &["log", "--format=%H", branch, "--", path]).lines().map(str::to_string).collect();
-        let actual: Vec<String> =
-            LogWalk::new(repo, &[tip], vec![path.clone()]).unwrap().map(|c| c.unwrap().1.metadata["git.commit-id"].clone()).collect();
+        let actual: Vec<String> = LogWalk::new(repo, &[tip], vec![path.clone()]).unwrap().map(|c| c.unwrap().1.metadata["git.commit-id"].clone()).collect();
         assert!(!expected.is_empty(), "{path} has no history");
         assert_eq!(actual, expected, "log -- {path}");
     }

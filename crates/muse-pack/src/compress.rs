@@ -37,12 +37,7 @@ pub fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<
         None => zstd::stream::read::Decoder::with_buffer(payload),
     };
     let mut out = Vec::with_capacity(cap.min(64 << 20));
-    decoder
-        .map_err(|e| format!("zstd: {e}"))?
-        .single_frame()
-        .take(size.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| format!("zstd: {e}"))?;
+    decoder.map_err(|e| format!("zstd: {e}"))?.single_frame().take(size.saturating_add(1)).read_to_end(&mut out).map_err(|e| format!("zstd: {e}"))?;
     if out.len() as u64 != size {
         return Err(format!("decodes to {} bytes, expected {size}", out.len()));
     }

@@ -286,7 +286,10 @@ impl<R: Read> Read for PayloadReader<'_, '_, R> {
         };
         let n = match self.input.read_some(&mut buf[..want]) {
             Ok(0) => {
-                let e = PackError::Truncated { offset: self.input.offset, inside: format!("the payload of record {} ({})", self.record.index, self.record.declared_text()) };
+                let e = PackError::Truncated {
+                    offset: self.input.offset,
+                    inside: format!("the payload of record {} ({})", self.record.index, self.record.declared_text()),
+                };
                 return fail(self, e);
             }
             Ok(n) => n,

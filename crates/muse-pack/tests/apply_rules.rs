@@ -406,12 +406,7 @@ fn a_signed_commit_is_a_valid_delta_base_in_the_pack_and_in_the_store() {
     signed.signer_key_id = "ed25519:abc".into();
     signed.signature = "sig-bytes".into();
     let child = commit(root.id(), vec![signed.id()], "child of a signed commit\n");
-    let pack = Craft::new()
-        .blob(b"f\n")
-        .tree(&root)
-        .commit(&signed)
-        .delta_back(COMMIT, child.id().0, 1, &signed.encode(), &child.encode())
-        .finish();
+    let pack = Craft::new().blob(b"f\n").tree(&root).commit(&signed).delta_back(COMMIT, child.id().0, 1, &signed.encode(), &child.encode()).finish();
     let report = apply(&store, &pack[..], ApplyOptions::default()).unwrap();
     assert!(report.rejected.is_empty(), "{report:?}");
     assert_eq!(store.read_commit(&child.id()).unwrap(), child);

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use muse_core::CommitId;
-use muse_pack::{apply_bundle, create_bundle, ApplyOptions, BundleHeader, BuildOptions, WriteStep};
+use muse_pack::{apply_bundle, create_bundle, ApplyOptions, BuildOptions, BundleHeader, WriteStep};
 use muse_store::{RefName, Repository};
 
 const CHILD: &str = "MUSE_PACK_CRASH_CHILD";

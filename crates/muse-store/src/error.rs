@@ -163,7 +163,9 @@ pub enum StoreError {
         obstacles: Vec<crate::worktree::checkout::Obstacle>,
     },
     /// An interrupted operation must be rolled back or finished first.
-    #[error("a {kind} was interrupted in this working copy; `muse {command}` waits until `muse recover` rolls it back (or `muse recover --continue` finishes it)")]
+    #[error(
+        "a {kind} was interrupted in this working copy; `muse {command}` waits until `muse recover` rolls it back (or `muse recover --continue` finishes it)"
+    )]
     OperationPending {
         /// The interrupted operation.
         kind: String,

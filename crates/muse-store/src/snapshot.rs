@@ -45,7 +45,12 @@ fn split_dir(path: &str) -> (&str, &str) {
 
 /// [`update_snapshot`] without recursion: the directories on changed paths are listed, their
 /// base trees read top-down, then rebuilt bottom-up, each after its subdirectories.
-fn apply_changes<'c>(store: Option<&ObjectStore>, writer: &mut PackWriter<'_>, base: TreeId, changes: impl IntoIterator<Item = (&'c str, Option<PathState>)>) -> Result<TreeId> {
+fn apply_changes<'c>(
+    store: Option<&ObjectStore>,
+    writer: &mut PackWriter<'_>,
+    base: TreeId,
+    changes: impl IntoIterator<Item = (&'c str, Option<PathState>)>,
+) -> Result<TreeId> {
     // Every directory on a changed path (parents sort before children), with its direct changes.
     let mut dirs: BTreeMap<&str, Vec<(&str, Option<PathState>)>> = BTreeMap::new();
     dirs.insert("", Vec::new());
@@ -164,7 +169,8 @@ pub fn tree_shape(store: &ObjectStore, root: TreeId, memo: &mut HashMap<TreeId, 
         match tree {
             None => {
                 let tree = store.read_tree(&id)?;
-                let unmeasured: Vec<TreeId> = tree.entries().iter().filter(|e| e.kind == EntryKind::Tree && !memo.contains_key(&TreeId(e.id))).map(|e| TreeId(e.id)).collect();
+                let unmeasured: Vec<TreeId> =
+                    tree.entries().iter().filter(|e| e.kind == EntryKind::Tree && !memo.contains_key(&TreeId(e.id))).map(|e| TreeId(e.id)).collect();
                 stack.push((id, Some(tree)));
                 stack.extend(unmeasured.into_iter().map(|child| (child, None)));
             }
@@ -280,7 +286,12 @@ mod tests {
         let mut w = store.begin_write().unwrap();
         let updated = update_snapshot(&store, &mut w, root, &changes).unwrap();
         w.finish().unwrap();
-        let mut expected = vec![file("a.txt", b"1"), file("a/x", b"2"), file("z", b"4"), FileEntry { path: "a/new".into(), kind: EntryKind::Executable, id: muse_core::blob_id(b"5") }];
+        let mut expected = vec![
+            file("a.txt", b"1"),
+            file("a/x", b"2"),
+            file("z", b"4"),
+            FileEntry { path: "a/new".into(), kind: EntryKind::Executable, id: muse_core::blob_id(b"5") },
+        ];
         expected.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         assert_eq!(flatten(&store, updated).unwrap(), expected);
         let mut w = store.begin_write().unwrap();

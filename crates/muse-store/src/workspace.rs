@@ -40,7 +40,9 @@ pub fn workspace_head(store: &Store, name: Option<&str>) -> Result<Option<Head>>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError::Io { op: "read", path, source: e }),
     };
-    head_from_text(text.trim_end_matches('\n')).map(Some).ok_or_else(|| StoreError::CorruptRef { name: "HEAD".into(), reason: format!("holds {:?}", text.trim_end()) })
+    head_from_text(text.trim_end_matches('\n'))
+        .map(Some)
+        .ok_or_else(|| StoreError::CorruptRef { name: "HEAD".into(), reason: format!("holds {:?}", text.trim_end()) })
 }
 
 /// The snapshot `head` resolves to (the empty tree on an unborn branch).
@@ -138,7 +140,9 @@ pub fn remove(repo: &Repository, name: &str, force: bool) -> Result<Removed> {
     if !force {
         let workspace = Repository::open(&dir)?;
         if let Some(why) = removal_obstacle(&workspace)? {
-            return Err(StoreError::Conflict(format!("workspace '{name}' was not removed: {why}; use --force to remove it anyway (nested repositories are always kept)")));
+            return Err(StoreError::Conflict(format!(
+                "workspace '{name}' was not removed: {why}; use --force to remove it anyway (nested repositories are always kept)"
+            )));
         }
     }
     let kept = nested_stores(&dir)?;

@@ -87,7 +87,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 None => false,
             };
             if !merged {
-                return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("branch '{name}' is not merged into HEAD; `muse branch -D {name}` deletes it anyway")));
+                return Err(CliError::new(
+                    EXIT_CONFLICT,
+                    "conflict",
+                    format!("branch '{name}' is not merged into HEAD; `muse branch -D {name}` deletes it anyway"),
+                ));
             }
         }
         repo.refs().compare_and_swap(&ref_name, Some(current), None)?;

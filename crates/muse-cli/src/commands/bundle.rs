@@ -277,7 +277,8 @@ fn check_out_created(repo: &Repository, name: &RefName) -> CliResult<Option<Chec
         Err(e) => {
             let _ = repo.refs().compare_and_swap(name, Some(id), None);
             let mut err = CliError::from(e);
-            err.message = format!("the history was applied, but branch '{}' was not created because its files cannot be checked out: {}", name.short(), err.message);
+            err.message =
+                format!("the history was applied, but branch '{}' was not created because its files cannot be checked out: {}", name.short(), err.message);
             Err(err)
         }
     }

@@ -26,10 +26,12 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         Some(dir) => ctx.cwd.join(dir),
         None => {
             // `project.muse` (a bare store) clones into `project`, as git drops `.git`.
-            let name = source.canonicalize().ok().and_then(|p| p.file_name().map(|n| {
-                let n = n.to_string_lossy();
-                PathBuf::from(n.strip_suffix(".muse").filter(|s| !s.is_empty()).unwrap_or(&n))
-            }));
+            let name = source.canonicalize().ok().and_then(|p| {
+                p.file_name().map(|n| {
+                    let n = n.to_string_lossy();
+                    PathBuf::from(n.strip_suffix(".muse").filter(|s| !s.is_empty()).unwrap_or(&n))
+                })
+            });
             ctx.cwd.join(name.ok_or_else(|| CliError::invalid(format!("cannot derive a directory name from {}; give DIR", args.source.display())))?)
         }
     };

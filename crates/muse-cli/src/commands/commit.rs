@@ -130,7 +130,12 @@ fn finish(repo: &Repository, ctx: &Ctx, command: &str, outcome: &CommitOutcome) 
     }
     match &outcome.branch {
         Some(branch) => record(repo, command, vec![ref_change(branch, outcome.previous, Some(outcome.id))], vec![]),
-        None => record(repo, command, vec![], head_moved(repo, outcome.previous.map_or(Head::Detached(outcome.id), Head::Detached), Head::Detached(outcome.id), false)),
+        None => record(
+            repo,
+            command,
+            vec![],
+            head_moved(repo, outcome.previous.map_or(Head::Detached(outcome.id), Head::Detached), Head::Detached(outcome.id), false),
+        ),
     };
     if ctx.json {
         return ctx.print_json(&CommitJson::new(outcome.id, &outcome.commit));
@@ -174,7 +179,8 @@ fn prompt_hash(ctx: &Ctx, file: Option<PathBuf>, hash: Option<String>) -> CliRes
     match (file, hash) {
         (Some(file), _) => {
             let path = ctx.cwd.join(&file);
-            let bytes = std::fs::read(&path).map_err(|e| CliError::new(crate::error::EXIT_IO, "io", format!("cannot read prompt file {}: {e}", path.display())))?;
+            let bytes =
+                std::fs::read(&path).map_err(|e| CliError::new(crate::error::EXIT_IO, "io", format!("cannot read prompt file {}: {e}", path.display())))?;
             // The prompt hash is a plain SHA-256 of the prompt, not an object id (no kind magic).
             Ok(Some(ObjectId::sha256(&bytes).to_string()))
         }

@@ -103,7 +103,9 @@ pub fn repo_path(repo: &Repository, cwd: &Path, arg: &str) -> CliResult<String> 
             other => normal.push(other),
         }
     }
-    let rel = normal.strip_prefix(repo.work_dir()).map_err(|_| CliError::invalid(format!("path '{arg}' is outside the repository at {}", repo.work_dir().display())))?;
+    let rel = normal
+        .strip_prefix(repo.work_dir())
+        .map_err(|_| CliError::invalid(format!("path '{arg}' is outside the repository at {}", repo.work_dir().display())))?;
     let text = rel.to_str().ok_or_else(|| CliError::invalid(format!("path '{arg}' is not valid UTF-8")))?;
     Ok(text.trim_end_matches('/').to_string())
 }

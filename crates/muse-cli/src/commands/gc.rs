@@ -30,7 +30,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         Some(prune) => prune,
         None => match repo.config()?.get("gc.pruneExpire") {
             Some(text) => Prune::parse(text).ok_or_else(|| {
-                CliError::new(EXIT_INVALID_INPUT, "invalid_input", format!("config gc.pruneExpire = '{text}' is not now, never or a duration such as 2w, 3d, 12h"))
+                CliError::new(
+                    EXIT_INVALID_INPUT,
+                    "invalid_input",
+                    format!("config gc.pruneExpire = '{text}' is not now, never or a duration such as 2w, 3d, 12h"),
+                )
             })?,
             None => Prune::default(),
         },

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
+use muse_core::CommitId;
 use muse_core::{Tree, TreeId};
 use muse_import::{ImportError, ImportOptions, ImportPhase, ImportProgress, ImportSummary};
-use muse_core::CommitId;
 use muse_store::worktree::checkout::{transition, CheckoutStats, Transition};
 use muse_store::worktree::operation::RefMove;
 use muse_store::{Head, Repository, StoreError, DOT_MUSE};
@@ -212,6 +212,10 @@ fn checkout_error(e: StoreError, dir: &Path, head: &Head) -> CliError {
         Head::Branch(name) => format!("branch '{}' stays at its previous commit", name.short()),
         Head::Detached(_) => "HEAD stays where it was".to_string(),
     };
-    err.message = format!("the history was imported, but the working copy in {} was not updated and {branch}: {}; commit or move them away and import again", dir.display(), err.message);
+    err.message = format!(
+        "the history was imported, but the working copy in {} was not updated and {branch}: {}; commit or move them away and import again",
+        dir.display(),
+        err.message
+    );
     err
 }

@@ -50,7 +50,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             let undone: HashSet<u64> = log.operations.iter().filter_map(|o| o.undoes).collect();
             let ops: Vec<OpJson> = log.operations.iter().rev().take(max_count.unwrap_or(usize::MAX)).map(|o| OpJson::new(o, undone.contains(&o.id))).collect();
             if ctx.json {
-                let warnings = log.torn.iter().map(|(at, bytes)| format!("the op log ends with {bytes} unreadable byte(s) at offset {at} (an interrupted write); they are ignored")).collect();
+                let warnings = log
+                    .torn
+                    .iter()
+                    .map(|(at, bytes)| format!("the op log ends with {bytes} unreadable byte(s) at offset {at} (an interrupted write); they are ignored"))
+                    .collect();
                 return ctx.print_json(&LogJson { operations: ops, warnings });
             }
             for o in &ops {
@@ -64,7 +68,11 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             Ok(())
         }
         Action::Restore { op } => {
-            let target = log.operations.iter().find(|o| o.id == op).ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("no operation {op} in the op log (see `muse op log`)")))?;
+            let target = log
+                .operations
+                .iter()
+                .find(|o| o.id == op)
+                .ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("no operation {op} in the op log (see `muse op log`)")))?;
             let current_ref = |name: &str| repo.refs().read(&RefName::parse(name)?);
             let current_head = |ws: &Option<String>| workspace_head(&repo, ws.as_deref());
             let (refs, heads) = restore_transition(&log.operations, op, &current_ref, &current_head)?;

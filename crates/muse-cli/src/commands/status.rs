@@ -75,8 +75,17 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     // 100,000 paths one by one would cost a good share of a clean status.
     std::mem::forget(result);
     if ctx.json {
-        let skipped: Vec<SkippedJson> = skipped.iter().map(|s| SkippedJson { path: s.path.to_string_lossy().into_owned(), reason: s.reason.to_string() }).collect();
-        return ctx.print_json(&StatusJson { branch, head: head_commit, workspace: repo.workspace().map(str::to_string), clean: changes.is_empty() && skipped.is_empty(), changes, skipped, nested });
+        let skipped: Vec<SkippedJson> =
+            skipped.iter().map(|s| SkippedJson { path: s.path.to_string_lossy().into_owned(), reason: s.reason.to_string() }).collect();
+        return ctx.print_json(&StatusJson {
+            branch,
+            head: head_commit,
+            workspace: repo.workspace().map(str::to_string),
+            clean: changes.is_empty() && skipped.is_empty(),
+            changes,
+            skipped,
+            nested,
+        });
     }
     warn_skipped(&skipped);
     for dir in &nested {

@@ -61,7 +61,8 @@ pub fn run(_args: Args, ctx: &Ctx) -> CliResult {
         return super::recover::print(ctx, Some(report));
     }
     let log = read_log(&repo)?;
-    let target = undo_target(&log.operations).ok_or_else(|| CliError::new(crate::error::EXIT_FAILED, "nothing_to_undo", "nothing to undo: the op log holds no operation that is not undone yet"))?;
+    let target = undo_target(&log.operations)
+        .ok_or_else(|| CliError::new(crate::error::EXIT_FAILED, "nothing_to_undo", "nothing to undo: the op log holds no operation that is not undone yet"))?;
     let (refs, heads) = undo_transition(target);
     let (refs, heads) = apply_transition(&repo, refs, heads)?;
     let recorded = record_with(&repo, "undo", refs.clone(), heads.clone(), |op| op.undoes = Some(target.id));

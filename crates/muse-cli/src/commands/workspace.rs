@@ -137,7 +137,13 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 }
             };
             let refs = if created { vec![ref_change(&ref_name, None, target)] } else { Vec::new() };
-            let heads = vec![HeadChange { workspace: Some(name.clone()), path: workspace.work_dir().display().to_string(), old: None, new: Some(head), checkout: true }];
+            let heads = vec![HeadChange {
+                workspace: Some(name.clone()),
+                path: workspace.work_dir().display().to_string(),
+                old: None,
+                new: Some(head),
+                checkout: true,
+            }];
             record(&repo, "workspace add", refs, heads);
             if ctx.json {
                 return ctx.print_json(&describe(Some(name), workspace.work_dir().to_path_buf()));
@@ -149,11 +155,9 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             let joined = ctx.cwd.join(&path);
             let dir = joined.canonicalize().unwrap_or(joined);
             let workspaces = repo.workspaces()?;
-            let name = workspaces
-                .iter()
-                .find(|(n, d)| n.is_some() && *d == dir)
-                .and_then(|(n, _)| n.clone())
-                .ok_or_else(|| CliError::invalid(format!("{} is not a workspace of this repository (the main working copy cannot be removed)", dir.display())))?;
+            let name = workspaces.iter().find(|(n, d)| n.is_some() && *d == dir).and_then(|(n, _)| n.clone()).ok_or_else(|| {
+                CliError::invalid(format!("{} is not a workspace of this repository (the main working copy cannot be removed)", dir.display()))
+            })?;
             let removed = workspace::remove(&repo, &name, force)?;
             record(&repo, "workspace remove", vec![], vec![forgotten(&removed)]);
             if ctx.json {

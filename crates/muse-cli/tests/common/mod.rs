@@ -159,13 +159,7 @@ impl Run {
     }
 
     fn assert_no_panic(&self) {
-        assert!(
-            self.code != Some(101) && !self.stderr.contains("panicked at"),
-            "`{}` panicked (exit {:?}):\n{}",
-            self.label,
-            self.code,
-            self.stderr
-        );
+        assert!(self.code != Some(101) && !self.stderr.contains("panicked at"), "`{}` panicked (exit {:?}):\n{}", self.label, self.code, self.stderr);
         assert!(self.code.is_some(), "`{}` was killed by a signal:\n{}", self.label, self.stderr);
     }
 

@@ -74,13 +74,17 @@ pub fn build(store: &ObjectStore, want: &[CommitId], have: &[CommitId], out: imp
 pub fn encode_plan(source: &Source<'_>, plan: &Plan, level: i32, sink: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>) -> Result<BuildStats> {
     let mut stats = BuildStats::default();
     for (kind, items) in [(ObjectKind::Blob, &plan.blobs), (ObjectKind::Tree, &plan.trees), (ObjectKind::Commit, &plan.commits)] {
-        in_batches(items, &|item| match kind {
-            ObjectKind::Commit => encode_commit(source.store(), item, level),
-            _ => encode_object(source, kind, item, level),
-        }, &mut |header, payload| {
-            stats.count(&header);
-            sink(header, payload)
-        })?;
+        in_batches(
+            items,
+            &|item| match kind {
+                ObjectKind::Commit => encode_commit(source.store(), item, level),
+                _ => encode_object(source, kind, item, level),
+            },
+            &mut |header, payload| {
+                stats.count(&header);
+                sink(header, payload)
+            },
+        )?;
     }
     Ok(stats)
 }

@@ -18,9 +18,9 @@ use muse_core::{BlobHasher, Commit, CommitId, IdPrefix, ObjectId, Tree, TreeId};
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::{create_temp, sync_dir};
+use pack::{encode_entry_header, encode_index, Pack, PACK_HEADER_LEN, PACK_MAGIC, PACK_VERSION};
 pub use pack::{Encoding, ObjectKind, RegionReader};
 pub use raw::RawEntry;
-use pack::{encode_entry_header, encode_index, Pack, PACK_HEADER_LEN, PACK_MAGIC, PACK_VERSION};
 
 /// The zstd level used for objects written by commits and imports.
 pub const COMPRESSION_LEVEL: i32 = 3;
@@ -347,14 +347,21 @@ impl ObjectStore {
     /// The packs of the store, biggest first.
     pub fn packs(&self) -> Result<Vec<PackInfo>> {
         self.rescan()?;
-        Ok(self.snapshot_packs().iter().map(|p| PackInfo { path: p.pack_path.clone(), objects: p.len(), bytes: p.pack_len(), modified: p.modified() }).collect())
+        Ok(self
+            .snapshot_packs()
+            .iter()
+            .map(|p| PackInfo { path: p.pack_path.clone(), objects: p.len(), bytes: p.pack_len(), modified: p.modified() })
+            .collect())
     }
 
     /// The objects of one pack (a path listed by [`ObjectStore::packs`]) with their kinds, in id
     /// order.
     pub fn pack_objects(&self, pack: &Path) -> Result<Vec<(ObjectId, ObjectKind)>> {
         let packs = self.snapshot_packs();
-        let pack = packs.iter().find(|p| p.pack_path == pack).ok_or_else(|| StoreError::InvalidPath { path: pack.to_path_buf(), reason: "not a pack of this store".into() })?;
+        let pack = packs
+            .iter()
+            .find(|p| p.pack_path == pack)
+            .ok_or_else(|| StoreError::InvalidPath { path: pack.to_path_buf(), reason: "not a pack of this store".into() })?;
         pack.iter().map(|(id, offset)| Ok((id, pack.header_at(offset)?.kind))).collect()
     }
 
@@ -845,7 +852,8 @@ mod tests {
         let store = ObjectStore::create(dir.path()).unwrap();
         let mut writer = store.begin_write().unwrap();
         let root = writer.add_tree(&Tree::default()).unwrap();
-        let signed = Commit { snapshot: root, committed_at: "2026-01-01T00:00:00Z".into(), signer_key_id: "k".into(), signature: "sig".into(), ..Commit::default() };
+        let signed =
+            Commit { snapshot: root, committed_at: "2026-01-01T00:00:00Z".into(), signer_key_id: "k".into(), signature: "sig".into(), ..Commit::default() };
         let signed_id = writer.add_commit(&signed).unwrap();
         let child = Commit { parents: vec![signed_id], message: "child".into(), ..signed.clone() };
         let child_bytes = child.encode();

@@ -196,7 +196,11 @@ impl Pack {
         let (mut lo, mut hi) = self.bucket(low.as_bytes()[0]);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.id_at(mid) < low { lo = mid + 1 } else { hi = mid }
+            if self.id_at(mid) < low {
+                lo = mid + 1
+            } else {
+                hi = mid
+            }
         }
         let (_, end) = self.bucket(low.as_bytes()[0]);
         (lo..end).map(|i| self.id_at(i)).take_while(|id| prefix.matches(id)).collect()
@@ -233,7 +237,8 @@ impl Pack {
 
     /// Reads an entry's compressed payload into memory.
     pub fn read_payload(&self, header: &EntryHeader) -> Result<Vec<u8>> {
-        let len = usize::try_from(header.payload_len).map_err(|_| StoreError::CorruptPack { path: self.pack_path.clone(), reason: "payload too large".into() })?;
+        let len =
+            usize::try_from(header.payload_len).map_err(|_| StoreError::CorruptPack { path: self.pack_path.clone(), reason: "payload too large".into() })?;
         let mut buf = vec![0u8; len];
         self.file.read_exact_at(&mut buf, header.payload_offset).ctx("read", &self.pack_path)?;
         Ok(buf)

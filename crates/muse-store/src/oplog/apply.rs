@@ -11,15 +11,20 @@ use crate::error::{Result, StoreError};
 use crate::refs::RefName;
 use crate::repo::Repository;
 use crate::store::Head;
-use crate::worktree::checkout::checkout;
 use crate::workspace::{self, head_snapshot, workspace_dir, workspace_head};
+use crate::worktree::checkout::checkout;
 
 /// The changes that undo `op`: each of its moves reversed. Moves that never landed (a ref or HEAD
 /// still at its old value, as after a crash before the move) are left out by
 /// [`apply_transition`], which skips changes already at their target.
 pub fn undo_transition(op: &Operation) -> (Vec<RefChange>, Vec<HeadChange>) {
     let refs = op.refs.iter().rev().map(|r| RefChange { name: r.name.clone(), old: r.new, new: r.old }).collect();
-    let heads = op.heads.iter().rev().map(|h| HeadChange { workspace: h.workspace.clone(), path: h.path.clone(), old: h.new.clone(), new: h.old.clone(), checkout: h.checkout }).collect();
+    let heads = op
+        .heads
+        .iter()
+        .rev()
+        .map(|h| HeadChange { workspace: h.workspace.clone(), path: h.path.clone(), old: h.new.clone(), new: h.old.clone(), checkout: h.checkout })
+        .collect();
     (refs, heads)
 }
 
@@ -85,7 +90,12 @@ pub fn apply_transition(repo: &Repository, refs: Vec<RefChange>, heads: Vec<Head
     for change in heads {
         let current = workspace_head(repo, change.workspace.as_deref())?;
         if current != change.new && current != change.old {
-            return Err(conflict(format!("HEAD of {} moved since: expected {}, found {}", label(&change.workspace), show_head(&change.old), show_head(&current))));
+            return Err(conflict(format!(
+                "HEAD of {} moved since: expected {}, found {}",
+                label(&change.workspace),
+                show_head(&change.old),
+                show_head(&current)
+            )));
         }
         let dir = workspace_dir(repo, change.workspace.as_deref())?.unwrap_or_else(|| change.path.clone().into());
         // The files move from what HEAD shows now to what it will show once refs have moved

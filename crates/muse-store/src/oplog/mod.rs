@@ -269,7 +269,8 @@ impl OpLog {
 /// One record as stored: length, JSON payload, SHA-256 of the payload.
 pub fn encode_record(op: &Operation) -> Result<Vec<u8>> {
     let payload = serde_json::to_vec(op).map_err(|e| StoreError::Workspace(format!("cannot encode operation: {e}")))?;
-    let payload_len = u32::try_from(payload.len()).ok().filter(|n| *n <= MAX_RECORD).ok_or_else(|| StoreError::Workspace("operation record too large".into()))?;
+    let payload_len =
+        u32::try_from(payload.len()).ok().filter(|n| *n <= MAX_RECORD).ok_or_else(|| StoreError::Workspace("operation record too large".into()))?;
     let mut record = Vec::with_capacity(payload.len() + FRAME as usize);
     record.extend_from_slice(&payload_len.to_le_bytes());
     record.extend_from_slice(&payload);

@@ -1,6 +1,6 @@
 use super::*;
-use std::fs;
 use muse_core::ObjectId;
+use std::fs;
 
 fn id(n: u8) -> CommitId {
     CommitId(ObjectId::sha256(&[n]))
@@ -147,7 +147,13 @@ fn retained_commits_name_every_old_and_new_value_within_the_window() {
     log.append(Operation { unix_ms: now - 10 * 86_400_000, ..op("commit", vec![change("refs/heads/main", None, Some(1))]) }).unwrap();
     let mut recent = op("commit", vec![change("refs/heads/main", Some(2), Some(3))]);
     recent.unix_ms = now;
-    recent.heads.push(HeadChange { workspace: None, path: "/x".into(), old: Some(Head::Detached(id(4))), new: Some(Head::Branch(RefName::branch("main").unwrap())), checkout: true });
+    recent.heads.push(HeadChange {
+        workspace: None,
+        path: "/x".into(),
+        old: Some(Head::Detached(id(4))),
+        new: Some(Head::Branch(RefName::branch("main").unwrap())),
+        checkout: true,
+    });
     log.append(recent).unwrap();
     let mut kept = retained_commits(&repo, Duration::from_secs(86_400)).unwrap();
     kept.sort();

@@ -31,8 +31,8 @@ use super::{cache_path, hash_path, now_ns, scan};
 use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::unique_name;
 use crate::repo::Repository;
-use crate::store::Head;
 use crate::snapshot::{diff_snapshots, flatten, Change, PathState};
+use crate::store::Head;
 
 /// What a checkout did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -293,7 +293,13 @@ enum Mode {
 /// The steps that bring every path of `diff` to its `want` side, or every obstacle.
 /// `state` tells what a path holds; paths holding content of neither side are obstacles
 /// (checkout) or kept and returned (recovery).
-fn plan(root: &Path, diff: &[Change], to_new: bool, mode: Mode, state: &mut dyn FnMut(&mut Disk<'_>, &str) -> Result<OnDisk>) -> Result<(Vec<Step>, Vec<String>)> {
+fn plan(
+    root: &Path,
+    diff: &[Change],
+    to_new: bool,
+    mode: Mode,
+    state: &mut dyn FnMut(&mut Disk<'_>, &str) -> Result<OnDisk>,
+) -> Result<(Vec<Step>, Vec<String>)> {
     let mut disk = Disk::new(root);
     let side = |c: &Change| if to_new { (c.new, c.old) } else { (c.old, c.new) };
     let force = matches!(mode, Mode::Checkout { force: true });
@@ -572,14 +578,12 @@ pub fn transition(repo: &Repository, t: &Transition) -> Result<CheckoutStats> {
     }
     let diff = diff_snapshots(repo.objects(), Some(t.from), Some(t.to))?;
     let entry_at = |path: &str| current.cache.entries.binary_search_by(|e| e.path.as_bytes().cmp(path.as_bytes())).ok();
-    let (steps, _) = plan(root, &diff, true, Mode::Checkout { force: t.force }, &mut |disk, path| {
-        match entry_at(path).map(|i| &current.cache.entries[i]) {
-            Some(e) => Ok(match e.work {
-                Some(w) => OnDisk::Entry((w.kind, w.id), true),
-                None => disk.probe(path)?,
-            }),
-            None => disk.probe(path),
-        }
+    let (steps, _) = plan(root, &diff, true, Mode::Checkout { force: t.force }, &mut |disk, path| match entry_at(path).map(|i| &current.cache.entries[i]) {
+        Some(e) => Ok(match e.work {
+            Some(w) => OnDisk::Entry((w.kind, w.id), true),
+            None => disk.probe(path)?,
+        }),
+        None => disk.probe(path),
     })?;
     let head_before = repo.head()?;
     let record = Pending {
@@ -726,14 +730,13 @@ pub fn restore_paths(repo: &Repository, source: TreeId, paths: &[String]) -> Res
     let wanted: HashMap<String, PathState> = flatten(repo.objects(), source)?.into_iter().map(|e| (e.path, (e.kind, e.id))).collect();
     let tracked: Vec<String> = flatten(repo.objects(), head)?.into_iter().map(|e| e.path).collect();
     for scope in paths {
-        let found = scope.is_empty()
-            || fs::symlink_metadata(root.join(scope)).is_ok()
-            || wanted.keys().chain(tracked.iter()).any(|p| in_scope(p, scope));
+        let found = scope.is_empty() || fs::symlink_metadata(root.join(scope)).is_ok() || wanted.keys().chain(tracked.iter()).any(|p| in_scope(p, scope));
         if !found {
             return Err(StoreError::PathNotFound(scope.clone()));
         }
     }
-    let mut candidates: Vec<&str> = wanted.keys().map(String::as_str).chain(tracked.iter().map(String::as_str)).filter(|p| paths.iter().any(|s| in_scope(p, s))).collect();
+    let mut candidates: Vec<&str> =
+        wanted.keys().map(String::as_str).chain(tracked.iter().map(String::as_str)).filter(|p| paths.iter().any(|s| in_scope(p, s))).collect();
     candidates.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     candidates.dedup();
     let mut disk = Disk::new(root);

@@ -331,7 +331,8 @@ pub(crate) fn hash_path(path: &Path, kind: EntryKind, sink: Option<&Mutex<PackWr
         };
         let target = fs::read_link(path).ctx("read link", path)?;
         let bytes = target.into_os_string().into_vec();
-        muse_core::check_symlink_target(&bytes).map_err(|reason| StoreError::InvalidPath { path: path.to_path_buf(), reason: format!("cannot store this symlink: {reason}") })?;
+        muse_core::check_symlink_target(&bytes)
+            .map_err(|reason| StoreError::InvalidPath { path: path.to_path_buf(), reason: format!("cannot store this symlink: {reason}") })?;
         let id = store_bytes(&bytes, sink)?;
         return Ok(Some((id, FileStat::of(&meta))));
     }
@@ -462,7 +463,8 @@ mod tests {
             fs::create_dir_all(work.join(path).parent().unwrap()).unwrap();
             fs::write(work.join(path), content).unwrap();
         }
-        let template = || Commit { message: "base".into(), author: "A <a@example.com>".into(), committed_at: "2026-11-29T00:00:00Z".into(), ..Commit::default() };
+        let template =
+            || Commit { message: "base".into(), author: "A <a@example.com>".into(), committed_at: "2026-11-29T00:00:00Z".into(), ..Commit::default() };
         let outcome = commit_worktree(&repo, template(), false, &|_, _| {}).unwrap();
         let base = outcome.commit.snapshot;
 

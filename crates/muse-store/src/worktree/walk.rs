@@ -1,8 +1,8 @@
 //! A parallel walk of a working tree that honours `.museignore` files (gitignore syntax).
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +11,6 @@ use ignore::Match;
 use muse_core::EntryKind;
 use rayon::prelude::*;
 use rustix::fd::AsFd;
-
 
 use crate::error::{Result, StoreError};
 use crate::repo::DOT_MUSE;
@@ -189,8 +188,11 @@ fn open_dir(parent: impl rustix::fd::AsFd, name: impl rustix::path::Arg, abs: &P
     if test_unreadable(abs) {
         return Err(StoreError::Io { op: "open", path: abs.to_path_buf(), source: std::io::ErrorKind::PermissionDenied.into() });
     }
-    rustix::fs::openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
-        .map_err(|e| StoreError::Io { op: "open", path: abs.to_path_buf(), source: e.into() })
+    rustix::fs::openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| StoreError::Io {
+        op: "open",
+        path: abs.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 /// One entry of a directory: its name's place in the directory's name buffer, and its type.
@@ -396,7 +398,16 @@ mod tests {
     fn honours_nested_ignore_files_and_skips_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for (path, content) in [("a.txt", "x"), ("a/x", "x"), ("a/build/out", "x"), ("b/keep.log", "x"), ("b/drop.log", "x"), (".muse/HEAD", "x"), ("nested/.muse", "x"), ("nested/f", "x")] {
+        for (path, content) in [
+            ("a.txt", "x"),
+            ("a/x", "x"),
+            ("a/build/out", "x"),
+            ("b/keep.log", "x"),
+            ("b/drop.log", "x"),
+            (".muse/HEAD", "x"),
+            ("nested/.muse", "x"),
+            ("nested/f", "x"),
+        ] {
             fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
             fs::write(root.join(path), content).unwrap();
         }
