@@ -17,12 +17,12 @@ fuzz_target!(|input: &[u8]| {
     let mut data = rest.to_vec();
     if switch & 1 == 1 && data.len() >= 32 {
         let body = data.len() - 32;
-        let sum = muse_core::ObjectId::of(&data[..body]);
+        let sum = muse_core::ObjectId::sha256(&data[..body]);
         data[body..].copy_from_slice(sum.as_bytes());
     }
     let data = &data[..];
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = ObjectStore::open(dir.path()).expect("store");
+    let store = ObjectStore::create(dir.path()).expect("store");
     let Ok(report) = apply(&store, data, ApplyOptions::default()) else {
         assert!(store.all_objects().expect("list").is_empty(), "a failed apply wrote objects");
         return;
