@@ -7,37 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-use common::{exit, Muse, TestRepo};
-
-/// Every entry under `root` except `.muse`: path → (mode, content or link target); directories
-/// as mode and an empty content.
-fn listing(root: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
-    fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, Vec<u8>)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if rel == ".muse" {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode();
-            if meta.file_type().is_symlink() {
-                out.insert(rel, (mode, std::fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes()));
-            } else if meta.is_dir() {
-                out.insert(rel.clone(), (mode, Vec::new()));
-                visit(root, &path, out);
-            } else {
-                out.insert(rel, (mode, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    visit(root, root, &mut out);
-    out
-}
+use common::{exit, listing, Muse, TestRepo};
 
 /// A repository with `main` (checked out) and `other`, which differ in many ways: a changed
 /// file, an added file in a new directory, a removed file, a file that becomes a directory

@@ -4,37 +4,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{exit, Muse, TestRepo};
-
-/// Every entry under `root` except `.muse`: path → (mode, content or link target).
-fn listing(root: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
-    fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, Vec<u8>)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if rel == ".muse" {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode();
-            if meta.file_type().is_symlink() {
-                out.insert(rel, (mode, std::fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes()));
-            } else if meta.is_dir() {
-                out.insert(rel.clone(), (mode, Vec::new()));
-                visit(root, &path, out);
-            } else {
-                out.insert(rel, (mode, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    visit(root, root, &mut out);
-    out
-}
+use common::{exit, listing, Muse, TestRepo};
 
 fn mode(repo: &TestRepo, rel: &str) -> u32 {
     std::fs::symlink_metadata(repo.path(rel)).unwrap().permissions().mode() & 0o777

@@ -462,3 +462,32 @@ impl Rng {
         self.next_u64() % n.max(1)
     }
 }
+
+/// Every entry under `root` except `.muse`: path → (mode, content or link target; a directory
+/// has its mode and an empty content). Two listings are equal when the trees are, byte for byte
+/// and mode for mode.
+pub fn listing(root: &Path) -> std::collections::BTreeMap<String, (u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if rel == ".muse" {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode();
+            if meta.file_type().is_symlink() {
+                out.insert(rel, (mode, std::fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes()));
+            } else if meta.is_dir() {
+                out.insert(rel, (mode, Vec::new()));
+                stack.push(path);
+            } else {
+                out.insert(rel, (mode, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
