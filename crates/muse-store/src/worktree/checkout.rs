@@ -234,6 +234,20 @@ fn folds_case(root: &Path) -> bool {
     }
 }
 
+/// Adds the case collisions among `written` (paths about to be created) when the file system
+/// folds case, then fails with every obstacle at once, sorted, if there is any.
+fn refuse_if_blocked<'p>(root: &Path, written: impl IntoIterator<Item = &'p str>, mut obstacles: Vec<Obstacle>) -> Result<()> {
+    if folds_case(root) {
+        obstacles.extend(case_collisions(written).into_iter().map(|path| Obstacle { path, reason: Reason::CaseCollision }));
+    }
+    if obstacles.is_empty() {
+        return Ok(());
+    }
+    obstacles.sort_by(|a, b| a.path.cmp(&b.path).then((a.reason as u8).cmp(&(b.reason as u8))));
+    obstacles.dedup();
+    Err(StoreError::Blocked { obstacles })
+}
+
 /// Paths (files and the directories above them) of `paths` that fold to the same name as
 /// another one. Lower-casing stands in for the file system's folding (which may be wider).
 pub fn case_collisions<'p>(paths: impl IntoIterator<Item = &'p str>) -> Vec<String> {
@@ -384,17 +398,7 @@ fn plan(
         }
         steps.push(Step { path: c.path.clone(), want });
     }
-    if folds_case(root) {
-        let names = diff.iter().filter(|c| side(c).0.is_some()).map(|c| c.path.as_str());
-        for path in case_collisions(names) {
-            obstacles.push(Obstacle { path, reason: Reason::CaseCollision });
-        }
-    }
-    if !obstacles.is_empty() {
-        obstacles.sort_by(|a, b| a.path.cmp(&b.path).then((a.reason as u8).cmp(&(b.reason as u8))));
-        obstacles.dedup();
-        return Err(StoreError::Blocked { obstacles });
-    }
+    refuse_if_blocked(root, diff.iter().filter(|c| side(c).0.is_some()).map(|c| c.path.as_str()), obstacles)?;
     steps.extend(extra_removals.into_iter().map(|path| Step { path, want: None }));
     steps.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok((steps, kept))
@@ -775,17 +779,7 @@ pub fn restore_paths(repo: &Repository, source: TreeId, paths: &[String]) -> Res
             obstacles.push(Obstacle { path: if dir.is_empty() { ".".into() } else { dir }, reason: Reason::NotWritable });
         }
     }
-    if folds_case(root) {
-        let names = steps.iter().filter(|s| s.want.is_some()).map(|s| s.path.as_str());
-        for path in case_collisions(names) {
-            obstacles.push(Obstacle { path, reason: Reason::CaseCollision });
-        }
-    }
-    if !obstacles.is_empty() {
-        obstacles.sort_by(|a, b| a.path.cmp(&b.path).then((a.reason as u8).cmp(&(b.reason as u8))));
-        obstacles.dedup();
-        return Err(StoreError::Blocked { obstacles });
-    }
+    refuse_if_blocked(root, steps.iter().filter(|s| s.want.is_some()).map(|s| s.path.as_str()), obstacles)?;
     if steps.is_empty() {
         return Ok(RestoreStats::default());
     }
