@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{exit, TestRepo};
+use common::{exit, raw_frame, sha, TestRepo};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// A source repository with two commits on main and a tag.
 fn source() -> TestRepo {
@@ -66,19 +65,6 @@ fn corrupted_bundles_are_invalid_input_and_write_nothing() {
     assert!(dst.packs().is_empty(), "a corrupted bundle wrote objects");
     std::fs::write(&bundle, b"not a bundle\n\n").unwrap();
     dst.json(["bundle", "apply", bundle.to_str().unwrap()]).fails_with(exit::INVALID, "invalid_input");
-}
-
-/// A zstd frame of `data` made of one raw block (no compressor needed).
-fn raw_frame(data: &[u8]) -> Vec<u8> {
-    assert!(data.len() < 256);
-    let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x20, data.len() as u8];
-    out.extend_from_slice(&(1u32 | (data.len() as u32) << 3).to_le_bytes()[..3]);
-    out.extend_from_slice(data);
-    out
-}
-
-fn sha(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }
 
 /// A blob's id (docs/formats.md §1): the SHA-256 of the blob magic and the content.

@@ -6,12 +6,7 @@
 
 mod common;
 
-use common::{exit, TestRepo};
-use sha2::{Digest, Sha256};
-
-fn sha(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
+use common::{exit, raw_frame, sha, TestRepo};
 
 /// A blob's id: SHA-256 of `muse-blob/1\n` and the content.
 fn blob_id(content: &[u8]) -> [u8; 32] {
@@ -133,15 +128,6 @@ fn a_planted_blob_shaped_like_a_tree_cannot_stand_in_for_it() {
     assert_eq!(cloned["head"], "refs/heads/main", "{cloned}");
     assert_eq!(std::fs::read(target.join("dir/a.txt")).unwrap(), victim_file);
     common::assert_fsck_clean(&target);
-}
-
-/// A zstd frame of `data` made of one raw block (no compressor needed).
-fn raw_frame(data: &[u8]) -> Vec<u8> {
-    assert!(data.len() < 256);
-    let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x20, data.len() as u8];
-    out.extend_from_slice(&(1u32 | (data.len() as u32) << 3).to_le_bytes()[..3]);
-    out.extend_from_slice(data);
-    out
 }
 
 #[test]

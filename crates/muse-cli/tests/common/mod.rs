@@ -491,3 +491,18 @@ pub fn listing(root: &Path) -> std::collections::BTreeMap<String, (u32, Vec<u8>)
     }
     out
 }
+
+/// SHA-256 of `bytes` (for ids and checksums the tests compute independently of muse).
+pub fn sha(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// A zstd frame of `data` made of one raw block (no compressor needed), for hand-made packs.
+pub fn raw_frame(data: &[u8]) -> Vec<u8> {
+    assert!(data.len() < 256);
+    let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x20, data.len() as u8];
+    out.extend_from_slice(&(1u32 | (data.len() as u32) << 3).to_le_bytes()[..3]);
+    out.extend_from_slice(data);
+    out
+}
