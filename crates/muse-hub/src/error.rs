@@ -1,0 +1,146 @@
+//! The hub's error type: every failure has a stable machine code and an HTTP status.
+
+use muse_core::CommitId;
+
+/// Errors of the hub's service library.
+///
+/// [`HubError::code`] is the stable machine name clients match on (`docs/hub.md` lists them);
+/// [`HubError::http_status`] is the status the server answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// A repository, user, token or other named thing does not exist — or exists but the actor
+    /// may not read it: both give the same error, so that existence never leaks.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request carries no credentials but needs them (the repository is readable to
+    /// everyone, the action needs more).
+    #[error("authentication required: {0}")]
+    Unauthorized(String),
+    /// A password did not match, or the user has none.
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// A presented token is malformed or unknown.
+    #[error("the token is not valid")]
+    BadToken,
+    /// A presented token has expired.
+    #[error("the token expired")]
+    TokenExpired,
+    /// A presented token was revoked.
+    #[error("the token was revoked")]
+    TokenRevoked,
+    /// The actor is authenticated but its role or token scope is not enough.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// A ref did not hold the value a compare-and-swap expected.
+    #[error("ref {name} is at {}, expected {}", fmt_opt(actual), fmt_opt(expected))]
+    StaleRef {
+        /// The full ref name.
+        name: String,
+        /// The value the update expected (`None`: absent).
+        expected: Option<CommitId>,
+        /// The value it holds (`None`: absent).
+        actual: Option<CommitId>,
+    },
+    /// A ref that an update meant to create already exists.
+    #[error("ref {name} already exists at {actual}")]
+    RefExists {
+        /// The full ref name.
+        name: String,
+        /// The value it holds.
+        actual: CommitId,
+    },
+    /// A user, repository or ref name breaks the naming rules.
+    #[error("'{name}' is not a valid {what} name: {reason}")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+        /// "user", "repository" or "ref".
+        what: &'static str,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// Some other input breaks a rule (a token expiring in the past, a ref named twice in one
+    /// update, a malformed database URL).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A name is taken (user or repository, case-insensitively).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration of the database failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Something that should not happen did (a stored value does not parse, a worker thread
+    /// died).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn fmt_opt(id: &Option<CommitId>) -> String {
+    id.map_or_else(|| "nothing".to_string(), |id| id.to_string())
+}
+
+impl HubError {
+    /// The stable machine code (`not_found`, `stale_ref`, ...), the same across releases.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HubError::NotFound(_) => "not_found",
+            HubError::Unauthorized(_) => "unauthorized",
+            HubError::BadCredentials => "bad_credentials",
+            HubError::BadToken => "bad_token",
+            HubError::TokenExpired => "token_expired",
+            HubError::TokenRevoked => "token_revoked",
+            HubError::Forbidden(_) => "forbidden",
+            HubError::StaleRef { .. } => "stale_ref",
+            HubError::RefExists { .. } => "ref_exists",
+            HubError::InvalidName { .. } => "invalid_name",
+            HubError::InvalidInput(_) => "invalid_input",
+            HubError::Conflict(_) => "conflict",
+            HubError::Database(_) | HubError::Migrate(_) => "database",
+            HubError::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status that goes with [`HubError::code`].
+    pub fn http_status(&self) -> u16 {
+        match self {
+            HubError::NotFound(_) => 404,
+            HubError::Unauthorized(_) | HubError::BadCredentials | HubError::BadToken | HubError::TokenExpired | HubError::TokenRevoked => 401,
+            HubError::Forbidden(_) => 403,
+            HubError::StaleRef { .. } | HubError::RefExists { .. } | HubError::Conflict(_) => 409,
+            HubError::InvalidName { .. } | HubError::InvalidInput(_) => 400,
+            HubError::Database(_) | HubError::Migrate(_) | HubError::Internal(_) => 500,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses() {
+        let cases: [(HubError, &str, u16); 8] = [
+            (HubError::NotFound("repository a/b".into()), "not_found", 404),
+            (HubError::Unauthorized("x".into()), "unauthorized", 401),
+            (HubError::TokenExpired, "token_expired", 401),
+            (HubError::Forbidden("x".into()), "forbidden", 403),
+            (HubError::StaleRef { name: "refs/heads/main".into(), expected: None, actual: None }, "stale_ref", 409),
+            (HubError::Conflict("user a".into()), "conflict", 409),
+            (HubError::InvalidName { name: "-".into(), what: "user", reason: "x".into() }, "invalid_name", 400),
+            (HubError::Database(sqlx::Error::PoolTimedOut), "database", 500),
+        ];
+        for (error, code, status) in cases {
+            assert_eq!((error.code(), error.http_status()), (code, status), "{error}");
+        }
+    }
+
+    #[test]
+    fn stale_ref_names_the_ref_and_both_values() {
+        let id = CommitId(muse_core::ObjectId::sha256(b"x"));
+        let error = HubError::StaleRef { name: "refs/heads/main".into(), expected: Some(id), actual: None };
+        assert_eq!(error.to_string(), format!("ref refs/heads/main is at nothing, expected {id}"));
+    }
+}

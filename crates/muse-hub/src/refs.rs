@@ -1,0 +1,163 @@
+//! The refs of hosted repositories: rows in the database, moved only by compare-and-swap
+//! inside one transaction per call.
+//!
+//! Each change is one conditional statement whose row count says whether the ref held the
+//! expected value: `INSERT … ON CONFLICT DO NOTHING` to create, `UPDATE … WHERE commit_id =
+//! old` to move, `DELETE … WHERE commit_id = old` to delete. Two calls from the same old value
+//! cannot both match: on PostgreSQL the second `UPDATE` waits for the first transaction's row
+//! lock and then re-checks its `WHERE` against the committed value; on SQLite the transaction
+//! holds the database's write lock from its start (`BEGIN IMMEDIATE`). Changes are applied in
+//! name order, so that two multi-ref calls never wait on each other's locks in a cycle.
+
+use std::collections::BTreeMap;
+
+use muse_core::CommitId;
+use muse_store::{RefName, StoreError};
+
+use crate::db::with_pool;
+use crate::model::{RefChange, RepoId};
+use crate::{Hub, HubError};
+
+impl Hub {
+    /// The refs of a repository, sorted by name (byte order).
+    pub async fn refs(&self, repo: RepoId) -> Result<Vec<(String, CommitId)>, HubError> {
+        let (exists, rows) = with_pool!(&self.db, |pool| {
+            let exists = sqlx::query_scalar::<_, i64>("SELECT id FROM repos WHERE id = $1").bind(repo.0).fetch_optional(pool).await?.is_some();
+            let rows = sqlx::query_as::<_, (String, String)>("SELECT name, commit_id FROM refs WHERE repo_id = $1").bind(repo.0).fetch_all(pool).await?;
+            (exists, rows)
+        });
+        if !exists {
+            return Err(HubError::NotFound(format!("repository #{repo}")));
+        }
+        let mut refs = rows.into_iter().map(|(name, id)| Ok((name, parse_stored(&id)?))).collect::<Result<Vec<_>, HubError>>()?;
+        refs.sort();
+        Ok(refs)
+    }
+
+    /// Applies `updates` to the refs of a repository, all or none, each a compare-and-swap:
+    /// `old: None` creates (`ref_exists` if the ref exists), `new: None` deletes, and otherwise
+    /// the ref moves from `old` to `new` (`stale_ref`, naming the ref, the expected and the
+    /// actual value, if it holds anything but `old`, absent included). Names must be full ref
+    /// names that muse-store accepts (`invalid_name`), each at most once per call. Whether the
+    /// new commits exist in the repository's content is the caller's to check first.
+    pub async fn update_refs(&self, repo: RepoId, updates: &[RefChange]) -> Result<(), HubError> {
+        let changes = validate(updates)?;
+        with_pool!(&self.db, |pool| {
+            let mut tx = pool.begin_with(self.db.begin_write()).await?;
+            if sqlx::query_scalar::<_, i64>("SELECT id FROM repos WHERE id = $1").bind(repo.0).fetch_optional(&mut *tx).await?.is_none() {
+                return Err(HubError::NotFound(format!("repository #{repo}")));
+            }
+            for (name, op) in changes {
+                let applied = match op {
+                    Op::Create(new) => sqlx::query("INSERT INTO refs (repo_id, name, commit_id) VALUES ($1, $2, $3) ON CONFLICT (repo_id, name) DO NOTHING")
+                        .bind(repo.0)
+                        .bind(name)
+                        .bind(new.to_string()),
+                    Op::Move(old, new) => sqlx::query("UPDATE refs SET commit_id = $1 WHERE repo_id = $2 AND name = $3 AND commit_id = $4")
+                        .bind(new.to_string())
+                        .bind(repo.0)
+                        .bind(name)
+                        .bind(old.to_string()),
+                    Op::Delete(old) => {
+                        sqlx::query("DELETE FROM refs WHERE repo_id = $1 AND name = $2 AND commit_id = $3").bind(repo.0).bind(name).bind(old.to_string())
+                    }
+                }
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if applied != 1 {
+                    let actual = sqlx::query_scalar::<_, String>("SELECT commit_id FROM refs WHERE repo_id = $1 AND name = $2")
+                        .bind(repo.0)
+                        .bind(name)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|id| parse_stored(&id))
+                        .transpose()?;
+                    return Err(match (op, actual) {
+                        (Op::Create(_), Some(actual)) => HubError::RefExists { name: name.to_string(), actual },
+                        (op, actual) => HubError::StaleRef { name: name.to_string(), expected: op.expected(), actual },
+                    });
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
+/// One checked change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// The ref must not exist; it gets this value.
+    Create(CommitId),
+    /// The ref must hold the first value; it gets the second.
+    Move(CommitId, CommitId),
+    /// The ref must hold this value; it is deleted.
+    Delete(CommitId),
+}
+
+impl Op {
+    /// The value the ref must hold (`None`: absent).
+    fn expected(self) -> Option<CommitId> {
+        match self {
+            Op::Create(_) => None,
+            Op::Move(old, _) | Op::Delete(old) => Some(old),
+        }
+    }
+}
+
+/// The changes by name (so applied in name order), after checking every name and that none
+/// comes twice or asks for nothing.
+fn validate(updates: &[RefChange]) -> Result<BTreeMap<&str, Op>, HubError> {
+    let mut changes = BTreeMap::new();
+    for change in updates {
+        RefName::parse(&change.name).map_err(|e| {
+            let reason = match e {
+                StoreError::InvalidRefName { reason, .. } => reason.to_string(),
+                other => other.to_string(),
+            };
+            HubError::InvalidName { name: change.name.clone(), what: "ref", reason }
+        })?;
+        let op = match (change.old, change.new) {
+            (None, Some(new)) => Op::Create(new),
+            (Some(old), Some(new)) => Op::Move(old, new),
+            (Some(old), None) => Op::Delete(old),
+            (None, None) => return Err(HubError::InvalidInput(format!("the update of {} neither expects nor sets a value", change.name))),
+        };
+        if changes.insert(change.name.as_str(), op).is_some() {
+            return Err(HubError::InvalidInput(format!("{} is updated twice in one request", change.name)));
+        }
+    }
+    Ok(changes)
+}
+
+/// A commit id read back from the database.
+fn parse_stored(text: &str) -> Result<CommitId, HubError> {
+    CommitId::parse(text).map_err(|e| HubError::Internal(format!("a stored ref does not hold a commit id: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(name: &str, old: Option<u8>, new: Option<u8>) -> RefChange {
+        let id = |b: u8| CommitId(muse_core::ObjectId::from_bytes([b; 32]));
+        RefChange { name: name.to_string(), old: old.map(id), new: new.map(id) }
+    }
+
+    #[test]
+    fn validation() {
+        let ok = [change("refs/tags/v1", None, Some(1)), change("refs/heads/main", Some(1), Some(2))];
+        let names: Vec<&str> = validate(&ok).unwrap().into_keys().collect();
+        assert_eq!(names, ["refs/heads/main", "refs/tags/v1"]);
+        for (bad, code) in [
+            (vec![change("main", None, Some(1))], "invalid_name"),
+            (vec![change("refs/heads/a..b", None, Some(1))], "invalid_name"),
+            (vec![change("refs/remotes/x", None, Some(1))], "invalid_name"),
+            (vec![change("refs/heads/a", None, None)], "invalid_input"),
+            (vec![change("refs/heads/a", None, Some(1)), change("refs/heads/a", Some(1), None)], "invalid_input"),
+        ] {
+            assert_eq!(validate(&bad).unwrap_err().code(), code, "{bad:?}");
+        }
+    }
+}
