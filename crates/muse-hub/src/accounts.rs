@@ -214,7 +214,7 @@ impl Hub {
         match policy::decide(&standing, action) {
             Decision::Allowed => Ok(repo),
             Decision::NotFound => Err(not_found()),
-            Decision::Unauthorized => Err(HubError::Unauthorized(format!("{needs} access to {} needs a token", repo.full_name()))),
+            Decision::Unauthorized => Err(HubError::Unauthorized(format!("authentication required: {needs} access to {} needs a token", repo.full_name()))),
             Decision::Forbidden => {
                 let has = policy::effective(&standing).map_or("no", Role::as_str);
                 Err(HubError::Forbidden(format!("{needs} access to {} is needed; this token gives {has} access", repo.full_name())))

@@ -13,12 +13,9 @@ pub enum HubError {
     #[error("{0} not found")]
     NotFound(String),
     /// The request carries no credentials but needs them (the repository is readable to
-    /// everyone, the action needs more).
-    #[error("authentication required: {0}")]
+    /// everyone, the action needs more), or a user name and password did not match.
+    #[error("{0}")]
     Unauthorized(String),
-    /// A password did not match, or the user has none.
-    #[error("wrong user name or password")]
-    BadCredentials,
     /// A presented token is malformed or unknown.
     #[error("the token is not valid")]
     BadToken,
@@ -88,7 +85,6 @@ impl HubError {
         match self {
             HubError::NotFound(_) => "not_found",
             HubError::Unauthorized(_) => "unauthorized",
-            HubError::BadCredentials => "bad_credentials",
             HubError::BadToken => "bad_token",
             HubError::TokenExpired => "token_expired",
             HubError::TokenRevoked => "token_revoked",
@@ -107,7 +103,7 @@ impl HubError {
     pub fn http_status(&self) -> u16 {
         match self {
             HubError::NotFound(_) => 404,
-            HubError::Unauthorized(_) | HubError::BadCredentials | HubError::BadToken | HubError::TokenExpired | HubError::TokenRevoked => 401,
+            HubError::Unauthorized(_) | HubError::BadToken | HubError::TokenExpired | HubError::TokenRevoked => 401,
             HubError::Forbidden(_) => 403,
             HubError::StaleRef { .. } | HubError::RefExists { .. } | HubError::Conflict(_) => 409,
             HubError::InvalidName { .. } | HubError::InvalidInput(_) => 400,
