@@ -31,7 +31,7 @@ impl Hub {
             validate_email(email)?;
         }
         let password_hash = match password {
-            Some("") => return Err(HubError::InvalidInput("the password is empty".into())),
+            Some("") => return Err(HubError::BadRequest("the password is empty".into())),
             Some(password) => Some(password::hash(password.to_string()).await?),
             None => None,
         };
@@ -152,7 +152,7 @@ impl Hub {
         match owner_id {
             None => return Err(HubError::NotFound(format!("repository #{repo}"))),
             Some(owner) if owner == user.id.0 => {
-                return Err(HubError::InvalidInput(format!("{} owns the repository and is always its admin", user.name)));
+                return Err(HubError::BadRequest(format!("{} owns the repository and is always its admin", user.name)));
             }
             Some(_) => {}
         }
@@ -253,6 +253,6 @@ fn validate_email(email: &str) -> Result<(), HubError> {
     if plausible {
         Ok(())
     } else {
-        Err(HubError::InvalidInput(format!("'{email}' is not an e-mail address")))
+        Err(HubError::BadRequest(format!("'{email}' is not an e-mail address")))
     }
 }

@@ -81,7 +81,7 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Db::Postgres(PgPoolOptions::new().max_connections(16).connect(url).await?)
         } else {
-            return Err(HubError::InvalidInput(format!("unsupported database URL '{}': use sqlite://PATH or postgres://…", redact(url))));
+            return Err(HubError::BadRequest(format!("unsupported database URL '{}': use sqlite://PATH or postgres://…", redact(url))));
         };
         db.migrate().await?;
         Ok(db)

@@ -4,8 +4,9 @@ use muse_core::CommitId;
 
 /// Errors of the hub's service library.
 ///
-/// [`HubError::code`] is the stable machine name clients match on (`docs/hub.md` lists them);
-/// [`HubError::http_status`] is the status the server answers with.
+/// [`HubError::code`] is the stable machine name clients match on (`docs/hub.md` lists them;
+/// those that can reach the wire protocol are the codes of `docs/protocol.md`, with the same
+/// statuses); [`HubError::http_status`] is the status the server answers with.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     /// A repository, user, token or other named thing does not exist — or exists but the actor
@@ -28,7 +29,8 @@ pub enum HubError {
     /// The actor is authenticated but its role or token scope is not enough.
     #[error("forbidden: {0}")]
     Forbidden(String),
-    /// A ref did not hold the value a compare-and-swap expected.
+    /// A ref did not hold the value a compare-and-swap expected (`expected: None`: the update
+    /// meant to create it, and it exists).
     #[error("ref {name} is at {}, expected {}", fmt_opt(actual), fmt_opt(expected))]
     StaleRef {
         /// The full ref name.
@@ -38,20 +40,20 @@ pub enum HubError {
         /// The value it holds (`None`: absent).
         actual: Option<CommitId>,
     },
-    /// A ref that an update meant to create already exists.
-    #[error("ref {name} already exists at {actual}")]
-    RefExists {
-        /// The full ref name.
+    /// A ref name breaks the ref rules (muse-store's, git's).
+    #[error("'{name}' is not a valid ref name: {reason}")]
+    InvalidRef {
+        /// The rejected name.
         name: String,
-        /// The value it holds.
-        actual: CommitId,
+        /// Which rule it breaks.
+        reason: String,
     },
-    /// A user, repository or ref name breaks the naming rules.
+    /// A user or repository name breaks the naming rules.
     #[error("'{name}' is not a valid {what} name: {reason}")]
     InvalidName {
         /// The rejected name.
         name: String,
-        /// "user", "repository" or "ref".
+        /// "user" or "repository".
         what: &'static str,
         /// Which rule it breaks.
         reason: String,
@@ -59,7 +61,7 @@ pub enum HubError {
     /// Some other input breaks a rule (a token expiring in the past, a ref named twice in one
     /// update, a malformed database URL).
     #[error("{0}")]
-    InvalidInput(String),
+    BadRequest(String),
     /// A name is taken (user or repository, case-insensitively).
     #[error("{0} already exists")]
     Conflict(String),
@@ -90,9 +92,9 @@ impl HubError {
             HubError::TokenRevoked => "token_revoked",
             HubError::Forbidden(_) => "forbidden",
             HubError::StaleRef { .. } => "stale_ref",
-            HubError::RefExists { .. } => "ref_exists",
+            HubError::InvalidRef { .. } => "invalid_ref",
             HubError::InvalidName { .. } => "invalid_name",
-            HubError::InvalidInput(_) => "invalid_input",
+            HubError::BadRequest(_) => "bad_request",
             HubError::Conflict(_) => "conflict",
             HubError::Database(_) | HubError::Migrate(_) => "database",
             HubError::Internal(_) => "internal",
@@ -105,8 +107,8 @@ impl HubError {
             HubError::NotFound(_) => 404,
             HubError::Unauthorized(_) | HubError::BadToken | HubError::TokenExpired | HubError::TokenRevoked => 401,
             HubError::Forbidden(_) => 403,
-            HubError::StaleRef { .. } | HubError::RefExists { .. } | HubError::Conflict(_) => 409,
-            HubError::InvalidName { .. } | HubError::InvalidInput(_) => 400,
+            HubError::StaleRef { .. } | HubError::Conflict(_) => 409,
+            HubError::InvalidRef { .. } | HubError::InvalidName { .. } | HubError::BadRequest(_) => 400,
             HubError::Database(_) | HubError::Migrate(_) | HubError::Internal(_) => 500,
         }
     }
@@ -118,7 +120,7 @@ mod tests {
 
     #[test]
     fn codes_and_statuses() {
-        let cases: [(HubError, &str, u16); 8] = [
+        let cases: [(HubError, &str, u16); 10] = [
             (HubError::NotFound("repository a/b".into()), "not_found", 404),
             (HubError::Unauthorized("x".into()), "unauthorized", 401),
             (HubError::TokenExpired, "token_expired", 401),
@@ -126,6 +128,8 @@ mod tests {
             (HubError::StaleRef { name: "refs/heads/main".into(), expected: None, actual: None }, "stale_ref", 409),
             (HubError::Conflict("user a".into()), "conflict", 409),
             (HubError::InvalidName { name: "-".into(), what: "user", reason: "x".into() }, "invalid_name", 400),
+            (HubError::InvalidRef { name: "main".into(), reason: "x".into() }, "invalid_ref", 400),
+            (HubError::BadRequest("x".into()), "bad_request", 400),
             (HubError::Database(sqlx::Error::PoolTimedOut), "database", 500),
         ];
         for (error, code, status) in cases {

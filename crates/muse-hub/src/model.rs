@@ -115,7 +115,7 @@ impl FromStr for Role {
             "read" => Ok(Role::Read),
             "write" => Ok(Role::Write),
             "admin" => Ok(Role::Admin),
-            _ => Err(HubError::InvalidInput(format!("'{s}' is not a role (read, write or admin)"))),
+            _ => Err(HubError::BadRequest(format!("'{s}' is not a role (read, write or admin)"))),
         }
     }
 }

@@ -35,11 +35,12 @@ impl Hub {
     }
 
     /// Applies `updates` to the refs of a repository, all or none, each a compare-and-swap:
-    /// `old: None` creates (`ref_exists` if the ref exists), `new: None` deletes, and otherwise
-    /// the ref moves from `old` to `new` (`stale_ref`, naming the ref, the expected and the
-    /// actual value, if it holds anything but `old`, absent included). Names must be full ref
-    /// names that muse-store accepts (`invalid_name`), each at most once per call. Whether the
-    /// new commits exist in the repository's content is the caller's to check first.
+    /// `old: None` creates, `new: None` deletes, and otherwise the ref moves from `old` to
+    /// `new`. If any ref holds anything but its `old` (absent and present included), nothing
+    /// changes and the error is `stale_ref`, naming the first such ref (in name order), the
+    /// expected and the actual value. Names must be full ref names that muse-store accepts
+    /// (`invalid_ref`), each at most once per call (`bad_request`). Whether the new commits
+    /// exist in the repository's content is the caller's to check first.
     pub async fn update_refs(&self, repo: RepoId, updates: &[RefChange]) -> Result<(), HubError> {
         let changes = validate(updates)?;
         with_pool!(&self.db, |pool| {
@@ -73,10 +74,7 @@ impl Hub {
                         .await?
                         .map(|id| parse_stored(&id))
                         .transpose()?;
-                    return Err(match (op, actual) {
-                        (Op::Create(_), Some(actual)) => HubError::RefExists { name: name.to_string(), actual },
-                        (op, actual) => HubError::StaleRef { name: name.to_string(), expected: op.expected(), actual },
-                    });
+                    return Err(HubError::StaleRef { name: name.to_string(), expected: op.expected(), actual });
                 }
             }
             tx.commit().await?;
@@ -116,16 +114,16 @@ fn validate(updates: &[RefChange]) -> Result<BTreeMap<&str, Op>, HubError> {
                 StoreError::InvalidRefName { reason, .. } => reason.to_string(),
                 other => other.to_string(),
             };
-            HubError::InvalidName { name: change.name.clone(), what: "ref", reason }
+            HubError::InvalidRef { name: change.name.clone(), reason }
         })?;
         let op = match (change.old, change.new) {
             (None, Some(new)) => Op::Create(new),
             (Some(old), Some(new)) => Op::Move(old, new),
             (Some(old), None) => Op::Delete(old),
-            (None, None) => return Err(HubError::InvalidInput(format!("the update of {} neither expects nor sets a value", change.name))),
+            (None, None) => return Err(HubError::BadRequest(format!("the update of {} neither expects nor sets a value", change.name))),
         };
         if changes.insert(change.name.as_str(), op).is_some() {
-            return Err(HubError::InvalidInput(format!("{} is updated twice in one request", change.name)));
+            return Err(HubError::BadRequest(format!("{} is updated twice in one request", change.name)));
         }
     }
     Ok(changes)
@@ -151,11 +149,11 @@ mod tests {
         let names: Vec<&str> = validate(&ok).unwrap().into_keys().collect();
         assert_eq!(names, ["refs/heads/main", "refs/tags/v1"]);
         for (bad, code) in [
-            (vec![change("main", None, Some(1))], "invalid_name"),
-            (vec![change("refs/heads/a..b", None, Some(1))], "invalid_name"),
-            (vec![change("refs/remotes/x", None, Some(1))], "invalid_name"),
-            (vec![change("refs/heads/a", None, None)], "invalid_input"),
-            (vec![change("refs/heads/a", None, Some(1)), change("refs/heads/a", Some(1), None)], "invalid_input"),
+            (vec![change("main", None, Some(1))], "invalid_ref"),
+            (vec![change("refs/heads/a..b", None, Some(1))], "invalid_ref"),
+            (vec![change("refs/remotes/x", None, Some(1))], "invalid_ref"),
+            (vec![change("refs/heads/a", None, None)], "bad_request"),
+            (vec![change("refs/heads/a", None, Some(1)), change("refs/heads/a", Some(1), None)], "bad_request"),
         ] {
             assert_eq!(validate(&bad).unwrap_err().code(), code, "{bad:?}");
         }

@@ -59,11 +59,11 @@ impl Hub {
     pub async fn create_token(&self, user: &str, new: NewToken) -> Result<(TokenInfo, String), HubError> {
         let owner = self.user_by_name(user).await?.ok_or_else(|| HubError::NotFound(format!("user {user}")))?;
         if new.label.chars().count() > MAX_LABEL_CHARS || new.label.chars().any(char::is_control) {
-            return Err(HubError::InvalidInput(format!("a token label has at most {MAX_LABEL_CHARS} characters and no control characters")));
+            return Err(HubError::BadRequest(format!("a token label has at most {MAX_LABEL_CHARS} characters and no control characters")));
         }
         let now = self.now();
         if new.expires_at.is_some_and(|at| at <= now) {
-            return Err(HubError::InvalidInput("the token's expiry lies in the past".into()));
+            return Err(HubError::BadRequest("the token's expiry lies in the past".into()));
         }
         let repo = match &new.repo {
             Some((repo_owner, name)) => Some(self.readable_by(owner.id, repo_owner, name).await?),

@@ -22,8 +22,8 @@ on_both_backends! {
         for bad in ["", "-x", "a/b", "a b", "ümlaut"] {
             assert_eq!(hub.create_user(bad, None, None).await.unwrap_err().code(), "invalid_name", "{bad:?}");
         }
-        assert_eq!(hub.create_user("bob", Some("not an address"), None).await.unwrap_err().code(), "invalid_input");
-        assert_eq!(hub.create_user("bob", None, Some("")).await.unwrap_err().code(), "invalid_input");
+        assert_eq!(hub.create_user("bob", Some("not an address"), None).await.unwrap_err().code(), "bad_request");
+        assert_eq!(hub.create_user("bob", None, Some("")).await.unwrap_err().code(), "bad_request");
     }
 
     async fn passwords(db: &TestDb) {
@@ -77,7 +77,7 @@ on_both_backends! {
         hub.set_collaborator(repo, "carol", None).await.unwrap();
         hub.set_collaborator(repo, "carol", None).await.unwrap();
         assert_eq!(listed(hub.collaborators(repo).await.unwrap()), [("bob".to_string(), Role::Admin)]);
-        assert_eq!(hub.set_collaborator(repo, "ada", Some(Role::Read)).await.unwrap_err().code(), "invalid_input");
+        assert_eq!(hub.set_collaborator(repo, "ada", Some(Role::Read)).await.unwrap_err().code(), "bad_request");
         assert_eq!(hub.set_collaborator(repo, "dave", Some(Role::Read)).await.unwrap_err().code(), "not_found");
         assert_eq!(hub.set_collaborator(muse_hub::RepoId(9999), "bob", Some(Role::Read)).await.unwrap_err().code(), "not_found");
         // Deleting the repository removes its collaborators with it.
@@ -129,7 +129,7 @@ on_both_backends! {
 async fn unsupported_database_urls_are_refused() {
     for url in ["mysql://u:secret@h/db", "hub.db", ""] {
         let error = Hub::open(url).await.unwrap_err();
-        assert_eq!(error.code(), "invalid_input", "{url}");
+        assert_eq!(error.code(), "bad_request", "{url}");
         assert!(!error.to_string().contains("secret"), "{error}");
     }
 }

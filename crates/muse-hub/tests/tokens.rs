@@ -74,7 +74,7 @@ on_both_backends! {
         let hub = db.hub().await.with_clock(move || clock.load(Ordering::SeqCst));
         hub.create_user("ada", None, None).await.unwrap();
         let error = hub.create_token("ada", NewToken { expires_at: Some(1_000_000), ..token(Role::Read) }).await.unwrap_err();
-        assert_eq!(error.code(), "invalid_input");
+        assert_eq!(error.code(), "bad_request");
         let (info, secret) = hub.create_token("ada", NewToken { expires_at: Some(1_000_100), ..token(Role::Read) }).await.unwrap();
         assert_eq!(info.expires_at, Some(1_000_100));
         assert_eq!(info.last_used_at, None);
@@ -118,6 +118,6 @@ on_both_backends! {
         assert!(hub.tokens("ada").await.unwrap().is_empty());
         assert_eq!(hub.create_token("nobody", token(Role::Read)).await.unwrap_err().code(), "not_found");
         let long = NewToken { label: "x".repeat(101), ..token(Role::Read) };
-        assert_eq!(hub.create_token("ada", long).await.unwrap_err().code(), "invalid_input");
+        assert_eq!(hub.create_token("ada", long).await.unwrap_err().code(), "bad_request");
     }
 }
