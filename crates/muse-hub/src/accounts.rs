@@ -1,7 +1,7 @@
 //! Users, repositories and collaborators, and the authorization of an actor on a repository.
 
 use crate::db::{is_unique_violation, with_pool};
-use crate::model::{Action, Actor, Repo, RepoId, Role, User, UserId};
+use crate::model::{AccountAction, Action, Actor, Repo, RepoId, Role, User, UserId};
 use crate::names::{key, validate_repo_name, validate_user_name};
 use crate::policy::{self, Decision, Grant, Standing};
 use crate::{password, Hub, HubError};
@@ -193,6 +193,34 @@ impl Hub {
     pub async fn authorize(&self, actor: &Actor, owner: &str, name: &str, action: Action) -> Result<Repo, HubError> {
         let (user, grant) = actor_parts(actor);
         self.decide(user, grant, owner, name, action).await
+    }
+
+    /// The one check for actions on an account: the user `user` if `actor` may do `action`
+    /// to it (see [`policy::decide_account`]); `not_found` if there is no such user (accounts
+    /// are public), `unauthorized` for an anonymous actor, `forbidden` otherwise.
+    pub async fn authorize_account(&self, actor: &Actor, user: &str, action: AccountAction) -> Result<User, HubError> {
+        let account = self.user_by_name(user).await?.ok_or_else(|| HubError::NotFound(format!("user {user}")))?;
+        let (actor_user, grant) = actor_parts(actor);
+        let what = match action {
+            AccountAction::CreateRepo => "creating repositories",
+            AccountAction::ManageTokens => "managing tokens",
+        };
+        match policy::decide_account(actor_user.zip(grant), account.id, action) {
+            Decision::Allowed => Ok(account),
+            Decision::Unauthorized => Err(HubError::Unauthorized(format!("authentication required: {what} of {} needs a token", account.name))),
+            _ => Err(HubError::Forbidden(format!("{what} of {} needs a {} token of that user, not limited to a repository", account.name, action.needs()))),
+        }
+    }
+
+    /// Makes a repository private or public.
+    pub async fn set_repo_private(&self, repo: RepoId, private: bool) -> Result<(), HubError> {
+        let changed = with_pool!(&self.db, |pool| {
+            sqlx::query("UPDATE repos SET private = $1 WHERE id = $2").bind(private).bind(repo.0).execute(pool).await?.rows_affected()
+        });
+        if changed == 0 {
+            return Err(HubError::NotFound(format!("repository #{repo}")));
+        }
+        Ok(())
     }
 
     /// Whether `user`, with full power (as through an unlimited admin token), may read

@@ -58,10 +58,10 @@ mod tokens;
 use std::sync::Arc;
 
 pub use error::HubError;
-pub use model::{Action, Actor, Backend, NewToken, RefChange, Repo, RepoId, Role, TokenInfo, User, UserId};
+pub use model::{AccountAction, Action, Actor, Backend, NewToken, RefChange, Repo, RepoId, Role, TokenInfo, User, UserId};
 pub use tokens::TOKEN_PREFIX;
 
-use db::Db;
+use db::{with_pool, Db};
 
 /// The current time as unix seconds; replaceable for tests of expiry.
 type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -100,6 +100,13 @@ impl Hub {
     /// Which database this hub uses.
     pub fn backend(&self) -> Backend {
         self.db.backend()
+    }
+
+    /// Closes the connection pool, waiting for connections in use to be returned (for a
+    /// graceful shutdown; on SQLite the last connection closed checkpoints the WAL). Calls on
+    /// this hub or its clones fail afterwards.
+    pub async fn close(&self) {
+        with_pool!(&self.db, |pool| pool.close().await)
     }
 
     /// The current time, unix seconds.

@@ -142,6 +142,28 @@ impl Action {
     }
 }
 
+/// Something an actor wants to do to an account (not to one of its repositories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountAction {
+    /// Create a repository owned by the account: needs a `write` token of that user, not
+    /// limited to a repository.
+    CreateRepo,
+    /// List, create or revoke the account's tokens: needs an `admin` token of that user, not
+    /// limited to a repository (a token that can mint tokens is worth as much as one of
+    /// admin scope).
+    ManageTokens,
+}
+
+impl AccountAction {
+    /// The least token scope that allows this action.
+    pub fn needs(self) -> Role {
+        match self {
+            AccountAction::CreateRepo => Role::Write,
+            AccountAction::ManageTokens => Role::Admin,
+        }
+    }
+}
+
 /// An access token as listed: everything but the secret, which is shown only once at creation
 /// and stored only as its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -12,8 +12,13 @@
 //! exist); [`Decision::Unauthorized`] for an anonymous actor (authenticating might help);
 //! [`Decision::Forbidden`] for an authenticated one. Tokens that are unknown, revoked or expired
 //! never get here: [`crate::Hub::authenticate`] rejects them first.
+//!
+//! Actions on an account ([`AccountAction`]: creating its repositories, managing its tokens)
+//! are for that user alone, through a token not limited to a repository whose scope is enough:
+//! [`decide_account`]. Accounts are public, so the answers are `unauthorized` and `forbidden`,
+//! never `not_found`.
 
-use crate::model::{Action, RepoId, Role};
+use crate::model::{AccountAction, Action, RepoId, Role, UserId};
 
 /// What a token allows, as far as the policy cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +73,15 @@ pub fn decide(standing: &Standing, action: Action) -> Decision {
         Some(role) if role >= action.needs() => Decision::Allowed,
         None => Decision::NotFound,
         Some(_) if standing.token.is_none() => Decision::Unauthorized,
+        Some(_) => Decision::Forbidden,
+    }
+}
+
+/// Whether `actor` (its user and token; `None`: anonymous) may do `action` to `account`.
+pub fn decide_account(actor: Option<(UserId, Grant)>, account: UserId, action: AccountAction) -> Decision {
+    match actor {
+        None => Decision::Unauthorized,
+        Some((user, grant)) if user == account && grant.repo.is_none() && grant.scope >= action.needs() => Decision::Allowed,
         Some(_) => Decision::Forbidden,
     }
 }
@@ -139,6 +153,25 @@ mod tests {
             let standing = Standing { repo: REPO, private: true, role: None, token };
             for action in [Action::Read, Action::Write, Action::Admin] {
                 assert_eq!(decide(&standing, action), N);
+            }
+        }
+    }
+
+    #[test]
+    fn account_matrix() {
+        let me = UserId(1);
+        let unlimited = |scope| Some((me, Grant { scope, repo: None }));
+        let cases = [
+            ("anonymous", None, [U, U]),
+            ("read token", unlimited(Role::Read), [F, F]),
+            ("write token", unlimited(Role::Write), [A, F]),
+            ("admin token", unlimited(Role::Admin), [A, A]),
+            ("admin token limited to a repo", Some((me, Grant { scope: Role::Admin, repo: Some(REPO) })), [F, F]),
+            ("another user's admin token", Some((UserId(2), Grant { scope: Role::Admin, repo: None })), [F, F]),
+        ];
+        for (label, actor, want) in cases {
+            for (action, want) in [AccountAction::CreateRepo, AccountAction::ManageTokens].into_iter().zip(want) {
+                assert_eq!(decide_account(actor, me, action), want, "{label} × {action:?}");
             }
         }
     }

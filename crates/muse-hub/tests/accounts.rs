@@ -115,7 +115,8 @@ on_both_backends! {
     async fn reopening_keeps_data_and_migrations_are_idempotent(db: &TestDb) {
         let hub = db.hub().await;
         hub.create_user("ada", None, None).await.unwrap();
-        drop(hub);
+        hub.close().await;
+        assert_eq!(hub.user_by_name("ada").await.unwrap_err().code(), "database");
         let again = Hub::open(db.url()).await.unwrap();
         assert!(again.user_by_name("ada").await.unwrap().is_some());
         if db.backend() == Backend::Sqlite {

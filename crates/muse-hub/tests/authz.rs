@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use common::{on_both_backends, token};
-use muse_hub::{Action, Actor, Hub, HubError, NewToken, Role};
+use muse_hub::{AccountAction, Action, Actor, Hub, HubError, NewToken, Role};
 
 /// An actor of the matrix: how it authenticates.
 enum Who {
@@ -140,5 +140,49 @@ on_both_backends! {
         assert_eq!(hub.authorize(&bob, "ada", "engine", Action::Write).await.unwrap(), repo);
         hub.set_collaborator(repo.id, "bob", None).await.unwrap();
         assert_eq!(hub.authorize(&bob, "ada", "engine", Action::Write).await.unwrap_err().code(), "not_found");
+    }
+}
+
+on_both_backends! {
+    async fn account_actions(db: &TestDb) {
+        let hub = db.hub().await;
+        hub.create_user("ada", None, None).await.unwrap();
+        hub.create_user("bob", None, None).await.unwrap();
+        hub.create_repo("ada", "engine", false).await.unwrap();
+        let limited = NewToken { repo: Some(("ada".into(), "engine".into())), ..token(Role::Admin) };
+        let cases: Vec<(&str, Actor, [&str; 2])> = vec![
+            ("anonymous", Actor::Anonymous, ["unauthorized", "unauthorized"]),
+            ("read token", common::actor(&hub, "ada", token(Role::Read)).await, ["forbidden", "forbidden"]),
+            ("write token", common::actor(&hub, "ada", token(Role::Write)).await, ["ok", "forbidden"]),
+            ("admin token", common::actor(&hub, "ada", token(Role::Admin)).await, ["ok", "ok"]),
+            ("limited admin token", common::actor(&hub, "ada", limited).await, ["forbidden", "forbidden"]),
+            ("another user", common::actor(&hub, "bob", token(Role::Admin)).await, ["forbidden", "forbidden"]),
+        ];
+        for (label, actor, want) in cases {
+            for (action, want) in [AccountAction::CreateRepo, AccountAction::ManageTokens].into_iter().zip(want) {
+                let got = match hub.authorize_account(&actor, "ADA", action).await {
+                    Ok(user) => {
+                        assert_eq!(user.name, "ada");
+                        "ok"
+                    }
+                    Err(error) => error.code(),
+                };
+                assert_eq!(got, want, "{label} × {action:?}");
+            }
+        }
+        let anyone = common::actor(&hub, "bob", token(Role::Admin)).await;
+        assert_eq!(hub.authorize_account(&anyone, "nobody", AccountAction::CreateRepo).await.unwrap_err().code(), "not_found");
+    }
+
+    async fn visibility_changes_take_effect_at_once(db: &TestDb) {
+        let hub = db.hub().await;
+        hub.create_user("ada", None, None).await.unwrap();
+        let repo = hub.create_repo("ada", "engine", false).await.unwrap();
+        hub.authorize(&Actor::Anonymous, "ada", "engine", Action::Read).await.unwrap();
+        hub.set_repo_private(repo.id, true).await.unwrap();
+        assert_eq!(hub.authorize(&Actor::Anonymous, "ada", "engine", Action::Read).await.unwrap_err().code(), "not_found");
+        hub.set_repo_private(repo.id, false).await.unwrap();
+        assert!(!hub.authorize(&Actor::Anonymous, "ada", "engine", Action::Read).await.unwrap().private);
+        assert_eq!(hub.set_repo_private(muse_hub::RepoId(9999), true).await.unwrap_err().code(), "not_found");
     }
 }
