@@ -183,7 +183,7 @@ impl Hub {
             .fetch_all(pool)
             .await?
         });
-        rows.into_iter().map(|(id, name, email, created_at, role)| Ok((user_from_row((id, name, email, created_at)), role.parse()?))).collect()
+        rows.into_iter().map(|(id, name, email, created_at, role)| Ok((user_from_row((id, name, email, created_at)), Role::stored(&role)?))).collect()
     }
 
     /// The one authorization check: the repository `OWNER/NAME` if `actor` may do `action` on
@@ -265,7 +265,7 @@ fn standing_from_row(row: StandingRow, user: Option<UserId>, grant: Option<Grant
     let (id, owner, name, private, created_at, owner_id, collaborator) = row;
     let role = match user {
         Some(user) if user.0 == owner_id => Some(Role::Admin),
-        Some(_) => collaborator.as_deref().map(str::parse).transpose()?,
+        Some(_) => collaborator.as_deref().map(Role::stored).transpose()?,
         None => None,
     };
     let repo = Repo { id: RepoId(id), owner, name, private, created_at };

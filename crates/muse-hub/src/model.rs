@@ -100,6 +100,11 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+
+    /// A role read back from the database, where the schema allows only the three names.
+    pub(crate) fn stored(text: &str) -> Result<Role, HubError> {
+        text.parse().map_err(|_| HubError::Internal(format!("a stored role is '{text}'")))
+    }
 }
 
 impl fmt::Display for Role {

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::accounts::{user_from_row, UserRow};
 use crate::db::with_pool;
-use crate::model::{Actor, NewToken, RepoId, TokenInfo, UserId};
+use crate::model::{Actor, NewToken, RepoId, Role, TokenInfo, UserId};
 use crate::{Hub, HubError};
 
 /// What every token secret starts with, so that secrets are recognisable (in logs, by secret
@@ -36,7 +36,18 @@ type TokenRow = (i64, i64, String, String, Option<i64>, Option<String>, i64, Opt
 
 fn token_from_row(row: TokenRow) -> Result<TokenInfo, HubError> {
     let (id, user, label, scope, repo, repo_name, created_at, expires_at, revoked_at, last_used_at) = row;
-    Ok(TokenInfo { id, user: UserId(user), label, scope: scope.parse()?, repo: repo.map(RepoId), repo_name, created_at, expires_at, revoked_at, last_used_at })
+    Ok(TokenInfo {
+        id,
+        user: UserId(user),
+        label,
+        scope: Role::stored(&scope)?,
+        repo: repo.map(RepoId),
+        repo_name,
+        created_at,
+        expires_at,
+        revoked_at,
+        last_used_at,
+    })
 }
 
 /// What is stored of a secret: its SHA-256, in lowercase hex.
