@@ -112,6 +112,17 @@ impl Db {
             Db::Postgres(_) => "BEGIN",
         }
     }
+
+    /// The query that checks a repository exists at the start of a ref update. On PostgreSQL it
+    /// also locks the repository's row against deletion (`FOR KEY SHARE`), so that a ref update
+    /// and a repository deletion take their locks in the same order (repository, then refs) and
+    /// never deadlock; SQLite's transaction already holds the whole database.
+    pub(crate) fn repo_for_ref_update(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "SELECT id FROM repos WHERE id = $1",
+            Db::Postgres(_) => "SELECT id FROM repos WHERE id = $1 FOR KEY SHARE",
+        }
+    }
 }
 
 /// `url` without its password, for messages.

@@ -45,7 +45,7 @@ impl Hub {
         let changes = validate(updates)?;
         with_pool!(&self.db, |pool| {
             let mut tx = pool.begin_with(self.db.begin_write()).await?;
-            if sqlx::query_scalar::<_, i64>("SELECT id FROM repos WHERE id = $1").bind(repo.0).fetch_optional(&mut *tx).await?.is_none() {
+            if sqlx::query_scalar::<_, i64>(self.db.repo_for_ref_update()).bind(repo.0).fetch_optional(&mut *tx).await?.is_none() {
                 return Err(HubError::NotFound(format!("repository #{repo}")));
             }
             for (name, op) in changes {

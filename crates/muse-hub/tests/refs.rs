@@ -198,6 +198,37 @@ on_both_backends! {
         assert_eq!(current, final_value);
     }
 
+    async fn deleting_a_repository_while_refs_move_fails_cleanly(db: &TestDb) {
+        // Ref updates and the deletion race; each update either lands before the deletion or
+        // finds no repository: never a database error (a deadlock) or a ref left behind.
+        let hub = db.hub().await;
+        hub.create_user("ada", None, None).await.unwrap();
+        for round in 0..4u8 {
+            let repo = hub.create_repo("ada", &format!("engine{round}"), false).await.unwrap().id;
+            hub.update_refs(repo, &[change(MAIN, None, Some(0))]).await.unwrap();
+            let mut tasks = Vec::new();
+            for i in 1..=8u8 {
+                let pusher = hub.clone();
+                tasks.push(tokio::spawn(async move {
+                    let name = format!("refs/heads/b{i}");
+                    pusher.update_refs(repo, &[change(&name, None, Some(i)), change(MAIN, Some(0), Some(i))]).await.err()
+                }));
+                if i == 2 + round {
+                    let deleter = hub.clone();
+                    tasks.push(tokio::spawn(async move { deleter.delete_repo(repo).await.err() }));
+                }
+            }
+            for task in tasks {
+                if let Some(error) = task.await.unwrap() {
+                    assert!(["stale_ref", "not_found"].contains(&error.code()), "{error:?}");
+                }
+            }
+            assert_eq!(hub.refs(repo).await.unwrap_err().code(), "not_found");
+        }
+        let leftover = common::raw_strings(db, "SELECT name FROM refs").await;
+        assert!(leftover.is_empty(), "{leftover:?}");
+    }
+
     async fn deleting_a_repository_deletes_its_refs(db: &TestDb) {
         let (hub, repo) = hub_with_repo(db).await;
         hub.update_refs(repo, &[change(MAIN, None, Some(1))]).await.unwrap();
