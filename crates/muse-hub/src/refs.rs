@@ -18,6 +18,9 @@ use crate::db::with_pool;
 use crate::model::{RefChange, RepoId};
 use crate::{Hub, HubError};
 
+/// How often one change is tried when the ref keeps moving away and back under it.
+const MAX_ATTEMPTS: u32 = 3;
+
 impl Hub {
     /// The refs of a repository, sorted by name (byte order).
     pub async fn refs(&self, repo: RepoId) -> Result<Vec<(String, CommitId)>, HubError> {
@@ -49,24 +52,33 @@ impl Hub {
                 return Err(HubError::NotFound(format!("repository #{repo}")));
             }
             for (name, op) in changes {
-                let applied = match op {
-                    Op::Create(new) => sqlx::query("INSERT INTO refs (repo_id, name, commit_id) VALUES ($1, $2, $3) ON CONFLICT (repo_id, name) DO NOTHING")
-                        .bind(repo.0)
-                        .bind(name)
-                        .bind(new.to_string()),
-                    Op::Move(old, new) => sqlx::query("UPDATE refs SET commit_id = $1 WHERE repo_id = $2 AND name = $3 AND commit_id = $4")
-                        .bind(new.to_string())
-                        .bind(repo.0)
-                        .bind(name)
-                        .bind(old.to_string()),
-                    Op::Delete(old) => {
-                        sqlx::query("DELETE FROM refs WHERE repo_id = $1 AND name = $2 AND commit_id = $3").bind(repo.0).bind(name).bind(old.to_string())
+                // On PostgreSQL another transaction may commit between a failed statement and
+                // the read of the actual value, and put back exactly the expected one: try
+                // again then, so that `stale_ref` never names an actual value equal to the
+                // expected one.
+                for attempt in 1.. {
+                    let applied = match op {
+                        Op::Create(new) => {
+                            sqlx::query("INSERT INTO refs (repo_id, name, commit_id) VALUES ($1, $2, $3) ON CONFLICT (repo_id, name) DO NOTHING")
+                                .bind(repo.0)
+                                .bind(name)
+                                .bind(new.to_string())
+                        }
+                        Op::Move(old, new) => sqlx::query("UPDATE refs SET commit_id = $1 WHERE repo_id = $2 AND name = $3 AND commit_id = $4")
+                            .bind(new.to_string())
+                            .bind(repo.0)
+                            .bind(name)
+                            .bind(old.to_string()),
+                        Op::Delete(old) => {
+                            sqlx::query("DELETE FROM refs WHERE repo_id = $1 AND name = $2 AND commit_id = $3").bind(repo.0).bind(name).bind(old.to_string())
+                        }
                     }
-                }
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if applied != 1 {
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if applied == 1 {
+                        break;
+                    }
                     let actual = sqlx::query_scalar::<_, String>("SELECT commit_id FROM refs WHERE repo_id = $1 AND name = $2")
                         .bind(repo.0)
                         .bind(name)
@@ -74,7 +86,9 @@ impl Hub {
                         .await?
                         .map(|id| parse_stored(&id))
                         .transpose()?;
-                    return Err(HubError::StaleRef { name: name.to_string(), expected: op.expected(), actual });
+                    if actual != op.expected() || attempt == MAX_ATTEMPTS {
+                        return Err(HubError::StaleRef { name: name.to_string(), expected: op.expected(), actual });
+                    }
                 }
             }
             tx.commit().await?;
