@@ -61,6 +61,11 @@ impl Hub {
         Ok(row.map(user_from_row))
     }
 
+    /// The user called `name`, or `not_found`.
+    pub(crate) async fn existing_user(&self, name: &str) -> Result<User, HubError> {
+        self.user_by_name(name).await?.ok_or_else(|| HubError::NotFound(format!("user {name}")))
+    }
+
     /// The user `name` if `password` is theirs; `unauthorized` otherwise, with the same message
     /// and about the same time whether the user is missing, has no password, or gave a wrong
     /// one.
@@ -88,7 +93,7 @@ impl Hub {
     /// (case-insensitively).
     pub async fn create_repo(&self, owner: &str, name: &str, private: bool) -> Result<Repo, HubError> {
         validate_repo_name(name)?;
-        let owner_user = self.user_by_name(owner).await?.ok_or_else(|| HubError::NotFound(format!("user {owner}")))?;
+        let owner_user = self.existing_user(owner).await?;
         let now = self.now();
         let inserted = with_pool!(&self.db, |pool| {
             sqlx::query_scalar::<_, i64>("INSERT INTO repos (owner_id, name, name_key, private, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
@@ -121,9 +126,7 @@ impl Hub {
     /// An unknown owner is `not_found`.
     pub async fn repos_visible_to(&self, actor: &Actor, owner: Option<&str>) -> Result<Vec<Repo>, HubError> {
         if let Some(owner) = owner {
-            if self.user_by_name(owner).await?.is_none() {
-                return Err(HubError::NotFound(format!("user {owner}")));
-            }
+            self.existing_user(owner).await?;
         }
         let user_id = actor.user().map(|u| u.id.0);
         let sql = format!(
@@ -146,7 +149,7 @@ impl Hub {
     /// Gives `user` the role `role` on a repository, or removes them with `None`. The owner is
     /// always admin and cannot be changed here.
     pub async fn set_collaborator(&self, repo: RepoId, user: &str, role: Option<Role>) -> Result<(), HubError> {
-        let user = self.user_by_name(user).await?.ok_or_else(|| HubError::NotFound(format!("user {user}")))?;
+        let user = self.existing_user(user).await?;
         let owner_id =
             with_pool!(&self.db, |pool| { sqlx::query_scalar::<_, i64>("SELECT owner_id FROM repos WHERE id = $1").bind(repo.0).fetch_optional(pool).await? });
         match owner_id {
@@ -199,7 +202,7 @@ impl Hub {
     /// to it (see [`policy::decide_account`]); `not_found` if there is no such user (accounts
     /// are public), `unauthorized` for an anonymous actor, `forbidden` otherwise.
     pub async fn authorize_account(&self, actor: &Actor, user: &str, action: AccountAction) -> Result<User, HubError> {
-        let account = self.user_by_name(user).await?.ok_or_else(|| HubError::NotFound(format!("user {user}")))?;
+        let account = self.existing_user(user).await?;
         let (actor_user, grant) = actor_parts(actor);
         let what = match action {
             AccountAction::CreateRepo => "creating repositories",

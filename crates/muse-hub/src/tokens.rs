@@ -68,7 +68,7 @@ impl Hub {
     /// read it (`not_found` otherwise, so that tokens cannot probe for private repositories);
     /// an expiry must lie in the future.
     pub async fn create_token(&self, user: &str, new: NewToken) -> Result<(TokenInfo, String), HubError> {
-        let owner = self.user_by_name(user).await?.ok_or_else(|| HubError::NotFound(format!("user {user}")))?;
+        let owner = self.existing_user(user).await?;
         if new.label.chars().count() > MAX_LABEL_CHARS || new.label.chars().any(char::is_control) {
             return Err(HubError::BadRequest(format!("a token label has at most {MAX_LABEL_CHARS} characters and no control characters")));
         }
@@ -112,7 +112,7 @@ impl Hub {
 
     /// The tokens of `user`, revoked and expired ones included, oldest first; never a secret.
     pub async fn tokens(&self, user: &str) -> Result<Vec<TokenInfo>, HubError> {
-        let owner = self.user_by_name(user).await?.ok_or_else(|| HubError::NotFound(format!("user {user}")))?;
+        let owner = self.existing_user(user).await?;
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM {TOKEN_FROM} WHERE t.user_id = $1 ORDER BY t.id");
         let rows = with_pool!(&self.db, |pool| sqlx::query_as::<_, TokenRow>(&sql).bind(owner.id.0).fetch_all(pool).await?);
         rows.into_iter().map(token_from_row).collect()
@@ -121,7 +121,7 @@ impl Hub {
     /// Revokes token `token_id` of `user`: it stops working at once. Revoking a revoked token
     /// changes nothing; a token of another user is `not_found`.
     pub async fn revoke_token(&self, user: &str, token_id: i64) -> Result<(), HubError> {
-        let owner = self.user_by_name(user).await?.ok_or_else(|| HubError::NotFound(format!("user {user}")))?;
+        let owner = self.existing_user(user).await?;
         let now = self.now();
         let found = with_pool!(&self.db, |pool| {
             sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3")

@@ -26,6 +26,26 @@ on_both_backends! {
         assert_eq!(hub.create_user("bob", None, Some("")).await.unwrap_err().code(), "bad_request");
     }
 
+    async fn concurrent_sign_ups_of_one_name_have_one_winner(db: &TestDb) {
+        let hub = db.hub().await;
+        let spellings = ["ada", "Ada", "ADA", "aDa", "adA", "AdA", "aDA", "ADa"];
+        let tasks: Vec<_> = spellings
+            .into_iter()
+            .map(|name| {
+                let hub = hub.clone();
+                tokio::spawn(async move { hub.create_user(name, None, None).await })
+            })
+            .collect();
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(error) => assert_eq!(error.code(), "conflict"),
+            }
+        }
+        assert_eq!(won, 1);
+    }
+
     async fn passwords(db: &TestDb) {
         let hub = db.hub().await;
         let ada = hub.create_user("ada", None, Some("correct horse")).await.unwrap();
