@@ -14,8 +14,10 @@
 //!   [`Hub::create_token`] and stored only as a SHA-256; a [`Role`] as scope, optionally limited
 //!   to one repository, optionally expiring, revocable.
 //! - **Policy.** [`policy`] is the one place that decides who may do what: a pure function,
-//!   tested as a matrix; [`Hub::authorize`] feeds it from the database. A private repository
-//!   the actor cannot read answers exactly like a repository that does not exist.
+//!   tested as a matrix; [`Hub::authorize`] (actions on a repository) and
+//!   [`Hub::authorize_account`] (creating an account's repositories, managing its tokens) feed
+//!   it from the database. A private repository the actor cannot read answers exactly like a
+//!   repository that does not exist.
 //! - **Refs.** [`Hub::update_refs`] applies a list of [`RefChange`]s in one transaction, each a
 //!   compare-and-swap against its `old` value: all apply or none, and of concurrent updates
 //!   from the same old value exactly one wins.
