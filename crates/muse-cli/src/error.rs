@@ -20,6 +20,10 @@ pub const EXIT_CORRUPT: u8 = 6;
 pub const EXIT_IO: u8 = 7;
 /// Exit code: invalid input data (bad path, bad value, bad pack or git repository).
 pub const EXIT_INVALID_INPUT: u8 = 8;
+/// Exit code: a remote could not be reached or failed (retrying may succeed).
+pub const EXIT_NETWORK: u8 = 9;
+/// Exit code: a remote refused the credentials (missing, bad, revoked, expired, no permission).
+pub const EXIT_AUTH: u8 = 10;
 
 /// An error that ends a command: what to tell the user and which exit code to return.
 #[derive(Debug)]
@@ -48,6 +52,8 @@ impl CliError {
             ErrorKind::Io => EXIT_IO,
             ErrorKind::NothingToCommit => EXIT_FAILED,
             ErrorKind::InvalidInput | ErrorKind::Unsupported => EXIT_INVALID_INPUT,
+            ErrorKind::Network => EXIT_NETWORK,
+            ErrorKind::Auth => EXIT_AUTH,
         };
         CliError::new(code, kind.as_str(), message)
     }

@@ -217,6 +217,12 @@ pub enum ErrorKind {
     Interrupted,
     /// The store or data was written in a format this build does not read.
     Unsupported,
+    /// A remote could not be reached or failed (connection refused or cut, timeout, a server
+    /// error or overload); retrying later may succeed.
+    Network,
+    /// A remote refused the credentials: none given where needed, unknown, revoked or expired
+    /// token, or no permission.
+    Auth,
 }
 
 impl ErrorKind {
@@ -233,6 +239,8 @@ impl ErrorKind {
             ErrorKind::NothingToCommit => "nothing_to_commit",
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Network => "network",
+            ErrorKind::Auth => "auth",
         }
     }
 }

@@ -98,7 +98,7 @@ pub fn fsck(repo: &Store) -> Result<FsckReport> {
             problems.push(Problem { subject: name, message: format!("points at {target}, which is not a commit in the store") });
         }
     };
-    for prefix in ["refs/heads/", "refs/tags/"] {
+    for prefix in ["refs/heads/", "refs/tags/", "refs/remotes/"] {
         for name in repo.refs().names(prefix)? {
             match repo.refs().read(&name) {
                 Ok(Some(target)) => check_target(name.to_string(), target, &mut problems),

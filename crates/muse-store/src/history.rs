@@ -57,7 +57,8 @@ pub fn parse_revision(text: &str) -> Result<(&str, Vec<RevisionStep>)> {
     Ok((base, steps))
 }
 
-/// Resolves a revision: `HEAD` or `@`, a branch, a tag, a full ref name, an id or a unique id
+/// Resolves a revision: `HEAD` or `@`, a branch, a tag, a remote-tracking ref (`origin/main`,
+/// looked up after branches and tags), a full ref name, an id or a unique id
 /// prefix (≥ 7 hex digits), each optionally followed by `~N` (N-th first-parent ancestor) and
 /// `^N` (N-th parent) suffixes, as in git. A malformed suffix is
 /// [`StoreError::InvalidRevision`] (see [`parse_revision`]); a walk past a root or to a parent
@@ -93,10 +94,11 @@ fn resolve_base(repo: &Store, head: &Head, base: &str, whole: &str) -> Result<Co
         };
         return id.ok_or_else(unknown);
     }
+    // As git: a branch, then a tag, then a remote-tracking ref (`origin/main`).
     let candidates: Vec<RefName> = if base.starts_with("refs/") {
         RefName::parse(base).into_iter().collect()
     } else {
-        [RefName::branch(base), RefName::tag(base)].into_iter().filter_map(|r| r.ok()).collect()
+        [RefName::branch(base), RefName::tag(base), RefName::parse(&format!("refs/remotes/{base}"))].into_iter().filter_map(|r| r.ok()).collect()
     };
     for name in candidates {
         if let Some(id) = repo.refs().read(&name)? {

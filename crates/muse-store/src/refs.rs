@@ -38,14 +38,25 @@ impl RefName {
         Ok(RefName(format!("refs/tags/{name}")))
     }
 
-    /// Parses a full name (`refs/heads/…` or `refs/tags/…`).
+    /// The remote-tracking ref `refs/remotes/REMOTE/BRANCH`: where a fetch from remote
+    /// `remote` keeps its branch `branch`. A remote name follows the branch rules and has no `/`.
+    pub fn remote(remote: &str, branch: &str) -> Result<Self> {
+        validate_remote_name(remote)?;
+        validate_short_name(branch, "branch")?;
+        Ok(RefName(format!("refs/remotes/{remote}/{branch}")))
+    }
+
+    /// Parses a full name (`refs/heads/…`, `refs/tags/…` or `refs/remotes/REMOTE/…`).
     pub fn parse(full: &str) -> Result<Self> {
         if let Some(b) = full.strip_prefix("refs/heads/") {
             Self::branch(b)
         } else if let Some(t) = full.strip_prefix("refs/tags/") {
             Self::tag(t)
+        } else if let Some(r) = full.strip_prefix("refs/remotes/") {
+            let (remote, branch) = r.split_once('/').unwrap_or((r, ""));
+            Self::remote(remote, branch)
         } else {
-            Err(StoreError::InvalidRefName { name: full.to_string(), what: "ref", reason: "must start with refs/heads/ or refs/tags/" })
+            Err(StoreError::InvalidRefName { name: full.to_string(), what: "ref", reason: "must start with refs/heads/, refs/tags/ or refs/remotes/" })
         }
     }
 
@@ -54,14 +65,19 @@ impl RefName {
         &self.0
     }
 
-    /// The name without `refs/heads/` or `refs/tags/`.
+    /// The name without `refs/heads/`, `refs/tags/` or `refs/remotes/` (`origin/main`).
     pub fn short(&self) -> &str {
-        self.0.strip_prefix("refs/heads/").or_else(|| self.0.strip_prefix("refs/tags/")).unwrap_or(&self.0)
+        ["refs/heads/", "refs/tags/", "refs/remotes/"].iter().find_map(|p| self.0.strip_prefix(p)).unwrap_or(&self.0)
     }
 
     /// Whether this is a branch.
     pub fn is_branch(&self) -> bool {
         self.0.starts_with("refs/heads/")
+    }
+
+    /// Whether this is a remote-tracking ref (`refs/remotes/…`).
+    pub fn is_remote(&self) -> bool {
+        self.0.starts_with("refs/remotes/")
     }
 }
 
@@ -97,6 +113,16 @@ fn validate_short_name(name: &str, what: &'static str) -> Result<()> {
     }
     if name.split('/').any(|c| c.starts_with('.') || c.ends_with(".lock") || c.starts_with('-')) {
         return bad("a component starts with '.' or '-' or ends with '.lock'");
+    }
+    Ok(())
+}
+
+/// A remote's name (`origin`): the branch rules, and no `/` (it is one component of
+/// `refs/remotes/REMOTE/BRANCH`).
+pub fn validate_remote_name(name: &str) -> Result<()> {
+    validate_short_name(name, "remote")?;
+    if name.contains('/') {
+        return Err(StoreError::InvalidRefName { name: name.to_string(), what: "remote", reason: "it contains '/'" });
     }
     Ok(())
 }
@@ -319,5 +345,12 @@ mod tests {
             assert!(RefName::branch(bad).is_err(), "{bad:?} accepted");
         }
         assert!(RefName::branch("feature/agent-7").is_ok());
+        let tracking = RefName::parse("refs/remotes/origin/feature/x").unwrap();
+        assert_eq!((tracking.short(), tracking.is_remote(), tracking.is_branch()), ("origin/feature/x", true, false));
+        assert_eq!(RefName::remote("origin", "feature/x").unwrap(), tracking);
+        for bad in ["refs/remotes/origin", "refs/remotes/origin/", "refs/remotes//main", "refs/remotes/.o/main", "refs/other/x"] {
+            assert!(RefName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(RefName::remote("a/b", "main").is_err());
     }
 }
