@@ -25,6 +25,9 @@ pub const EXIT_NETWORK: u8 = 9;
 /// Exit code: a remote refused the credentials (missing, bad, revoked, expired, no permission).
 pub const EXIT_AUTH: u8 = 10;
 
+/// The kind of an external program's failure (`muse hub`), which reported it itself.
+const EXTERNAL: &str = "external";
+
 /// An error that ends a command: what to tell the user and which exit code to return.
 #[derive(Debug)]
 pub struct CliError {
@@ -68,9 +71,14 @@ impl CliError {
         CliError::new(EXIT_FAILED, "failed", message)
     }
 
+    /// An external program's exit code, passed on without a message (it printed its own).
+    pub fn external(code: u8) -> Self {
+        CliError::new(code, EXTERNAL, String::new())
+    }
+
     /// Prints the error (as JSON on stderr under `--json`) and returns the exit code.
     pub fn report(&self, json: bool) -> ExitCode {
-        if self.kind == crate::output::BROKEN_PIPE {
+        if self.kind == crate::output::BROKEN_PIPE || self.kind == EXTERNAL {
             return ExitCode::from(self.code);
         }
         if json {

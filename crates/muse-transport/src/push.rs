@@ -24,6 +24,9 @@ pub struct PushUpdate {
     pub name: String,
     /// The commit to set, or `None` to delete the ref.
     pub new: Option<CommitId>,
+    /// Set it even when its server value is not an ancestor of `new` (what the server had
+    /// there is then lost from the ref).
+    pub force: bool,
 }
 
 /// What a push did to one ref.
@@ -93,11 +96,11 @@ impl Drop for TempFile {
 
 impl Remote {
     /// Pushes `updates` from `store`: refuses (before sending anything) an update whose server
-    /// value is not an ancestor of the new commit unless `force`, sends the objects the server
-    /// lacks, and moves every ref on the server, all or none.
-    pub fn push(&self, store: &Store, updates: &[PushUpdate], force: bool, progress: &dyn Progress) -> Result<PushReport> {
+    /// value is not an ancestor of the new commit unless it is forced, sends the objects the
+    /// server lacks, and moves every ref on the server, all or none.
+    pub fn push(&self, store: &Store, updates: &[PushUpdate], progress: &dyn Progress) -> Result<PushReport> {
         let advert = self.advertise()?;
-        let refs = plan(store.objects(), &advert, updates, force)?;
+        let refs = plan(store.objects(), &advert, updates)?;
         let changes: Vec<RefUpdate> =
             refs.iter().filter(|r| r.status != PushStatus::UpToDate).map(|r| RefUpdate { name: r.name.clone(), old: r.old, new: r.new }).collect();
         if changes.is_empty() {
@@ -213,9 +216,9 @@ impl Remote {
     }
 }
 
-/// Each update with its server value and what it will do; refuses non-fast-forwards unless
-/// `force`, and deleting a ref the server does not have.
-fn plan<G: CommitGraph + ?Sized>(graph: &G, advert: &RefAdvertisement, updates: &[PushUpdate], force: bool) -> Result<Vec<PushedRef>> {
+/// Each update with its server value and what it will do; refuses non-fast-forwards that are
+/// not forced, and deleting a ref the server does not have.
+fn plan<G: CommitGraph + ?Sized>(graph: &G, advert: &RefAdvertisement, updates: &[PushUpdate]) -> Result<Vec<PushedRef>> {
     let mut out = Vec::with_capacity(updates.len());
     for update in updates {
         let old = advert.commit_of(&update.name);
@@ -227,7 +230,7 @@ fn plan<G: CommitGraph + ?Sized>(graph: &G, advert: &RefAdvertisement, updates: 
             (Some(old), Some(new)) => {
                 if graph.has(&old)? && is_ancestor(graph, old, new)? {
                     PushStatus::FastForward
-                } else if force {
+                } else if update.force {
                     PushStatus::Forced
                 } else {
                     return Err(TransportError::NonFastForward { name: update.name.clone(), remote: old, fetch_first: !graph.has(&old)? });
@@ -333,17 +336,18 @@ mod tests {
         // 1 <- 2 <- 3 and 1 <- 4
         let g = Graph(HashMap::from([(id(1), vec![]), (id(2), vec![id(1)]), (id(3), vec![id(2)]), (id(4), vec![id(1)])]));
         let a = advert(&[("refs/heads/main", id(2)), ("refs/heads/old", id(1))]);
-        let up = |name: &str, new: Option<CommitId>| PushUpdate { name: name.into(), new };
-        let refs = plan(&g, &a, &[up("refs/heads/main", Some(id(3))), up("refs/heads/new", Some(id(1))), up("refs/heads/old", None)], false).unwrap();
+        let up = |name: &str, new: Option<CommitId>| PushUpdate { name: name.into(), new, force: false };
+        let forced = |name: &str, new: Option<CommitId>| PushUpdate { name: name.into(), new, force: true };
+        let refs = plan(&g, &a, &[up("refs/heads/main", Some(id(3))), up("refs/heads/new", Some(id(1))), up("refs/heads/old", None)]).unwrap();
         let statuses: Vec<PushStatus> = refs.iter().map(|r| r.status).collect();
         assert_eq!(statuses, [PushStatus::FastForward, PushStatus::Created, PushStatus::Deleted]);
         assert_eq!(refs[0].old, Some(id(2)));
-        let diverged = plan(&g, &a, &[up("refs/heads/main", Some(id(4)))], false).unwrap_err();
+        let diverged = plan(&g, &a, &[up("refs/heads/main", Some(id(4)))]).unwrap_err();
         assert!(matches!(diverged, TransportError::NonFastForward { fetch_first: false, .. }), "{diverged}");
-        assert_eq!(plan(&g, &a, &[up("refs/heads/main", Some(id(4)))], true).unwrap()[0].status, PushStatus::Forced);
+        assert_eq!(plan(&g, &a, &[forced("refs/heads/main", Some(id(4)))]).unwrap()[0].status, PushStatus::Forced);
         let unknown = advert(&[("refs/heads/main", id(9))]);
-        assert!(matches!(plan(&g, &unknown, &[up("refs/heads/main", Some(id(3)))], false), Err(TransportError::NonFastForward { fetch_first: true, .. })));
-        assert!(matches!(plan(&g, &a, &[up("refs/heads/nope", None)], false), Err(TransportError::NoSuchRemoteRef(_))));
-        assert_eq!(plan(&g, &a, &[up("refs/heads/main", Some(id(2)))], false).unwrap()[0].status, PushStatus::UpToDate);
+        assert!(matches!(plan(&g, &unknown, &[up("refs/heads/main", Some(id(3)))]), Err(TransportError::NonFastForward { fetch_first: true, .. })));
+        assert!(matches!(plan(&g, &a, &[up("refs/heads/nope", None)]), Err(TransportError::NoSuchRemoteRef(_))));
+        assert_eq!(plan(&g, &a, &[up("refs/heads/main", Some(id(2)))]).unwrap()[0].status, PushStatus::UpToDate);
     }
 }

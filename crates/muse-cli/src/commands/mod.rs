@@ -1,5 +1,6 @@
 //! One module per command; [`Command`] lists them and [`run`] dispatches.
 
+mod auth;
 mod branch;
 mod bundle;
 mod clone;
@@ -7,14 +8,19 @@ mod commit;
 mod common;
 mod config;
 mod diff;
+mod fetch;
 mod fsck;
 mod gc;
+mod hub;
 mod import;
 mod init;
 mod log;
 mod op;
+mod pull;
+mod push;
 mod record;
 mod recover;
+mod remote;
 mod restore;
 mod show;
 mod status;
@@ -59,8 +65,20 @@ pub enum Command {
     Import(import::Args),
     /// Write or apply a bundle: history in one file, for offline transfer.
     Bundle(bundle::Args),
-    /// Copy a local repository: every branch and tag, HEAD and the files.
+    /// Copy a repository (a local one, or one on a hub): every branch and tag, and the files.
     Clone(clone::Args),
+    /// Add, remove or list remotes: repositories on hubs.
+    Remote(remote::Args),
+    /// Receive a remote's new commits; update the remote-tracking refs (origin/main) and tags.
+    Fetch(fetch::Args),
+    /// Fetch, then fast-forward the current branch to its remote branch.
+    Pull(pull::Args),
+    /// Send commits to a remote and move its branches or tags (all or none).
+    Push(push::Args),
+    /// Store or forget the token sent to a hub.
+    Auth(auth::Args),
+    /// Run the hub server or administer it (the `musehub` executable).
+    Hub(hub::Args),
     /// Roll back (or with --continue finish) an interrupted switch, clone, import or apply.
     Recover(recover::Args),
     /// Repack the store into one compact pack; remove leftovers of interrupted writes.
@@ -90,6 +108,12 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Import(args) => import::run(args, ctx),
         Command::Bundle(args) => bundle::run(args, ctx),
         Command::Clone(args) => clone::run(args, ctx),
+        Command::Remote(args) => remote::run(args, ctx),
+        Command::Fetch(args) => fetch::run(args, ctx),
+        Command::Pull(args) => pull::run(args, ctx),
+        Command::Push(args) => push::run(args, ctx),
+        Command::Auth(args) => auth::run(args, ctx),
+        Command::Hub(args) => hub::run(args, ctx),
         Command::Gc(args) => gc::run(args, ctx),
         Command::Undo(args) => undo::run(args, ctx),
         Command::Op(args) => op::run(args, ctx),
