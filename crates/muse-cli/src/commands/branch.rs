@@ -25,6 +25,9 @@ pub struct Args {
     /// Delete the branch even if it is not merged (`muse undo` brings it back).
     #[arg(short = 'D', requires = "name", conflicts_with_all = ["start", "delete"])]
     force_delete: bool,
+    /// List the remote-tracking refs (`origin/main`) instead.
+    #[arg(short = 'r', long = "remotes", conflicts_with_all = ["name", "delete", "force_delete"])]
+    remotes: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -54,6 +57,18 @@ pub fn workspace_label(name: Option<&str>) -> String {
 /// Lists, creates or deletes.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
+    if args.remotes {
+        let list: Vec<serde_json::Value> =
+            repo.refs().list("refs/remotes/")?.into_iter().map(|(n, id)| serde_json::json!({ "name": n.short(), "commit_id": id })).collect();
+        if ctx.json {
+            return ctx.print_json(&list);
+        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for (name, id) in repo.refs().list("refs/remotes/")? {
+            writeln!(out, "  {:<24} {}", name.short(), short(id)).map_err(stdout_error)?;
+        }
+        return out.flush().map_err(stdout_error);
+    }
     let Some(name) = args.name else {
         let head = repo.head()?;
         let list: Vec<BranchJson> = repo

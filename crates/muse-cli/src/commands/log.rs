@@ -16,7 +16,7 @@ use crate::output::{stdout_error, Ctx};
 pub struct Args {
     /// Where to start (default: HEAD).
     revisions: Vec<String>,
-    /// Start from every branch and tag as well.
+    /// Start from every branch, tag and remote-tracking ref as well.
     #[arg(long)]
     all: bool,
     /// Show at most N commits.
@@ -41,6 +41,9 @@ pub fn decorations(repo: &Repository) -> CliResult<HashMap<CommitId, Vec<String>
     if let Head::Detached(id) = head {
         out.entry(id).or_default().insert(0, "HEAD".into());
     }
+    for (name, id) in repo.refs().list("refs/remotes/")? {
+        out.entry(id).or_default().push(name.short().to_string());
+    }
     for (name, id) in repo.refs().list("refs/tags/")? {
         out.entry(id).or_default().push(format!("tag: {}", name.short()));
     }
@@ -55,7 +58,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         starts.push(repo.resolve(rev)?);
     }
     if args.all {
-        for prefix in ["refs/heads/", "refs/tags/"] {
+        for prefix in ["refs/heads/", "refs/tags/", "refs/remotes/"] {
             starts.extend(repo.refs().list(prefix)?.into_iter().map(|(_, id)| id));
         }
     }
