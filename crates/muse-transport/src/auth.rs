@@ -103,10 +103,7 @@ impl Credentials {
     /// prefix of it (at a `/` boundary).
     pub fn for_url(&self, url: &str) -> Option<&Credential> {
         let url = url.trim_end_matches('/');
-        self.hubs
-            .iter()
-            .filter(|c| url == c.hub || url.strip_prefix(c.hub.as_str()).is_some_and(|rest| rest.starts_with('/')))
-            .max_by_key(|c| c.hub.len())
+        self.hubs.iter().filter(|c| url == c.hub || url.strip_prefix(c.hub.as_str()).is_some_and(|rest| rest.starts_with('/'))).max_by_key(|c| c.hub.len())
     }
 
     /// Stores `token` for `hub` (already normalized), replacing any earlier one.

@@ -110,7 +110,7 @@ impl Remote {
         let url = self.url.endpoint(endpoint::REFS);
         let advert: RefAdvertisement = self.with_retries(|| {
             let response = self.send(self.agent.get(&url), &url, None)?;
-            Ok(read_json(&url, response)?)
+            read_json(&url, response)
         })?;
         if advert.protocol != VERSION {
             return Err(TransportError::Protocol { url, reason: format!("it speaks protocol {}, this muse speaks {VERSION}", advert.protocol) });
@@ -124,7 +124,7 @@ impl Remote {
         let body = serde_json::to_vec(&NegotiateRequest { haves: haves.to_vec() }).map_err(|e| protocol(&url, e))?;
         let answer: NegotiateResponse = self.with_retries(|| {
             let response = self.send(self.agent.post(&url).content_type(muse_protocol::JSON_CONTENT_TYPE), &url, Some(&body))?;
-            Ok(read_json(&url, response)?)
+            read_json(&url, response)
         })?;
         Ok(answer.common)
     }
@@ -156,7 +156,12 @@ impl Remote {
 
     /// Sends a request (with `body` for POST/PUT), mapping transport failures to retryable
     /// attempts and error statuses to [`TransportError::Server`] (503 and 429 retryable).
-    pub(crate) fn send<B: RequestKind>(&self, request: ureq::RequestBuilder<B>, url: &str, body: Option<&[u8]>) -> std::result::Result<Response<Body>, Attempt> {
+    pub(crate) fn send<B: RequestKind>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> std::result::Result<Response<Body>, Attempt> {
         let response = B::send(self.prepare(request), body).map_err(|e| network(url, e))?;
         check_status(url, response)
     }

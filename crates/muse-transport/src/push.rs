@@ -68,9 +68,11 @@ pub struct PackSent {
     /// What it holds.
     #[serde(flatten)]
     pub stats: BuildStats,
-    /// Bytes sent by this call (all attempts).
+    /// Bytes sent by this call (all attempts; bytes lost in flight when a connection was cut
+    /// are counted, and sent again).
     pub bytes_uploaded: u64,
-    /// Bytes the server already held from an earlier, cut-off upload (not sent again).
+    /// Bytes the server held when the last attempt began, sent by an earlier attempt of this
+    /// call or an earlier run: not sent again.
     pub bytes_resumed: u64,
 }
 
@@ -134,15 +136,15 @@ impl Remote {
     }
 
     /// Uploads the pack at `path` (`bytes` long), resuming from what the server holds. Returns
-    /// the bytes sent and the bytes the server held before.
+    /// the bytes sent (all attempts) and the bytes the server held when the last attempt began.
     fn upload(&self, path: &Path, bytes: u64, checksum: &str, progress: &dyn Progress) -> Result<(u64, u64)> {
         let url = format!("{}/{checksum}", self.url().endpoint(endpoint::UPLOADS));
         progress.phase(Phase::Uploading { total: bytes });
         let mut sent = 0u64;
-        let mut first_offset = None;
+        let mut last_start = 0;
         self.with_retries(|| loop {
             let held = self.upload_offset(&url)?;
-            first_offset.get_or_insert(held);
+            last_start = held;
             if held >= bytes {
                 return Ok(());
             }
@@ -166,7 +168,7 @@ impl Remote {
                 return Ok(());
             }
         })?;
-        Ok((sent, first_offset.unwrap_or(0)))
+        Ok((sent, last_start))
     }
 
     /// `HEAD REPO/muse/uploads/CHECKSUM`: the bytes the server holds (0 when it has none).
@@ -263,7 +265,7 @@ fn build_pack(store: &Store, wants: &[CommitId], haves: &[CommitId]) -> Result<(
     let dir = store.objects().tmp_dir();
     let path = dir.join(format!("push-{}-{}.mpack", std::process::id(), unique()));
     let temp = TempFile(path.clone());
-    let file = File::create(&path).map_err(|e| TransportError::io("create", &path, e))?;
+    let file = fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| TransportError::io("create", &path, e))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let stats = build(store.objects(), wants, haves, &mut out, &BuildOptions::default())?;
     out.flush().map_err(|e| TransportError::io("write", &path, e))?;

@@ -15,7 +15,7 @@ use muse_transport::Remote;
 use super::bundle::{moved_refs, pack_error};
 use super::fetch::{fail_if_rejected, fetch_advertised, FetchJson, Options, RefJson, Status};
 use super::record::{head_moved, record, ref_change};
-use super::remote::{transport_error, url_key, Bar};
+use super::remote::{connect, transport_error, url_key, Bar};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT};
 use crate::output::{outln, Ctx};
 
@@ -119,7 +119,7 @@ fn clone_url(url: &str, dir: Option<PathBuf>, ctx: &Ctx) -> CliResult {
     if pending.is_none() && dir.exists() && fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(CliError::new(EXIT_CONFLICT, "conflict", format!("{} exists and is not an empty directory", dir.display())));
     }
-    let remote = Remote::connect(url).map_err(transport_error)?;
+    let remote = connect(url)?;
     let advert = remote.advertise().map_err(transport_error)?;
     let branch = advert.head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")).unwrap_or("main").to_string();
     let resumed = pending.is_some();
@@ -179,7 +179,13 @@ fn clone_url(url: &str, dir: Option<PathBuf>, ctx: &Ctx) -> CliResult {
 
 /// Fetches everything, then creates the default branch and checks it out (all or nothing).
 /// Returns the fetch, the files written and the ref changes for the op log.
-fn fill(repo: &Repository, remote: &Remote, advert: &muse_protocol::RefAdvertisement, branch: &str, bar: &Bar) -> CliResult<(FetchJson, usize, Vec<RefChange>)> {
+fn fill(
+    repo: &Repository,
+    remote: &Remote,
+    advert: &muse_protocol::RefAdvertisement,
+    branch: &str,
+    bar: &Bar,
+) -> CliResult<(FetchJson, usize, Vec<RefChange>)> {
     let mut fetched = fetch_advertised(repo, "origin", remote, advert, &Options::default(), bar)?;
     let mut changes = fetched.changes();
     let local = RefName::branch(branch)?;
@@ -191,7 +197,14 @@ fn fill(repo: &Repository, remote: &Remote, advert: &muse_protocol::RefAdvertise
         let t = Transition { kind: "clone".into(), from: Tree::empty_id(), to: snapshot, head_after: None, refs, force: false };
         files = transition(repo, &t)?.written;
         changes.push(ref_change(&local, None, Some(id)));
-        fetched.refs.push(RefJson { name: local.to_string(), remote_ref: Some(format!("refs/heads/{branch}")), old: None, new: Some(id), status: Status::Created, reason: None });
+        fetched.refs.push(RefJson {
+            name: local.to_string(),
+            remote_ref: Some(format!("refs/heads/{branch}")),
+            old: None,
+            new: Some(id),
+            status: Status::Created,
+            reason: None,
+        });
         repo.set_config(&format!("branch.{branch}.remote"), "origin")?;
         repo.set_config(&format!("branch.{branch}.merge"), &format!("refs/heads/{branch}"))?;
     }

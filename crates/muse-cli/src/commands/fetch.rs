@@ -12,7 +12,7 @@ use muse_transport::{FetchReport, Phase, Progress, Remote};
 
 use super::common::short;
 use super::record::{record, ref_change};
-use super::remote::{default_remote, remote_url, tracking_ref, transport_error, Bar};
+use super::remote::{connect, default_remote, remote_url, tracking_ref, transport_error, Bar};
 use crate::error::{CliError, CliResult};
 use crate::output::{outln, Ctx};
 
@@ -134,13 +134,20 @@ pub fn fail_if_rejected(report: &FetchJson) -> CliResult {
 /// Fetches from remote `name` at `url` into `repo`: the objects, then the remote-tracking refs
 /// and tags (not recorded in the op log: the caller records).
 pub fn fetch(repo: &Repository, name: &str, url: &str, options: &Options, progress: &dyn Progress) -> CliResult<FetchJson> {
-    let remote = Remote::connect(url).map_err(transport_error)?;
+    let remote = connect(url)?;
     let advert = remote.advertise().map_err(transport_error)?;
     fetch_advertised(repo, name, &remote, &advert, options, progress)
 }
 
 /// [`fetch`] with the advertisement already read.
-pub fn fetch_advertised(repo: &Repository, name: &str, remote: &Remote, advert: &RefAdvertisement, options: &Options, progress: &dyn Progress) -> CliResult<FetchJson> {
+pub fn fetch_advertised(
+    repo: &Repository,
+    name: &str,
+    remote: &Remote,
+    advert: &RefAdvertisement,
+    options: &Options,
+    progress: &dyn Progress,
+) -> CliResult<FetchJson> {
     let mut wants: Vec<CommitId> = Vec::new();
     for r in &advert.refs {
         if repo.objects().kind(&r.commit_id.0)? != Some(ObjectKind::Commit) {
@@ -149,13 +156,8 @@ pub fn fetch_advertised(repo: &Repository, name: &str, remote: &Remote, advert: 
     }
     wants.sort();
     wants.dedup();
-    let mut report = FetchJson {
-        remote: name.to_string(),
-        url: remote.url().to_string(),
-        refs: Vec::new(),
-        transfer: FetchReport::default(),
-        negotiation_rounds: 0,
-    };
+    let mut report =
+        FetchJson { remote: name.to_string(), url: remote.url().to_string(), refs: Vec::new(), transfer: FetchReport::default(), negotiation_rounds: 0 };
     if !wants.is_empty() {
         let negotiated = remote.negotiate(repo, advert, progress).map_err(transport_error)?;
         report.negotiation_rounds = negotiated.rounds;
@@ -201,13 +203,20 @@ fn update_refs(repo: &Repository, name: &str, advert: &RefAdvertisement, options
         };
         seen.insert(local.clone());
         let old = repo.refs().read(&local)?;
-        let mut entry = RefJson { name: local.to_string(), remote_ref: Some(r.name.clone()), old, new: Some(r.commit_id), status: Status::UpToDate, reason: None };
+        let mut entry =
+            RefJson { name: local.to_string(), remote_ref: Some(r.name.clone()), old, new: Some(r.commit_id), status: Status::UpToDate, reason: None };
         if old == Some(r.commit_id) {
             report.refs.push(entry);
             continue;
         }
         if repo.objects().kind(&r.commit_id.0)? != Some(ObjectKind::Commit) {
-            report.refs.push(rejected(local.to_string(), Some(&r.name), old, r.commit_id, format!("commit {} was not received (see the rejected records)", r.commit_id)));
+            report.refs.push(rejected(
+                local.to_string(),
+                Some(&r.name),
+                old,
+                r.commit_id,
+                format!("commit {} was not received (see the rejected records)", r.commit_id),
+            ));
             continue;
         }
         let forward = match old {

@@ -30,7 +30,11 @@ fn locate() -> Option<PathBuf> {
 /// Runs `musehub` and ends with its exit code.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let exe = locate().ok_or_else(|| {
-        CliError::new(EXIT_NOT_FOUND, "not_found", format!("`muse hub` runs `{HUB_EXE}`, which is neither beside muse nor on PATH; install it (cargo install --path crates/muse-hub-server)"))
+        CliError::new(
+            EXIT_NOT_FOUND,
+            "not_found",
+            format!("`muse hub` runs `{HUB_EXE}`, which is neither beside muse nor on PATH; install it (cargo install --path crates/muse-hub-server)"),
+        )
     })?;
     let mut command = Command::new(&exe);
     command.args(&args.args).current_dir(&ctx.cwd);

@@ -7,7 +7,7 @@ use muse_store::{Head, RefName, Repository};
 use muse_transport::{PushReport, PushStatus, PushUpdate, Remote};
 
 use super::common::short;
-use super::remote::{default_remote, remote_url, tracking_ref, transport_error, Bar};
+use super::remote::{connect, default_remote, remote_url, tracking_ref, transport_error, Bar};
 use crate::error::{CliError, CliResult};
 use crate::output::{outln, Ctx};
 
@@ -172,7 +172,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         }
         planned.push(plan);
     }
-    let remote = Remote::connect(&url).map_err(transport_error)?;
+    let remote = connect(&url)?;
     let updates: Vec<PushUpdate> = planned.iter().map(|p| PushUpdate { force: p.update.force || args.force, ..p.update.clone() }).collect();
     let bar = Bar::new(ctx, "pushing");
     let report = remote.push(&repo, &updates, &bar);

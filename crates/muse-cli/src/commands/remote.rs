@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use indicatif::ProgressBar;
 use muse_store::refs::validate_remote_name;
 use muse_store::{Head, RefName, Repository};
-use muse_transport::{Phase, Progress, TransportError};
+use muse_transport::{Phase, Progress, Remote, RetryPolicy, TransportError};
 
 use super::record::{record, ref_change};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
@@ -129,6 +129,19 @@ pub fn default_remote(repo: &Repository) -> CliResult<String> {
 /// `None` for refs that are not branches.
 pub fn tracking_ref(remote: &str, name: &str) -> Option<RefName> {
     RefName::remote(remote, name.strip_prefix("refs/heads/")?).ok()
+}
+
+/// The environment variable that sets how often a cut transfer is retried (default 4; 0: fail
+/// at the first cut, leaving the bytes received for the next run).
+const RETRIES_ENV: &str = "MUSE_NET_RETRIES";
+
+/// A client of the repository at `url`, with its token and the retry policy.
+pub fn connect(url: &str) -> CliResult<Remote> {
+    let remote = Remote::connect(url).map_err(transport_error)?;
+    Ok(match std::env::var(RETRIES_ENV).ok().and_then(|v| v.trim().parse::<u32>().ok()) {
+        Some(retries) => remote.with_retry(RetryPolicy { retries, ..RetryPolicy::default() }),
+        None => remote,
+    })
 }
 
 /// A transport failure as a CLI error (exit code by its kind; docs/cli.md).
