@@ -96,9 +96,9 @@ fn resolve_base(repo: &Store, head: &Head, base: &str, whole: &str) -> Result<Co
     }
     // As git: a branch, then a tag, then a remote-tracking ref (`origin/main`).
     let candidates: Vec<RefName> = if base.starts_with("refs/") {
-        RefName::parse(base).into_iter().collect()
+        RefName::parse_any(base).into_iter().collect()
     } else {
-        [RefName::branch(base), RefName::tag(base), RefName::parse(&format!("refs/remotes/{base}"))].into_iter().filter_map(|r| r.ok()).collect()
+        [RefName::branch(base), RefName::tag(base), RefName::parse_any(&format!("refs/remotes/{base}"))].into_iter().filter_map(|r| r.ok()).collect()
     };
     for name in candidates {
         if let Some(id) = repo.refs().read(&name)? {

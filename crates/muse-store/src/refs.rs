@@ -46,17 +46,27 @@ impl RefName {
         Ok(RefName(format!("refs/remotes/{remote}/{branch}")))
     }
 
-    /// Parses a full name (`refs/heads/…`, `refs/tags/…` or `refs/remotes/REMOTE/…`).
+    /// Parses the full name of a branch or tag (`refs/heads/…` or `refs/tags/…`): the refs that
+    /// bundles carry and hubs hold.
     pub fn parse(full: &str) -> Result<Self> {
         if let Some(b) = full.strip_prefix("refs/heads/") {
             Self::branch(b)
         } else if let Some(t) = full.strip_prefix("refs/tags/") {
             Self::tag(t)
-        } else if let Some(r) = full.strip_prefix("refs/remotes/") {
-            let (remote, branch) = r.split_once('/').unwrap_or((r, ""));
-            Self::remote(remote, branch)
         } else {
-            Err(StoreError::InvalidRefName { name: full.to_string(), what: "ref", reason: "must start with refs/heads/, refs/tags/ or refs/remotes/" })
+            Err(StoreError::InvalidRefName { name: full.to_string(), what: "ref", reason: "must start with refs/heads/ or refs/tags/" })
+        }
+    }
+
+    /// Parses the full name of any ref a store holds: a branch, a tag, or a remote-tracking ref
+    /// (`refs/remotes/REMOTE/BRANCH`).
+    pub fn parse_any(full: &str) -> Result<Self> {
+        match full.strip_prefix("refs/remotes/") {
+            Some(r) => {
+                let (remote, branch) = r.split_once('/').unwrap_or((r, ""));
+                Self::remote(remote, branch)
+            }
+            None => Self::parse(full),
         }
     }
 
@@ -345,11 +355,12 @@ mod tests {
             assert!(RefName::branch(bad).is_err(), "{bad:?} accepted");
         }
         assert!(RefName::branch("feature/agent-7").is_ok());
-        let tracking = RefName::parse("refs/remotes/origin/feature/x").unwrap();
+        assert!(RefName::parse("refs/remotes/origin/main").is_err(), "branches and tags only");
+        let tracking = RefName::parse_any("refs/remotes/origin/feature/x").unwrap();
         assert_eq!((tracking.short(), tracking.is_remote(), tracking.is_branch()), ("origin/feature/x", true, false));
         assert_eq!(RefName::remote("origin", "feature/x").unwrap(), tracking);
         for bad in ["refs/remotes/origin", "refs/remotes/origin/", "refs/remotes//main", "refs/remotes/.o/main", "refs/other/x"] {
-            assert!(RefName::parse(bad).is_err(), "{bad:?} accepted");
+            assert!(RefName::parse_any(bad).is_err(), "{bad:?} accepted");
         }
         assert!(RefName::remote("a/b", "main").is_err());
     }

@@ -330,11 +330,7 @@ pub(crate) fn read_head(path: &Path) -> Result<Head> {
     let text = fs::read_to_string(path).ctx("read", path)?;
     let line = text.strip_suffix('\n').unwrap_or(&text);
     if let Some(name) = line.strip_prefix("ref: ") {
-        let name = RefName::parse(name)?;
-        if !name.is_branch() {
-            return Err(StoreError::CorruptRef { name: "HEAD".into(), reason: format!("names {name}, which is not a branch") });
-        }
-        return Ok(Head::Branch(name));
+        return RefName::parse(name).map(Head::Branch);
     }
     read_id_file(path, "HEAD")?.map(Head::Detached).ok_or_else(|| StoreError::CorruptRef { name: "HEAD".into(), reason: "empty".into() })
 }

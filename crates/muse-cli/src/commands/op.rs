@@ -73,7 +73,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 .iter()
                 .find(|o| o.id == op)
                 .ok_or_else(|| CliError::new(EXIT_NOT_FOUND, "not_found", format!("no operation {op} in the op log (see `muse op log`)")))?;
-            let current_ref = |name: &str| repo.refs().read(&RefName::parse(name)?);
+            let current_ref = |name: &str| repo.refs().read(&RefName::parse_any(name)?);
             let current_head = |ws: &Option<String>| workspace_head(&repo, ws.as_deref());
             let (refs, heads) = restore_transition(&log.operations, op, &current_ref, &current_head)?;
             let (refs, heads) = apply_transition(&repo, refs, heads)?;

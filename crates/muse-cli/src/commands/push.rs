@@ -90,7 +90,7 @@ fn resolve(repo: &Repository, spec: &Refspec) -> CliResult<Planned> {
             Head::Detached(_) => return Err(CliError::invalid("HEAD is detached: name the remote branch (`muse push REMOTE HEAD:BRANCH`)")),
         }
     } else if src.starts_with("refs/") {
-        Some(RefName::parse(src)?)
+        Some(RefName::parse_any(src)?)
     } else {
         [RefName::branch(src), RefName::tag(src)].into_iter().filter_map(Result::ok).find(|n| repo.refs().read(n).ok().flatten().is_some())
     };
@@ -112,11 +112,7 @@ fn resolve(repo: &Repository, spec: &Refspec) -> CliResult<Planned> {
 /// is a tag).
 fn full_name(dst: &str, tag: bool) -> CliResult<RefName> {
     Ok(if dst.starts_with("refs/") {
-        let name = RefName::parse(dst)?;
-        if name.is_remote() {
-            return Err(CliError::invalid(format!("'{dst}' is a remote-tracking ref; push to refs/heads/… or refs/tags/…")));
-        }
-        name
+        RefName::parse(dst)?
     } else if tag {
         RefName::tag(dst)?
     } else {

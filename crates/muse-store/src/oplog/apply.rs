@@ -61,7 +61,7 @@ pub fn apply_transition(repo: &Repository, refs: Vec<RefChange>, heads: Vec<Head
     // 1. Every ref and HEAD is where the transition expects it.
     let mut ref_moves = Vec::new();
     for change in refs {
-        let name = RefName::parse(&change.name)?;
+        let name = RefName::parse_any(&change.name)?;
         let current = repo.refs().read(&name)?;
         if current == change.new {
             continue;
