@@ -77,6 +77,10 @@ pub enum PackError {
         /// The budget.
         limit: u64,
     },
+    /// Records were rejected and the apply was all or nothing
+    /// ([`crate::ApplyOptions::all_or_nothing`]): nothing is written.
+    #[error("{} record(s) of the pack were rejected, so nothing of it was written; the first: {}", .0.len(), first_rejection(.0))]
+    Rejected(Vec<crate::Rejected>),
     /// A write step was refused by the caller's hook (fault injection, cancellation).
     #[error("{step}: {source}")]
     Hook {
@@ -107,9 +111,14 @@ impl PackError {
             | PackError::Truncated { .. }
             | PackError::ChecksumMismatch { .. }
             | PackError::Bundle(_)
-            | PackError::BudgetExceeded { .. } => ErrorKind::InvalidInput,
+            | PackError::BudgetExceeded { .. }
+            | PackError::Rejected(_) => ErrorKind::InvalidInput,
         }
     }
+}
+
+fn first_rejection(rejected: &[crate::Rejected]) -> String {
+    rejected.first().map_or_else(String::new, |r| format!("{} {}: {}", r.kind.as_str(), r.id, r.reason))
 }
 
 /// Shorthand for results of this crate.

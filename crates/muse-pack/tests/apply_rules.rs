@@ -105,6 +105,35 @@ fn pf3_clean_chain_is_written_when_another_is_poisoned() {
     assert!(closure_problems(&store).is_empty());
 }
 
+/// Quarantine (a hub's push): with `all_or_nothing`, the clean chain of the PF-3 pack is not
+/// written either; the error lists every rejection and nothing is left behind.
+#[test]
+fn all_or_nothing_writes_nothing_when_any_record_is_rejected() {
+    let (_dir, store) = store();
+    let clean = b"def clean(): pass\n";
+    let clean_root = tree(vec![file("clean.py", clean)]);
+    let clean_commit = commit(clean_root.id(), vec![], "clean");
+    let missing_parent = CommitId(ObjectId::sha256(b"a commit nobody sent"));
+    let orphan = commit(clean_root.id(), vec![missing_parent], "parent missing");
+    let pack = Craft::new().blob(clean).tree(&clean_root).commit(&clean_commit).commit(&orphan).finish();
+    let quarantine = ApplyOptions { all_or_nothing: true, ..ApplyOptions::default() };
+    let err = apply(&store, &pack[..], quarantine).unwrap_err();
+    let PackError::Rejected(rejected) = &err else { panic!("expected Rejected, got {err}") };
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0].id, orphan.id().to_string());
+    assert!(rejected[0].reason.contains("parent"), "{rejected:?}");
+    assert!(err.to_string().contains("nothing of it was written"), "{err}");
+    for id in [muse_core::blob_id(clean), clean_root.id().0, clean_commit.id().0, orphan.id().0] {
+        assert!(!store.contains(&id).unwrap(), "{id} written by an all-or-nothing apply that rejected a record");
+    }
+    assert!(store.packs().unwrap().is_empty(), "a store pack was published");
+    assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0, "temporary files left behind");
+    // Without the poisoned record, the same options write everything.
+    let pack = Craft::new().blob(clean).tree(&clean_root).commit(&clean_commit).finish();
+    let report = apply(&store, &pack[..], quarantine).unwrap();
+    assert_eq!((report.commits_written, report.snapshots_written, report.blobs_written), (1, 1, 1));
+}
+
 #[test]
 fn pf4_happy_path_writes_everything_and_counts_with_the_seed_names() {
     let (pack, ids) = one_commit_pack();

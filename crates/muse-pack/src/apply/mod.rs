@@ -95,6 +95,10 @@ pub struct ApplyOptions<'a> {
     pub hook: Option<WriteHook<'a>>,
     /// What one pack may cost this receiver.
     pub limits: ApplyLimits,
+    /// Quarantine: if any record is rejected, publish nothing and fail with
+    /// [`PackError::Rejected`] listing the rejections (a hub's push), instead of writing every
+    /// clean chain (PF-3, a local bundle apply).
+    pub all_or_nothing: bool,
 }
 
 /// Budgets of one apply: what a pack from a stranger may cost the receiver, beyond the format's
@@ -136,7 +140,8 @@ impl Default for ApplyLimits {
 /// in one atomically published pack. Records that fail verification, and everything that
 /// depends on them, are reported in [`ApplyReport::rejected`]. A malformed, truncated or
 /// checksum-failing pack, a pack over a whole-pack budget ([`ApplyLimits`]), or an I/O error
-/// before the new pack is published, writes nothing and returns the error.
+/// before the new pack is published, writes nothing and returns the error; so does any rejected
+/// record under [`ApplyOptions::all_or_nothing`] ([`PackError::Rejected`]).
 pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -> Result<ApplyReport> {
     let mut input = Input::open(input)?;
     let mut applier = Applier {
@@ -150,6 +155,7 @@ pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -
         rejected: Vec::new(),
         shapes: RefCell::new(HashMap::new()),
         limits: options.limits,
+        all_or_nothing: options.all_or_nothing,
         decoded_bytes: 0,
         spooled_bytes: 0,
     };
@@ -213,6 +219,8 @@ struct Applier<'s> {
     /// The shapes of accepted trees and of the store trees they reference (see `check_tree`).
     shapes: RefCell<HashMap<TreeId, TreeShape>>,
     limits: ApplyLimits,
+    /// Publish nothing if anything was rejected (see [`ApplyOptions::all_or_nothing`]).
+    all_or_nothing: bool,
     /// Declared decoded sizes of the records so far.
     decoded_bytes: u64,
     /// Payload bytes copied to the spool so far.
@@ -434,6 +442,9 @@ impl Applier<'_> {
 
     /// Copies the accepted records from the spool into one new store pack and publishes it.
     fn publish(mut self) -> Result<ApplyReport> {
+        if self.all_or_nothing && !self.rejected.is_empty() {
+            return Err(PackError::Rejected(std::mem::take(&mut self.rejected)));
+        }
         let mut report = ApplyReport { rejected: std::mem::take(&mut self.rejected), ..ApplyReport::default() };
         // Only the table of accepted records is needed from here on.
         self.ids = Vec::new();
