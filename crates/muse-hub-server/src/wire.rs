@@ -255,6 +255,14 @@ async fn push(State(state): State<AppState>, path: RepoPath, request: Request) -
         }
         None => None,
     };
+    // 0. A push that is stale already is refused before its pack is written (step 3 decides).
+    let current = state.hub().refs(repo.id).await?;
+    for update in &request.updates {
+        let actual = current.iter().find(|(name, _)| *name == update.name).map(|(_, id)| *id);
+        if actual != update.old {
+            return Err(muse_hub::HubError::StaleRef { name: update.name.clone(), expected: update.old, actual }.into());
+        }
+    }
     // 1. The pack, all or nothing.
     let mut written = muse_protocol::Written::default();
     if let Some(key) = &key {

@@ -42,6 +42,7 @@ pub struct TestHub {
     db: Option<TestDb>,
     pub rt: tokio::runtime::Runtime,
     pub agent: ureq::Agent,
+    config: Config,
 }
 
 impl TestHub {
@@ -57,10 +58,11 @@ impl TestHub {
         config.database_url = Some(db.url().to_string());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.limits = limits;
-        let server = rt.block_on(muse_hub_server::start(config)).unwrap();
+        let server = rt.block_on(muse_hub_server::start(config.clone())).unwrap();
         let base = format!("http://{}", server.addr());
         let hub = server.state().hub().clone();
-        TestHub { base, data, server: Some(server), hub, db: Some(db), rt, agent: agent() }
+        config.listen = server.addr();
+        TestHub { base, data, server: Some(server), hub, db: Some(db), rt, agent: agent(), config }
     }
 
     /// Stops the server (gracefully); the database stays for inspection.
@@ -68,6 +70,16 @@ impl TestHub {
         if let Some(server) = self.server.take() {
             self.rt.block_on(server.shutdown());
         }
+    }
+
+    /// Stops the server and starts a new one on the same address, data and database: it
+    /// remembers nothing but what is stored.
+    pub fn restart(&mut self) {
+        self.stop();
+        let server = self.rt.block_on(muse_hub_server::start(self.config.clone())).unwrap();
+        self.hub = server.state().hub().clone();
+        self.server = Some(server);
+        self.agent = agent();
     }
 
     pub fn user(&self, name: &str) {
