@@ -296,7 +296,6 @@ async fn run_serve(serve: Serve) -> Result<(), Failure> {
         config.limits.rate_per_token = rate;
     }
     let server = crate::start(config).await?;
-    server.state().sweep_uploads().await;
     print(serve.data.json, json!({"listening": format!("http://{}", server.addr())}), &format!("listening on http://{}", server.addr()));
     shutdown_signal().await;
     tracing::info!("signal received");

@@ -80,6 +80,7 @@ async fn run(listener: TcpListener, state: AppState, mut stopped: oneshot::Recei
     let sweeper = tokio::spawn({
         let state = state.clone();
         async move {
+            // The first tick is immediate: expired uploads are swept at start, then periodically.
             let mut every = tokio::time::interval(limits.sweep_every);
             loop {
                 every.tick().await;

@@ -361,3 +361,56 @@ fn sweep_dir(dir: &Path, max_age: Duration, depth: u32) -> io::Result<usize> {
     }
     Ok(removed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(bytes: &[u8]) -> BodyStream {
+        Box::pin(futures_util::stream::iter(vec![Ok(Bytes::copy_from_slice(bytes))]))
+    }
+
+    /// A pack-shaped blob: bytes and their SHA-256 as trailer.
+    fn packed(bytes: &[u8]) -> (Vec<u8>, String) {
+        let mut data = bytes.to_vec();
+        let sum: [u8; 32] = Sha256::digest(bytes).into();
+        data.extend_from_slice(&sum);
+        (data, hex::encode(sum))
+    }
+
+    #[tokio::test]
+    async fn appends_checks_and_sweeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = FsUploads::new(dir.path()).unwrap();
+        let (data, sum) = packed(b"some pack bytes");
+        let key = UploadKey::new(RepoId(1), UserId(2), &sum).unwrap();
+        assert!(UploadKey::new(RepoId(1), UserId(2), &sum.to_uppercase()).is_none());
+        assert!(UploadKey::new(RepoId(1), UserId(2), "../x").is_none());
+        let length = data.len() as u64;
+        let state = uploads.append(&key, 0, length, body(&data[..10])).await.unwrap();
+        assert_eq!(state, UploadState { offset: 10, length, complete: false });
+        assert!(matches!(uploads.append(&key, 3, length, body(&data[3..])).await, Err(UploadError::Offset { held: 10 })));
+        assert!(matches!(uploads.append(&key, 10, length + 1, body(&data[10..])).await, Err(UploadError::Length { .. })));
+        assert!(uploads.open(&key).await.unwrap().is_none(), "incomplete uploads cannot be applied");
+        let state = uploads.append(&key, 10, length, body(&data[10..])).await.unwrap();
+        assert_eq!(state, UploadState { offset: length, length, complete: true });
+        let mut read = Vec::new();
+        uploads.open(&key).await.unwrap().unwrap().read_to_end(&mut read).unwrap();
+        assert_eq!(read, data);
+        // Only old files are swept.
+        let other = UploadKey::new(RepoId(1), UserId(3), &sum).unwrap();
+        uploads.append(&other, 0, length, body(&data[..5])).await.unwrap();
+        let old = uploads.0.find(&key).await.unwrap().unwrap().path;
+        let file = std::fs::File::options().write(true).open(&old).unwrap();
+        file.set_modified(SystemTime::now() - Duration::from_secs(25 * 3600)).unwrap();
+        assert_eq!(uploads.sweep(Duration::from_secs(24 * 3600)).await.unwrap(), 1);
+        assert!(uploads.status(&key).await.unwrap().is_none());
+        assert_eq!(uploads.status(&other).await.unwrap().map(|s| s.offset), Some(5));
+        // A complete upload whose bytes do not match is discarded.
+        let (mut bad, sum) = packed(b"other bytes");
+        bad[0] ^= 1;
+        let key = UploadKey::new(RepoId(1), UserId(2), &sum).unwrap();
+        assert!(matches!(uploads.append(&key, 0, bad.len() as u64, body(&bad)).await, Err(UploadError::BadChecksum(_))));
+        assert!(uploads.status(&key).await.unwrap().is_none());
+    }
+}
