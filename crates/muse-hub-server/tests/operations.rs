@@ -18,6 +18,7 @@ on_both_backends!(
     rate_limits_answer_429_and_ignore_forwarded_headers,
     shutdown_finishes_a_push_in_flight,
     a_client_that_stops_reading_is_dropped,
+    a_client_that_stops_sending_is_dropped,
     push_of_100k_objects_in_one_go
 );
 
@@ -112,6 +113,50 @@ fn a_client_that_stops_reading_is_dropped(backend: Backend) {
     let _ = socket.read_to_end(&mut rest);
     eprintln!("stalled client: {} of {} bytes sent before the server gave up", 64 + rest.len(), full.len());
     assert!(rest.len() < full.len() - 64, "the whole pack was sent to a client that stopped reading");
+}
+
+/// A client that stops sending its headers is disconnected; one that stops sending an upload's
+/// body gets an answer after the idle timeout, and the bytes that arrived are kept for a resume
+/// (nothing else was written).
+fn a_client_that_stops_sending_is_dropped(backend: Backend) {
+    let mut limits = test_limits();
+    limits.header_timeout = Duration::from_secs(1);
+    limits.body_idle = Duration::from_secs(1);
+    let hub = TestHub::with_limits(backend, limits);
+    hub.user("ada");
+    hub.repo("ada", "engine", false);
+    let token = hub.token("ada", Role::Write, None);
+    let addr = hub.base.trim_start_matches("http://").to_string();
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(socket, "GET /ada/engine/muse/refs HTTP/1.1\r\nHost: {addr}\r\n").unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    assert!(started.elapsed() < Duration::from_secs(8), "the half-sent request was kept open");
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"));
+    // An upload body that stops half-way.
+    let local = Local::new();
+    let tip = local.commit(&[], &[("a.bin", &noise(200_000, 1))], "a");
+    let pack = local.pack(&[tip], &[]);
+    let path = format!("/ada/engine/muse/uploads/{}", checksum(&pack));
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        socket,
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nUpload-Offset: 0\r\nUpload-Length: {}\r\nContent-Length: {}\r\n\r\n",
+        pack.len(),
+        pack.len()
+    )
+    .unwrap();
+    socket.write_all(&pack[..1000]).unwrap();
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400") && answer.contains("\"offset\":1000"), "{answer}");
+    let request = ureq::http::Request::head(hub.url(&path)).header("Authorization", bearer(&token)).body(()).unwrap();
+    let response = hub.agent.run(request).unwrap();
+    assert_eq!(response.headers()["upload-offset"], "1000");
 }
 
 fn noise(n: usize, seed: u64) -> Vec<u8> {
