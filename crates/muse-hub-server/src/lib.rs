@@ -218,8 +218,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .fallback(middleware::no_such_endpoint)
         .method_not_allowed_fallback(middleware::no_such_endpoint)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::frame))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::frame))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
