@@ -89,6 +89,15 @@ pub enum StoreError {
         /// The value it actually had.
         actual: Option<CommitId>,
     },
+    /// A history-index segment or its chain file is damaged (`docs/formats.md` §11). The index
+    /// is derived data: `muse index rebuild` writes it anew.
+    #[error("history index {} is damaged: {reason}", path.display())]
+    CorruptIndex {
+        /// The segment or chain file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A ref's lock is held by a live process and was not released in time.
     #[error("ref {name} is locked by another muse process ({}); try again", path.display())]
     RefLocked {
@@ -261,6 +270,7 @@ impl StoreError {
             StoreError::CorruptObject { .. }
             | StoreError::CorruptPack { .. }
             | StoreError::CorruptRef { .. }
+            | StoreError::CorruptIndex { .. }
             | StoreError::Decode { .. }
             | StoreError::WrongKind { .. }
             | StoreError::TreeTooDeep { .. } => ErrorKind::Corrupt,

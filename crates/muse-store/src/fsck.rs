@@ -1,6 +1,7 @@
 //! `fsck`: checks every pack, every object's hash (by the kind rule) and encoding, the closure of
 //! every commit (snapshot trees, blobs of the right kind, symlink targets, parents), that every
-//! snapshot is within the path limits (`MAX_TREE_DEPTH`, `MAX_PATH_LEN`), and every ref and HEAD.
+//! snapshot is within the path limits (`MAX_TREE_DEPTH`, `MAX_PATH_LEN`), every ref and HEAD, and
+//! the history index (`crate::index`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -114,6 +115,12 @@ pub fn fsck(repo: &Store) -> Result<FsckReport> {
             Ok(Head::Branch(_)) => {}
             Err(e) => problems.push(Problem { subject: label, message: format!("{e} (working copy {})", wc.path.display()) }),
         }
+    }
+    for (path, reason) in crate::index::HistoryIndex::check(repo)? {
+        problems.push(Problem {
+            subject: path.display().to_string(),
+            message: format!("{reason} (the history index is derived data: `muse index rebuild` writes it anew)"),
+        });
     }
     report.leftover_temp_files = repo.leftover_temp_files()?.len();
     report.problems = problems;

@@ -16,6 +16,7 @@ pub use store::{Head, Store, WorkingCopy};
 pub mod commit;
 pub mod fsck;
 pub mod history;
+pub mod index;
 pub mod oplog;
 pub mod snapshot;
 pub mod workspace;

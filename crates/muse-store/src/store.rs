@@ -19,6 +19,7 @@
 //! objects/tmp/      in-progress writes
 //! refs/heads/…      branches; refs/tags/… tags
 //! workspaces/NAME/  HEAD, statcache and `path` (the working directory) of each extra workspace
+//! history/          the history index (a cache: see `crate::index`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -283,6 +284,7 @@ impl Store {
         hidden_tmp(&self.store_dir, false, &mut out)?;
         hidden_tmp(&self.store_dir.join("refs"), true, &mut out)?;
         hidden_tmp(&self.store_dir.join("workspaces"), true, &mut out)?;
+        hidden_tmp(&self.store_dir.join("history"), false, &mut out)?;
         out.sort();
         Ok(out)
     }

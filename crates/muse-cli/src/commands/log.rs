@@ -5,6 +5,7 @@ use std::io::Write;
 
 use muse_core::CommitId;
 use muse_store::history::LogWalk;
+use muse_store::index::HistoryIndex;
 use muse_store::{Head, Repository};
 
 use super::common::{commit_header, repo_path, short, CommitJson};
@@ -25,6 +26,9 @@ pub struct Args {
     /// One line per commit: short id, bump, model and subject.
     #[arg(long)]
     oneline: bool,
+    /// Follow only the first parent of merges (with paths: changes against the first parent).
+    #[arg(long)]
+    first_parent: bool,
     /// Only commits that changed these paths.
     #[arg(last = true, value_name = "PATH")]
     paths: Vec<String>,
@@ -66,7 +70,16 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         starts.extend(repo.head_commit()?);
     }
     let paths = args.paths.iter().map(|p| repo_path(&repo, &ctx.cwd, p)).collect::<CliResult<Vec<_>>>()?;
-    let walk = LogWalk::new(&repo, &starts, paths)?.take(args.max_count.unwrap_or(usize::MAX));
+    // Path-limited history (and --first-parent) comes from the history index, brought up to
+    // date here; plain history walks the commits, which it reads for printing anyway.
+    let index = if paths.is_empty() && !args.first_parent { None } else { Some(HistoryIndex::open(&repo, &starts)?) };
+    let walk: Box<dyn Iterator<Item = Result<(CommitId, muse_core::Commit), muse_store::StoreError>>> = match &index {
+        Some(index) => {
+            Box::new(index.log(&repo, &starts, &paths, args.first_parent)?.map(|item| item.and_then(|id| Ok((id, repo.objects().read_commit(&id)?)))))
+        }
+        None => Box::new(LogWalk::new(&repo, &starts, paths)?),
+    };
+    let walk = walk.take(args.max_count.unwrap_or(usize::MAX));
     if ctx.json {
         let commits: Vec<(CommitId, muse_core::Commit)> = walk.collect::<Result<_, _>>()?;
         let view: Vec<CommitJson> = commits.iter().map(|(id, c)| CommitJson::new(*id, c)).collect();

@@ -13,6 +13,7 @@ mod fsck;
 mod gc;
 mod hub;
 mod import;
+mod index;
 mod init;
 mod log;
 mod op;
@@ -45,6 +46,8 @@ pub enum Command {
     Diff(diff::Args),
     /// Show history, newest first (only commits touching PATHs after `--`).
     Log(log::Args),
+    /// Rebuild or inspect the history index (behind `log -- PATH`, `blame` and `stats`).
+    Index(index::Args),
     /// Show one commit with its provenance and changes.
     Show(show::Args),
     /// List, create or delete branches.
@@ -96,6 +99,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Commit(args) => commit::run(args, ctx),
         Command::Status(args) => status::run(args, ctx),
         Command::Diff(args) => diff::run(args, ctx),
+        Command::Index(args) => index::run(args, ctx),
         Command::Log(args) => log::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
         Command::Branch(args) => branch::run(args, ctx),

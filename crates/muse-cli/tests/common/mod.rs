@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod history;
+
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
