@@ -140,8 +140,35 @@ pub fn render_hunks(diff: &FileDiff) -> String {
     out
 }
 
+/// One changed region of a line diff: lines `old` of the old version became lines `new` of the
+/// new version (either range may be empty), 0-based, half-open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedRange {
+    /// The old lines replaced.
+    pub old: std::ops::Range<u32>,
+    /// The new lines that replace them.
+    pub new: std::ops::Range<u32>,
+}
+
+/// The changed regions between `old` and `new` with git's default diff settings (Myers with
+/// git's early-abort heuristics, then git's slider post-processing with the indent heuristic),
+/// in order. What `blame` uses, so that it matches `git blame` line for line. Lines end after
+/// each `\n`; a last line without one is a line.
+pub fn changed_ranges(old: &[u8], new: &[u8]) -> Vec<ChangedRange> {
+    let input = InternedInput::new(imara_diff::sources::byte_lines(old), imara_diff::sources::byte_lines(new));
+    let mut diff = Diff::compute(Algorithm::Myers, &input);
+    diff.postprocess_lines(&input);
+    diff.hunks().map(|h| ChangedRange { old: h.before, new: h.after }).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn changed_ranges_name_the_replaced_lines() {
+        let ranges = super::changed_ranges(b"a\nb\nc\n", b"a\nB\nc\nd");
+        assert_eq!(ranges, vec![super::ChangedRange { old: 1..2, new: 1..2 }, super::ChangedRange { old: 3..3, new: 3..4 }]);
+    }
+
     use super::*;
 
     #[test]

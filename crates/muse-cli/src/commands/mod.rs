@@ -1,6 +1,7 @@
 //! One module per command; [`Command`] lists them and [`run`] dispatches.
 
 mod auth;
+mod blame;
 mod branch;
 mod bundle;
 mod clone;
@@ -24,6 +25,7 @@ mod recover;
 mod remote;
 mod restore;
 mod show;
+mod stats;
 mod status;
 mod switch;
 mod tag;
@@ -48,6 +50,10 @@ pub enum Command {
     Log(log::Args),
     /// Rebuild or inspect the history index (behind `log -- PATH`, `blame` and `stats`).
     Index(index::Args),
+    /// Show who last changed each line of a file, with each line's agent, model and author.
+    Blame(blame::Args),
+    /// Share of a tree's lines by model, by agent and human (from blame).
+    Stats(stats::Args),
     /// Show one commit with its provenance and changes.
     Show(show::Args),
     /// List, create or delete branches.
@@ -100,6 +106,8 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Status(args) => status::run(args, ctx),
         Command::Diff(args) => diff::run(args, ctx),
         Command::Index(args) => index::run(args, ctx),
+        Command::Blame(args) => blame::run(args, ctx),
+        Command::Stats(args) => stats::run(args, ctx),
         Command::Log(args) => log::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
         Command::Branch(args) => branch::run(args, ctx),
