@@ -206,6 +206,14 @@ impl TreeConverter {
                 return Err(ImportError::PathTooDeep { commit, path: full_path(), reason });
             }
             let git_id = entry.oid.to_owned();
+            // A symlink's target must be storable (docs/formats.md §3), as for `muse commit`: an
+            // entry whose target is not is an unstorable entry like an unstorable name.
+            if kind == EntryKind::Symlink {
+                if let Err(reason) = check_link_target(repo, git_id, || format!("{path}{name} in commit {commit}"))? {
+                    self.refuse(commit, full_path(), format!("a symlink whose target Muse cannot store: {reason}"), skips)?;
+                    continue;
+                }
+            }
             if kind.is_blob() {
                 self.note_blob(git_id, format!("{path}{name}"), commit, window);
             }
@@ -301,6 +309,21 @@ impl TreeConverter {
         }
         Ok(())
     }
+}
+
+/// Checks the target of a git symlink against the rule of `muse commit`
+/// ([`muse_core::check_symlink_target`]): `Ok(Err(reason))` when it breaks it. A blob too long
+/// to be a target is judged by its header, without reading it.
+fn check_link_target(repo: &gix::Repository, id: GitId, needed_by: impl FnOnce() -> String) -> Result<std::result::Result<(), String>> {
+    let header = repo.try_find_header(id).map_err(|e| ImportError::git(format!("read blob {id}"), e))?;
+    let header = header.ok_or_else(|| ImportError::MissingObject { kind: "blob", id, needed_by: needed_by() })?;
+    if header.size() > muse_core::MAX_SYMLINK_TARGET as u64 {
+        return Ok(Err(format!("its target is {} bytes long (at most {})", header.size(), muse_core::MAX_SYMLINK_TARGET)));
+    }
+    let object = repo.try_find_object(id).map_err(|e| ImportError::git(format!("read blob {id}"), e))?;
+    let object = object.ok_or_else(|| ImportError::MissingObject { kind: "blob", id, needed_by: String::new() })?;
+    crate::commit::verify(&object, "blob")?;
+    Ok(muse_core::check_symlink_target(&object.data))
 }
 
 /// Reads and checks one git tree; `needed_by` names what refers to it, for the error.

@@ -300,3 +300,48 @@ fn a_converted_tree_placed_too_deep_later_stops_the_import() {
         other => panic!("expected PathTooDeep, got {other:?}"),
     }
 }
+
+/// `docs/import-git.md`: a symlink whose target Muse cannot store (`docs/formats.md` §3: 1 to
+/// 4095 bytes of UTF-8 without NUL, as `muse commit` requires) is an unstorable entry: skipped
+/// and listed with the reason, or refused (exit 8) under `--strict-paths`. The same bytes as a
+/// regular file are imported.
+#[test]
+fn symlinks_with_unstorable_targets_are_skipped_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git_dir = tmp.path().join("links.git");
+    git(tmp.path(), &["init", "--quiet", "--bare", "links.git"]);
+    let good = hash_object(&git_dir, "blob", b"target.txt");
+    let empty = hash_object(&git_dir, "blob", b"");
+    let nul = hash_object(&git_dir, "blob", b"a\0b");
+    let latin1 = hash_object(&git_dir, "blob", b"caf\xe9");
+    let long = hash_object(&git_dir, "blob", &vec![b'x'; muse_core::MAX_SYMLINK_TARGET + 1]);
+    let listing = format!(
+        "120000 blob {empty}\tempty-link\n120000 blob {good}\tgood-link\n120000 blob {latin1}\tlatin1-link\n\
+         120000 blob {long}\tlong-link\n120000 blob {nul}\tnul-link\n100644 blob {nul}\tnul.bin\n"
+    );
+    let root = mktree(&git_dir, listing.as_bytes());
+    let commit = git(&git_dir, &["commit-tree", &root, "-m", "links"]).trim().to_string();
+    git(&git_dir, &["update-ref", "refs/heads/main", &commit]);
+    git(&git_dir, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+
+    let (repo, summary) = import_into(&git_dir, &tmp.path().join("muse"));
+    let skipped: Vec<(&str, &str)> = summary.skipped_paths.iter().map(|s| (s.path.as_str(), s.reason.as_str())).collect();
+    assert_eq!(summary.paths_skipped, 4, "{skipped:?}");
+    for (path, why) in [("empty-link", "empty"), ("latin1-link", "UTF-8"), ("long-link", "4096 bytes long"), ("nul-link", "NUL")] {
+        assert!(skipped.iter().any(|(p, reason)| *p == path && reason.contains("symlink") && reason.contains(why)), "{path}: {skipped:?}");
+    }
+    let tip = repo.refs().read(&RefName::branch("main").unwrap()).unwrap().unwrap();
+    let files = muse_files(&repo, repo.objects().read_commit(&tip).unwrap().snapshot);
+    let expected = [("good-link", EntryKind::Symlink, muse_core::blob_id(b"target.txt")), ("nul.bin", EntryKind::File, muse_core::blob_id(b"a\0b"))];
+    assert_eq!(files, expected.iter().map(|(p, k, id)| (p.to_string(), (*k, *id))).collect());
+
+    let strict = Repository::init(&tmp.path().join("strict"), "main").unwrap();
+    let opts = ImportOptions { strict_paths: true, ..ImportOptions::default() };
+    match import_git(&git_dir, &strict, &opts, &mut |_| {}) {
+        Err(e @ ImportError::InvalidPath { .. }) => {
+            assert!(e.to_string().contains("empty-link") && e.to_string().contains("symlink"), "{e}");
+            assert_eq!(e.kind(), muse_store::ErrorKind::InvalidInput);
+        }
+        other => panic!("expected InvalidPath, got {other:?}"),
+    }
+}

@@ -5,22 +5,39 @@ use std::io::Read;
 
 use zstd::zstd_safe::{self, CCtx, CParameter};
 
+thread_local! {
+    /// One compression context per thread, reused: creating one (and zeroing its tables) for
+    /// every object costs more than compressing a small tree or commit.
+    static COMPRESSOR: std::cell::RefCell<CCtx<'static>> = std::cell::RefCell::new(CCtx::create());
+}
+
 /// Compresses `data` into one zstd frame at `level`, against `base` as a prefix if given.
 pub fn compress(data: &[u8], base: Option<&[u8]>, level: i32) -> Vec<u8> {
-    let mut cctx = CCtx::create();
     let mut out = Vec::with_capacity(zstd_safe::compress_bound(data.len()));
-    let result = (|| {
-        cctx.set_parameter(CParameter::CompressionLevel(level))?;
-        cctx.set_parameter(CParameter::ChecksumFlag(false))?;
-        if let Some(base) = base {
-            // A window that spans the base and the object, so matches reach the whole base.
-            let span = (base.len() + data.len()).max(1);
-            let log = usize::BITS - (span - 1).leading_zeros();
-            cctx.set_parameter(CParameter::WindowLog(log.clamp(10, 27)))?;
-            cctx.ref_prefix(base)?;
-        }
-        cctx.compress2(&mut out, data)
-    })();
+    let result = COMPRESSOR.with(|cell| {
+        let mut cctx = cell.borrow_mut();
+        let result = (|| {
+            cctx.set_parameter(CParameter::CompressionLevel(level))?;
+            // Neither a checksum nor the content size (docs/mpack.md): the record or entry
+            // header has the size, and the id covers the content.
+            cctx.set_parameter(CParameter::ChecksumFlag(false))?;
+            cctx.set_parameter(CParameter::ContentSizeFlag(false))?;
+            if let Some(base) = base {
+                // A window that spans the base and the object, so matches reach the whole base.
+                let span = (base.len() + data.len()).max(1);
+                let log = usize::BITS - (span - 1).leading_zeros();
+                cctx.set_parameter(CParameter::WindowLog(log.clamp(10, 27)))?;
+                // SAFETY: the context keeps this reference for the next frame only (the
+                // `compress2` call below), and the reset right after that call drops it: the
+                // context never reads it once `base` is gone.
+                let base: &'static [u8] = unsafe { std::slice::from_raw_parts(base.as_ptr(), base.len()) };
+                cctx.ref_prefix(base)?;
+            }
+            cctx.compress2(&mut out, data)
+        })();
+        let _ = cctx.reset(zstd_safe::ResetDirective::SessionAndParameters);
+        result
+    });
     match result {
         Ok(_) => out,
         // Only a zstd bug can fail here: the buffer is large enough and the parameters valid.

@@ -131,12 +131,8 @@ pub fn gc(repo: &Store, options: &GcOptions<'_>) -> Result<GcReport> {
     let before = store.packs()?;
     let mut report = GcReport { packs_before: before.len(), bytes_before: before.iter().map(|p| p.bytes).sum(), ..GcReport::default() };
     let source = Source::new(store);
-    let mut plan = plan(&source, &first_roots, &[], options.build.max_depth.min(MAX_DELTA_DEPTH))?;
-    // The store resolves a delta base by its content hash, which a signed commit's bytes do not
-    // have: commits are stored whole.
-    for commit in &mut plan.commits {
-        commit.base = None;
-    }
+    // Every base precedes its deltas in the plan, so the new pack names each by offset.
+    let plan = plan(&source, &first_roots, &[], options.build.max_depth.min(MAX_DELTA_DEPTH))?;
     let mut kept: HashSet<ObjectId> = plan.ids().collect();
     let mut new_packs = Vec::new();
     let mut writer = store.begin_write()?;

@@ -10,7 +10,7 @@
 //! Layout of the store directory (the `.muse` directory of a main working copy, or a bare store):
 //!
 //! ```text
-//! format            "muse-store 2": the layout version
+//! format            "muse-store 3": the layout version
 //! config            key = value lines (user.author, agent.id, ...; core.bare = true when bare)
 //! HEAD              the main working copy's HEAD (a bare store's default branch):
 //!                   "ref: refs/heads/NAME\n" or "sha256:<hex>\n"
@@ -35,9 +35,9 @@ use crate::odb::ObjectStore;
 use crate::refs::{read_id_file, RefName, RefStore};
 
 /// The first line of `format`: the layout version this build reads and writes. Version 2
-/// introduced the kind rule (`docs/formats.md` §1); version 1 stores are refused (a clean break:
-/// nothing was released with version 1).
-pub(crate) const FORMAT_LINE: &str = "muse-store 2\n";
+/// introduced the kind rule (`docs/formats.md` §1), version 3 the compact store packs (§6);
+/// older stores are refused (a clean break: nothing was released before version 3).
+pub(crate) const FORMAT_LINE: &str = "muse-store 3\n";
 /// The configuration key that marks a bare store.
 const BARE_KEY: &str = "core.bare";
 

@@ -11,7 +11,6 @@ use muse_store::odb::Encoding;
 use muse_store::{ObjectStore, StoreError};
 
 use crate::cache::BaseCache;
-use crate::compress::decompress;
 use crate::error::Result;
 
 /// Decoded bytes kept for the encoders and the planner.
@@ -60,7 +59,7 @@ impl<'s> Source<'s> {
             Encoding::Zstd => None,
             Encoding::ZstdDelta(base) => Some(self.decode(&base, depth + 1)?),
         };
-        let data = decompress(&raw.payload, raw.size, base.as_deref().map(Vec::as_slice)).map_err(corrupt)?;
+        let data = muse_store::odb::decompress(&raw.payload, raw.size, base.as_deref().map(Vec::as_slice)).map_err(corrupt)?;
         if raw.kind.id_of(&data) != Some(*id) {
             return Err(corrupt(format!("content is not a {} with this id", raw.kind)).into());
         }

@@ -5,6 +5,8 @@
 //! last) in one step. A reader therefore sees all of a pack's objects or none of them; this is how
 //! the store keeps its integrity rule (a commit is visible only once its closure is durable).
 
+#[cfg(test)]
+mod format_tests;
 mod pack;
 mod raw;
 
@@ -18,8 +20,8 @@ use muse_core::{BlobHasher, Commit, CommitId, IdPrefix, ObjectId, Tree, TreeId};
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::{create_temp, sync_dir};
-use pack::{encode_entry_header, encode_index, Pack, PACK_HEADER_LEN, PACK_MAGIC, PACK_VERSION};
-pub use pack::{Encoding, ObjectKind, RegionReader};
+use pack::{encode_entry_header, encode_index, Base, Pack, StoredBase, PACK_HEADER_LEN, PACK_MAGIC, PACK_VERSION, ZSTD_MAGIC};
+pub use pack::{Encoding, ObjectKind};
 pub use raw::RawEntry;
 
 /// The zstd level used for objects written by commits and imports.
@@ -209,21 +211,36 @@ impl ObjectStore {
     /// Reads an object fully into memory and checks that its bytes are an object of its stored
     /// kind whose id is `id` (the kind rule: `docs/formats.md` §1).
     pub fn read(&self, id: &ObjectId) -> Result<Object> {
-        self.read_at_depth(id, 0)
+        let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
+        self.read_entry(&pack, offset, id, 0)
     }
 
-    fn read_at_depth(&self, id: &ObjectId, depth: usize) -> Result<Object> {
-        if depth > MAX_DELTA_DEPTH {
-            return Err(StoreError::CorruptObject { id: *id, reason: "delta chain too long (or cyclic)".into() });
-        }
-        let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
-        let header = pack.header_at(offset)?;
-        let payload = pack.read_payload(&header)?;
+    /// Decodes the entry at `offset` of `pack`, which the index says is `id`, following its
+    /// delta chain (at most [`MAX_DELTA_DEPTH`] bases, each verified by its kind too).
+    fn read_entry(&self, pack: &Arc<Pack>, offset: u64, id: &ObjectId, depth: usize) -> Result<Object> {
         let corrupt = |reason: String| StoreError::CorruptObject { id: *id, reason };
-        let data = match header.encoding {
-            Encoding::Zstd => decompress(&payload, header.size, None).map_err(corrupt)?,
-            Encoding::ZstdDelta(base) => {
-                let base = self.read_at_depth(&base, depth + 1)?;
+        if depth > MAX_DELTA_DEPTH {
+            return Err(corrupt("delta chain too long (or cyclic)".into()));
+        }
+        let header = pack.header_at(offset)?;
+        let base = match header.base {
+            Base::None => None,
+            Base::Id(base) => {
+                let (base_pack, base_offset) = self.locate(&base)?.ok_or(StoreError::ObjectNotFound(base))?;
+                Some(self.read_entry(&base_pack, base_offset, &base, depth + 1)?)
+            }
+            Base::Offset(base_offset) => {
+                let base = pack.id_at_offset(base_offset).ok_or_else(|| StoreError::CorruptPack {
+                    path: pack.pack_path.clone(),
+                    reason: format!("entry at offset {offset}: its delta base offset {base_offset} is not an entry"),
+                })?;
+                Some(self.read_entry(pack, base_offset, &base, depth + 1)?)
+            }
+        };
+        let payload = pack.read_payload(&header)?;
+        let data = match base {
+            None => decompress(&payload, header.size, None).map_err(corrupt)?,
+            Some(base) => {
                 check_base_kind(header.kind, base.kind).map_err(corrupt)?;
                 decompress(&payload, header.size, Some(&base.data)).map_err(corrupt)?
             }
@@ -240,8 +257,8 @@ impl ObjectStore {
     pub fn read_into(&self, id: &ObjectId, out: &mut dyn Write) -> Result<u64> {
         let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
         let header = pack.header_at(offset)?;
-        if header.size < STREAM_THRESHOLD || matches!(header.encoding, Encoding::ZstdDelta(_)) || header.kind != ObjectKind::Blob {
-            let object = self.read(id)?;
+        if header.size < STREAM_THRESHOLD || header.base != Base::None || header.kind != ObjectKind::Blob {
+            let object = self.read_entry(&pack, offset, id, 0)?;
             out.write_all(&object.data).map_err(|source| StoreError::Io { op: "write", path: PathBuf::from("<output>"), source })?;
             return Ok(object.data.len() as u64);
         }
@@ -271,28 +288,12 @@ impl ObjectStore {
         Tree::decode(&object.data).map_err(|source| StoreError::Decode { id: id.0, source })
     }
 
-    /// Reads and decodes a commit, checking that its fields hash to `id`.
+    /// Reads and decodes a commit, checking that its fields hash to `id`. A signed commit's
+    /// stored bytes are longer than what its id covers: the check is made by decoding, over
+    /// the unsigned part. A commit delta's base is another commit's full stored bytes.
     pub fn read_commit(&self, id: &CommitId) -> Result<Commit> {
-        let (pack, offset) = self.locate(&id.0)?.ok_or(StoreError::ObjectNotFound(id.0))?;
-        let header = pack.header_at(offset)?;
-        if header.kind != ObjectKind::Commit {
-            return Err(StoreError::WrongKind { id: id.0, expected: "commit", actual: header.kind.as_str() });
-        }
-        // A signed commit's stored bytes are longer than what its id covers, so the check is
-        // made by the decoder (over the unsigned part) instead of over the whole object. A
-        // commit delta's base is another commit's full stored bytes, signature included.
-        let payload = pack.read_payload(&header)?;
-        let corrupt = |reason| StoreError::CorruptObject { id: id.0, reason };
-        let data = match header.encoding {
-            Encoding::Zstd => decompress(&payload, header.size, None),
-            Encoding::ZstdDelta(base) => {
-                let base = self.read(&base)?;
-                check_base_kind(header.kind, base.kind).map_err(corrupt)?;
-                decompress(&payload, header.size, Some(&base.data))
-            }
-        }
-        .map_err(corrupt)?;
-        let (commit, actual) = Commit::decode(&data).map_err(|source| StoreError::Decode { id: id.0, source })?;
+        let object = self.read_kind(&id.0, ObjectKind::Commit)?;
+        let (commit, actual) = Commit::decode(&object.data).map_err(|source| StoreError::Decode { id: id.0, source })?;
         if actual != *id {
             return Err(StoreError::CorruptObject { id: id.0, reason: format!("fields hash to {actual}") });
         }
@@ -300,11 +301,12 @@ impl ObjectStore {
     }
 
     fn read_kind(&self, id: &ObjectId, expected: ObjectKind) -> Result<Object> {
-        let object = self.read(id)?;
-        if object.kind != expected {
-            return Err(StoreError::WrongKind { id: *id, expected: expected.as_str(), actual: object.kind.as_str() });
+        let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
+        let kind = pack.header_at(offset)?.kind;
+        if kind != expected {
+            return Err(StoreError::WrongKind { id: *id, expected: expected.as_str(), actual: kind.as_str() });
         }
-        Ok(object)
+        self.read_entry(&pack, offset, id, 0)
     }
 
     /// Every stored id that starts with `prefix` (deduplicated, sorted).
@@ -429,13 +431,14 @@ impl ObjectStore {
             let mut writer = self.begin_write()?;
             writer.skip_existing = false;
             for pack in packs {
-                for (id, offset) in pack.iter() {
+                // In pack order, so that a base given by offset is written before its deltas
+                // (and is given by offset again).
+                for (id, offset) in pack.iter_by_offset() {
                     if writer.written.contains_key(&id) {
                         continue;
                     }
-                    let header = pack.header_at(offset)?;
-                    let payload = pack.read_payload(&header)?;
-                    writer.add_raw(header.kind, id, header.encoding, header.size, &payload)?;
+                    let entry = pack.raw_entry(offset)?;
+                    writer.add_raw(entry.kind, id, entry.encoding, entry.size, &entry.payload)?;
                 }
             }
             writer.finish()?;
@@ -464,30 +467,38 @@ fn check_base_kind(kind: ObjectKind, base: ObjectKind) -> Result<(), String> {
     Err(format!("a {kind}'s delta base is a {base}"))
 }
 
-/// Decompresses one zstd frame of exactly `size` bytes, optionally against a base prefix.
-fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<u8>, String> {
+/// Decompresses one zstd frame (a standard one, magic number included) of exactly `size`
+/// bytes, optionally against a base prefix. Objects up to 64 MiB are decoded in one call into a
+/// buffer of exactly `size` bytes (a frame that would produce more fails instead of growing
+/// it); larger ones are streamed, reading at most `size + 1` bytes, so that a damaged size
+/// field cannot make it allocate more than the frame really holds.
+pub fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let size = usize::try_from(size).map_err(|_| "object too large for memory".to_string())?;
     let zstd_error = |code| format!("zstd: {}", zstd::zstd_safe::get_error_name(code));
     if size <= BULK_DECOMPRESS_LIMIT {
-        // One call into a reused context, writing into a buffer of exactly the announced size:
-        // a frame that would produce more fails instead of growing the buffer.
         let mut out = Vec::with_capacity(size);
-        let written = match base {
-            None => DECOMPRESSOR.with(|cell| cell.borrow_mut().decompress(&mut out, payload)),
-            Some(base) => {
-                let mut dctx = zstd::zstd_safe::DCtx::create();
-                dctx.ref_prefix(base).map_err(zstd_error)?;
-                dctx.decompress(&mut out, payload)
-            }
-        }
-        .map_err(zstd_error)?;
+        let written = DECOMPRESSOR
+            .with(|cell| {
+                let mut dctx = cell.borrow_mut();
+                let result = (|| {
+                    if let Some(base) = base {
+                        // SAFETY: the context keeps this reference for the next frame only (the
+                        // `decompress` call below), and the reset right after that call drops
+                        // it: the context never reads it once `base` is gone.
+                        let base: &'static [u8] = unsafe { std::slice::from_raw_parts(base.as_ptr(), base.len()) };
+                        dctx.ref_prefix(base)?;
+                    }
+                    dctx.decompress(&mut out, payload)
+                })();
+                let _ = dctx.reset(zstd::zstd_safe::ResetDirective::SessionAndParameters);
+                result
+            })
+            .map_err(zstd_error)?;
         if written != size {
             return Err(format!("decompressed to {written} bytes, header says {size}"));
         }
         return Ok(out);
     }
-    // Large objects: stream, reading at most size + 1 bytes, so that a damaged size field cannot
-    // make us allocate more than the frame really holds.
     let mut out = Vec::with_capacity(BULK_DECOMPRESS_LIMIT);
     let decoder = match base {
         Some(base) => zstd::stream::read::Decoder::with_ref_prefix(payload, base),
@@ -582,8 +593,8 @@ pub struct PackWriter<'a> {
     hasher: muse_core::Hasher,
     offset: u64,
     entries: Vec<(ObjectId, u64)>,
-    /// What this pack holds, with each object's kind.
-    written: HashMap<ObjectId, ObjectKind>,
+    /// What this pack holds, with each object's kind and entry offset.
+    written: HashMap<ObjectId, (ObjectKind, u64)>,
     skip_existing: bool,
     finished: bool,
 }
@@ -623,7 +634,7 @@ impl<'a> PackWriter<'a> {
     /// found to hold it is freshened (its modification time set to now, at most once every
     /// 10 s), since the caller is about to reference the object.
     pub fn needs(&self, kind: ObjectKind, id: &ObjectId) -> Result<bool> {
-        if let Some(held) = self.written.get(id) {
+        if let Some((held, _)) = self.written.get(id) {
             return same_kind(id, kind, *held).map(|()| false);
         }
         // Only the packs loaded when the writer started (and those published since by this
@@ -672,18 +683,37 @@ impl<'a> PackWriter<'a> {
         Ok(id)
     }
 
-    /// Appends an entry whose payload the caller already encoded. The caller vouches that the
-    /// payload decodes to `size` bytes that are an object of `kind` with id `id` (the kind rule).
-    /// An id already added under another kind is an error.
+    /// Appends an entry whose payload (one standard zstd frame) the caller already encoded. The
+    /// caller vouches that the payload decodes to `size` bytes that are an object of `kind` with
+    /// id `id` (the kind rule). A delta base added earlier to this pack is stored as an offset,
+    /// any other by id. An id already added under another kind is an error, and so is a
+    /// payload that is not a zstd frame.
     pub fn add_raw(&mut self, kind: ObjectKind, id: ObjectId, encoding: Encoding, size: u64, payload: &[u8]) -> Result<()> {
-        if let Some(held) = self.written.get(&id) {
-            return same_kind(&id, kind, *held);
+        let frame = payload.strip_prefix(&ZSTD_MAGIC[..]).ok_or_else(|| not_a_frame(id))?;
+        if self.begin_entry(kind, id, encoding, size, frame.len() as u64)? {
+            self.write_bytes(frame)?;
         }
-        let header = encode_entry_header(kind, encoding, size, payload.len() as u64);
+        Ok(())
+    }
+
+    /// Writes the header of a new entry whose stored payload (the frame without its magic) is
+    /// `payload_len` bytes; returns `false`, writing nothing, if `id` is already in this pack.
+    fn begin_entry(&mut self, kind: ObjectKind, id: ObjectId, encoding: Encoding, size: u64, payload_len: u64) -> Result<bool> {
+        if let Some((held, _)) = self.written.get(&id) {
+            return same_kind(&id, kind, *held).map(|()| false);
+        }
+        let base = match encoding {
+            Encoding::Zstd => StoredBase::None,
+            Encoding::ZstdDelta(base) => match self.written.get(&base) {
+                Some((_, at)) => StoredBase::Distance(self.offset - at),
+                None => StoredBase::Id(base),
+            },
+        };
+        let header = encode_entry_header(kind, base, size, payload_len);
         self.entries.push((id, self.offset));
-        self.written.insert(id, kind);
+        self.written.insert(id, (kind, self.offset));
         self.write_bytes(&header)?;
-        self.write_bytes(payload)
+        Ok(true)
     }
 
     /// Copies a spilled blob into the pack (unless already stored); returns its id.
@@ -692,13 +722,17 @@ impl<'a> PackWriter<'a> {
         if !self.needs(ObjectKind::Blob, &id)? {
             return Ok(id);
         }
-        let header = encode_entry_header(ObjectKind::Blob, Encoding::Zstd, spilled.size, spilled.compressed_len);
-        self.entries.push((id, self.offset));
-        self.written.insert(id, ObjectKind::Blob);
-        self.write_bytes(&header)?;
         spilled.file.rewind().ctx("read", &spilled.path)?;
+        let mut magic = [0u8; 4];
+        spilled.file.read_exact(&mut magic).ctx("read", &spilled.path)?;
+        if magic != ZSTD_MAGIC || spilled.compressed_len < 4 {
+            return Err(not_a_frame(id));
+        }
+        let mut remaining = spilled.compressed_len - 4;
+        if !self.begin_entry(ObjectKind::Blob, id, Encoding::Zstd, spilled.size, remaining)? {
+            return Ok(id);
+        }
         let mut buf = vec![0u8; 1 << 20];
-        let mut remaining = spilled.compressed_len;
         while remaining > 0 {
             let n = spilled.file.read(&mut buf).ctx("read", &spilled.path)?;
             if n == 0 {
@@ -771,6 +805,11 @@ impl<'a> PackWriter<'a> {
     }
 }
 
+/// The error for a payload that does not open with the zstd magic number.
+fn not_a_frame(id: ObjectId) -> StoreError {
+    StoreError::CorruptObject { id, reason: "the payload to store is not a zstd frame".into() }
+}
+
 /// `Ok` if an object wanted as `wanted` is held as `held`; the kind-confusion error otherwise.
 fn same_kind(id: &ObjectId, wanted: ObjectKind, held: ObjectKind) -> Result<()> {
     if wanted == held {
@@ -827,8 +866,9 @@ mod tests {
         let pack = writer.finish().unwrap().unwrap();
         let mut bytes = fs::read(&pack).unwrap();
         // Replace the payload with a valid frame of other content.
-        let other = compress(&[8u8; 1000]);
-        let start = (PACK_HEADER_LEN as usize) + pack::ENTRY_HEADER_LEN;
+        let other = compress(&[8u8; 1000])[4..].to_vec();
+        let stored_len = bytes.len() - PACK_HEADER_LEN as usize - 32 - 4;
+        let start = (PACK_HEADER_LEN as usize) + encode_entry_header(ObjectKind::Blob, StoredBase::None, 1000, stored_len as u64).len();
         bytes.splice(start..start + other.len().min(bytes.len() - start - 32), other.iter().copied());
         fs::write(&pack, &bytes).unwrap();
         let fresh = ObjectStore::create(dir.path()).unwrap();

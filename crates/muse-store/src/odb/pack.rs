@@ -1,18 +1,22 @@
 //! The local pack format: many objects in one append-only file, found through a sorted index.
 //!
-//! Layout (big-endian integers; see `docs/formats.md` §Store packs):
+//! Layout (see `docs/formats.md` §6; fixed-width integers big-endian, varints LEB128):
 //!
 //! ```text
-//! pack  := "MUSEPACK" u32:version=2 entry* sha256(all preceding bytes)
-//! entry := u8:kind u8:encoding u64:size u64:payload_len [32:base if encoding=1] payload
-//! index := "MUSEIDX1" u32:count [u32;256]:fanout (id[32] u64:offset)*count
-//!          32:pack_checksum sha256(all preceding index bytes)
+//! pack   := "MUSEPACK" u32:version=3 entry* sha256(all preceding bytes)
+//! entry  := u8:tag varint:size varint:payload_len [base] payload
+//! tag    := kind (1 blob, 2 tree, 3 commit) | encoding << 4 (0 whole, 1 delta against the
+//!           object id[32], 2 delta against the entry varint:distance bytes before this one)
+//! payload:= one zstd frame without its 4-byte magic number
+//! index  := "MUSEIDX3" u32:count [u32;256]:fanout id[32]*count u32:offset*count
+//!           u64:large_offset* 32:pack_checksum sha256(all preceding index bytes)
 //! ```
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use muse_core::{IdPrefix, ObjectId};
 
@@ -20,55 +24,121 @@ use crate::error::{IoContext, Result, StoreError};
 
 /// Magic bytes opening a pack file.
 pub(crate) const PACK_MAGIC: &[u8; 8] = b"MUSEPACK";
-/// Magic bytes opening an index file.
-pub(crate) const INDEX_MAGIC: &[u8; 8] = b"MUSEIDX1";
+/// Magic bytes opening an index file (the `3` follows the pack version).
+pub(crate) const INDEX_MAGIC: &[u8; 8] = b"MUSEIDX3";
 /// The pack format version this code writes and reads.
-/// Version 2 is the first with the kind rule (`docs/formats.md` §1): a version 1 pack's blob ids
-/// are plain SHA-256 digests and are refused (a clean break).
-pub(crate) const PACK_VERSION: u32 = 2;
+/// Version 3 (varint entry headers, delta bases by offset, magicless zstd frames, a compact
+/// index) is a clean break: version 2 and older packs are refused.
+pub(crate) const PACK_VERSION: u32 = 3;
 /// Bytes before the first entry of a pack.
 pub(crate) const PACK_HEADER_LEN: u64 = 12;
-/// Bytes of an index entry: id and offset.
-const INDEX_ENTRY_LEN: usize = 40;
-/// Where the entries of an index start: after magic, count and fanout.
-const INDEX_ENTRIES_AT: usize = 12 + 1024;
-/// Bytes of an entry header without the optional base id.
-pub(crate) const ENTRY_HEADER_LEN: usize = 18;
+/// The 4-byte magic number opening every standard zstd frame; store packs omit it.
+pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// The most bytes a varint may take (enough for any u64).
+const MAX_VARINT_LEN: usize = 10;
+/// The most bytes an entry header takes: tag, two varints and a base id.
+const MAX_ENTRY_HEADER_LEN: usize = 1 + 2 * MAX_VARINT_LEN + 32;
+/// Where the ids of an index start: after magic, count and fanout.
+const INDEX_IDS_AT: usize = 12 + 1024;
+/// Bytes of an index besides its tables: magic, count, fanout, the two checksums.
+const INDEX_FIXED_LEN: usize = INDEX_IDS_AT + 64;
+/// An offset entry with this bit set is an index into the large-offset table.
+const LARGE_OFFSET_FLAG: u32 = 1 << 31;
+/// Encoding nibble: one zstd frame of the whole object.
+const ENCODING_WHOLE: u8 = 0;
+/// Encoding nibble: a delta whose base is named by its id.
+const ENCODING_DELTA_ID: u8 = 1;
+/// Encoding nibble: a delta whose base is an earlier entry of the same pack.
+const ENCODING_DELTA_BACK: u8 = 2;
 
 pub use muse_core::ObjectKind;
 
-/// How an entry's payload encodes the object's bytes.
+/// How an entry's payload encodes the object's bytes, as writers and transfer code see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     /// One zstd frame of the whole object.
     Zstd,
-    /// One zstd frame compressed with the base object's bytes as a raw-content prefix.
+    /// One zstd frame compressed with the base object's bytes as a raw-content prefix. A pack
+    /// writer stores the base as an offset when it is earlier in the same pack, else by id.
     ZstdDelta(ObjectId),
+}
+
+/// Where a stored delta's base is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Base {
+    /// Not a delta.
+    None,
+    /// The object with this id, in any pack of the store.
+    Id(ObjectId),
+    /// The entry at this offset of the same pack (strictly before the delta).
+    Offset(u64),
 }
 
 /// A decoded entry header.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EntryHeader {
     pub kind: ObjectKind,
-    pub encoding: Encoding,
+    pub base: Base,
     pub size: u64,
+    /// Stored payload bytes (the frame without its magic number).
     pub payload_len: u64,
     /// Offset of the payload in the pack file.
     pub payload_offset: u64,
 }
 
-/// Encodes an entry header.
-pub(crate) fn encode_entry_header(kind: ObjectKind, encoding: Encoding, size: u64, payload_len: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ENTRY_HEADER_LEN + 32);
-    out.push(kind as u8);
-    out.push(match encoding {
-        Encoding::Zstd => 0,
-        Encoding::ZstdDelta(_) => 1,
-    });
-    out.extend_from_slice(&size.to_be_bytes());
-    out.extend_from_slice(&payload_len.to_be_bytes());
-    if let Encoding::ZstdDelta(base) = encoding {
-        out.extend_from_slice(base.as_bytes());
+/// Appends `value` as an unsigned LEB128 varint in its shortest form.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads a varint from the start of `bytes`: its value and length, or why it is malformed.
+fn get_varint(bytes: &[u8]) -> std::result::Result<(u64, usize), &'static str> {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().take(MAX_VARINT_LEN).enumerate() {
+        if i == MAX_VARINT_LEN - 1 && byte > 1 {
+            return Err("a varint overflows 64 bits");
+        }
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            if byte == 0 && i > 0 {
+                return Err("a varint is not in its shortest form");
+            }
+            return Ok((value, i + 1));
+        }
+    }
+    Err(if bytes.len() >= MAX_VARINT_LEN { "a varint is longer than 10 bytes" } else { "header truncated" })
+}
+
+/// The stored form of a delta base when encoding an entry header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StoredBase {
+    /// A whole object.
+    None,
+    /// A delta whose base is named by id.
+    Id(ObjectId),
+    /// A delta whose base starts this many bytes before the entry.
+    Distance(u64),
+}
+
+/// Encodes an entry header; `payload_len` is the stored payload's length (without the magic).
+pub(crate) fn encode_entry_header(kind: ObjectKind, base: StoredBase, size: u64, payload_len: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAX_ENTRY_HEADER_LEN);
+    let encoding = match base {
+        StoredBase::None => ENCODING_WHOLE,
+        StoredBase::Id(_) => ENCODING_DELTA_ID,
+        StoredBase::Distance(_) => ENCODING_DELTA_BACK,
+    };
+    out.push(kind as u8 | encoding << 4);
+    put_varint(&mut out, size);
+    put_varint(&mut out, payload_len);
+    match base {
+        StoredBase::None => {}
+        StoredBase::Id(id) => out.extend_from_slice(id.as_bytes()),
+        StoredBase::Distance(distance) => put_varint(&mut out, distance),
     }
     out
 }
@@ -79,18 +149,23 @@ pub(crate) struct Pack {
     pub index_path: PathBuf,
     file: File,
     pack_len: u64,
+    count: usize,
     fanout: Box<[u32; 256]>,
-    /// The whole index file, memory-mapped so that opening a store reads nothing up front; its
-    /// sorted `id || offset` records start at [`INDEX_ENTRIES_AT`].
+    /// Entries of the large-offset table.
+    large: usize,
+    /// The whole index file, memory-mapped so that opening a store reads nothing up front.
     index: memmap2::Mmap,
+    /// Index positions sorted by entry offset, built on first need (resolving a delta base
+    /// given by offset to its id).
+    by_offset: OnceLock<Box<[u32]>>,
     /// When this process last freshened the pack (seconds since the epoch; 0: never).
     freshened: std::sync::atomic::AtomicU64,
 }
 
 impl Pack {
     /// Opens `NAME.idx` and its `NAME.pack`, checking the index's structure (magic, length,
-    /// fanout). The checksums and the id order are checked by [`Pack::verify`] (fsck), so
-    /// opening a store stays cheap for every command.
+    /// fanout). The checksums, the id order and the offsets are checked by [`Pack::verify`]
+    /// (fsck), so opening a store stays cheap for every command.
     pub fn open(index_path: &Path) -> Result<Pack> {
         let pack_path = index_path.with_extension("pack");
         let corrupt = |reason: &str| StoreError::CorruptPack { path: index_path.to_path_buf(), reason: reason.to_string() };
@@ -98,15 +173,15 @@ impl Pack {
         // SAFETY: index files are written once, published by rename, and never modified or
         // truncated afterwards (only removed, which keeps an existing mapping valid).
         let bytes = unsafe { memmap2::Mmap::map(&index_file) }.ctx("map", index_path)?;
-        if bytes.len() < 12 + 1024 + 64 || &bytes[..8] != INDEX_MAGIC {
-            return Err(corrupt("not a muse pack index"));
+        if bytes.len() < INDEX_FIXED_LEN || &bytes[..8] != INDEX_MAGIC {
+            return Err(corrupt("not a version 3 muse pack index"));
         }
         let count = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
-        let entries_start = 12 + 1024;
-        let entries_end = entries_start + count * INDEX_ENTRY_LEN;
-        if entries_end + 64 != bytes.len() {
-            return Err(corrupt("index length does not match its entry count"));
-        }
+        let tables = bytes.len() - INDEX_FIXED_LEN;
+        let large = match tables.checked_sub(count * 36) {
+            Some(rest) if rest % 8 == 0 => rest / 8,
+            _ => return Err(corrupt("index length does not match its entry count")),
+        };
         let mut fanout = Box::new([0u32; 256]);
         for (i, slot) in fanout.iter_mut().enumerate() {
             *slot = u32::from_be_bytes(bytes[12 + 4 * i..16 + 4 * i].try_into().expect("4 bytes"));
@@ -116,7 +191,18 @@ impl Pack {
         }
         let file = File::open(&pack_path).ctx("open", &pack_path)?;
         let pack_len = file.metadata().ctx("stat", &pack_path)?.len();
-        Ok(Pack { pack_path, index_path: index_path.to_path_buf(), file, pack_len, fanout, index: bytes, freshened: Default::default() })
+        Ok(Pack {
+            pack_path,
+            index_path: index_path.to_path_buf(),
+            file,
+            pack_len,
+            count,
+            fanout,
+            large,
+            index: bytes,
+            by_offset: OnceLock::new(),
+            freshened: Default::default(),
+        })
     }
 
     /// The pack file's modification time (now, if it cannot be read: the safe answer for `gc`,
@@ -138,7 +224,9 @@ impl Pack {
         }
     }
 
-    /// Checks the index checksum, the strict order of its ids and the pack's trailing checksum.
+    /// Checks the index checksum, the strict order of its ids, its offsets (each names a
+    /// distinct position inside the pack, large ones through the large-offset table, used
+    /// once each and in order) and the pack's trailing checksum.
     pub fn verify(&self) -> Result<()> {
         let corrupt = |reason: &str| StoreError::CorruptPack { path: self.index_path.clone(), reason: reason.to_string() };
         let (body, checksum) = self.index.split_at(self.index.len() - 32);
@@ -148,12 +236,33 @@ impl Pack {
         if (1..self.len()).any(|i| self.id_at(i - 1) >= self.id_at(i)) {
             return Err(corrupt("index ids are not strictly sorted"));
         }
+        let mut next_large = 0;
+        for i in 0..self.len() {
+            let raw = self.raw_offset_at(i);
+            if raw & LARGE_OFFSET_FLAG != 0 {
+                if (raw & !LARGE_OFFSET_FLAG) as usize != next_large || self.offset_at(i) < u64::from(LARGE_OFFSET_FLAG) {
+                    return Err(corrupt("index large offsets are not used once each, in order, for large offsets only"));
+                }
+                next_large += 1;
+            }
+            let offset = self.offset_at(i);
+            if offset < PACK_HEADER_LEN || offset >= self.pack_len.saturating_sub(32) {
+                return Err(corrupt("index offset outside the pack's entries"));
+            }
+        }
+        if next_large != self.large {
+            return Err(corrupt("index large-offset table has unused entries"));
+        }
+        let sorted = self.by_offset();
+        if sorted.windows(2).any(|w| self.offset_at(w[0] as usize) == self.offset_at(w[1] as usize)) {
+            return Err(corrupt("two index entries share an offset"));
+        }
         self.verify_checksum()
     }
 
     /// The number of objects in the pack.
     pub fn len(&self) -> usize {
-        (self.index.len() - INDEX_ENTRIES_AT - 64) / INDEX_ENTRY_LEN
+        self.count
     }
 
     /// The size of the pack file in bytes.
@@ -162,12 +271,27 @@ impl Pack {
     }
 
     fn id_at(&self, i: usize) -> ObjectId {
-        let at = INDEX_ENTRIES_AT + i * INDEX_ENTRY_LEN;
+        let at = INDEX_IDS_AT + i * 32;
         ObjectId::from_slice(&self.index[at..at + 32]).expect("32 bytes")
     }
 
+    fn raw_offset_at(&self, i: usize) -> u32 {
+        let at = INDEX_IDS_AT + self.count * 32 + i * 4;
+        u32::from_be_bytes(self.index[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    /// The entry offset at index position `i`; `u64::MAX` (past any pack) when it names a
+    /// large-offset slot that does not exist.
     fn offset_at(&self, i: usize) -> u64 {
-        let at = INDEX_ENTRIES_AT + i * INDEX_ENTRY_LEN + 32;
+        let raw = self.raw_offset_at(i);
+        if raw & LARGE_OFFSET_FLAG == 0 {
+            return u64::from(raw);
+        }
+        let slot = (raw & !LARGE_OFFSET_FLAG) as usize;
+        if slot >= self.large {
+            return u64::MAX;
+        }
+        let at = INDEX_IDS_AT + self.count * 36 + slot * 8;
         u64::from_be_bytes(self.index[at..at + 8].try_into().expect("8 bytes"))
     }
 
@@ -188,6 +312,22 @@ impl Pack {
             }
         }
         None
+    }
+
+    /// Index positions in the order of their entries in the pack.
+    fn by_offset(&self) -> &[u32] {
+        self.by_offset.get_or_init(|| {
+            let mut positions: Vec<u32> = (0..self.count as u32).collect();
+            positions.sort_unstable_by_key(|&i| self.offset_at(i as usize));
+            positions.into_boxed_slice()
+        })
+    }
+
+    /// The id of the entry that starts at `offset`, if one does.
+    pub fn id_at_offset(&self, offset: u64) -> Option<ObjectId> {
+        let sorted = self.by_offset();
+        let at = sorted.binary_search_by_key(&offset, |&i| self.offset_at(i as usize)).ok()?;
+        Some(self.id_at(sorted[at] as usize))
     }
 
     /// The ids in this pack that start with `prefix`.
@@ -211,42 +351,73 @@ impl Pack {
         (0..self.len()).map(|i| (self.id_at(i), self.offset_at(i)))
     }
 
-    /// Reads and checks the header of the entry at `offset`.
-    pub fn header_at(&self, offset: u64) -> Result<EntryHeader> {
-        let corrupt = |reason: &str| StoreError::CorruptPack { path: self.pack_path.clone(), reason: format!("entry at offset {offset}: {reason}") };
-        let mut buf = [0u8; ENTRY_HEADER_LEN + 32];
-        let avail = (self.pack_len.saturating_sub(offset)).min(buf.len() as u64) as usize;
-        if avail < ENTRY_HEADER_LEN {
-            return Err(corrupt("header past the end of the pack"));
-        }
-        self.file.read_exact_at(&mut buf[..avail], offset).ctx("read", &self.pack_path)?;
-        let kind = ObjectKind::from_code(buf[0]).ok_or_else(|| corrupt("unknown object kind"))?;
-        let size = u64::from_be_bytes(buf[2..10].try_into().expect("8 bytes"));
-        let payload_len = u64::from_be_bytes(buf[10..18].try_into().expect("8 bytes"));
-        let (encoding, header_len) = match buf[1] {
-            0 => (Encoding::Zstd, ENTRY_HEADER_LEN),
-            1 if avail >= ENTRY_HEADER_LEN + 32 => (Encoding::ZstdDelta(ObjectId::from_slice(&buf[18..50]).expect("32 bytes")), ENTRY_HEADER_LEN + 32),
-            _ => return Err(corrupt("unknown or truncated encoding")),
-        };
-        let payload_offset = offset + header_len as u64;
-        if payload_offset.checked_add(payload_len).is_none_or(|end| end > self.pack_len.saturating_sub(32)) {
-            return Err(corrupt("payload runs past the end of the pack"));
-        }
-        Ok(EntryHeader { kind, encoding, size, payload_len, payload_offset })
+    /// Every `(id, entry offset)` in the order of the entries in the pack (delta bases given
+    /// by offset come before their deltas).
+    pub fn iter_by_offset(&self) -> impl Iterator<Item = (ObjectId, u64)> + '_ {
+        self.by_offset().iter().map(|&i| (self.id_at(i as usize), self.offset_at(i as usize)))
     }
 
-    /// Reads an entry's compressed payload into memory.
+    /// Reads and checks the header of the entry at `offset`. A base given by distance is
+    /// returned as the offset it names, checked to lie after the pack header and before this
+    /// entry (whether an entry starts there is checked by [`Pack::id_at_offset`]).
+    pub fn header_at(&self, offset: u64) -> Result<EntryHeader> {
+        let corrupt = |reason: &str| StoreError::CorruptPack { path: self.pack_path.clone(), reason: format!("entry at offset {offset}: {reason}") };
+        let end = self.pack_len.saturating_sub(32);
+        if offset < PACK_HEADER_LEN || offset >= end {
+            return Err(corrupt("outside the pack's entries"));
+        }
+        let mut buf = [0u8; MAX_ENTRY_HEADER_LEN];
+        let avail = (end - offset).min(buf.len() as u64) as usize;
+        self.file.read_exact_at(&mut buf[..avail], offset).ctx("read", &self.pack_path)?;
+        let buf = &buf[..avail];
+        let kind = ObjectKind::from_code(buf[0] & 0x0f).ok_or_else(|| corrupt("unknown object kind"))?;
+        let encoding = buf[0] >> 4;
+        let mut at = 1;
+        let varint = |at: &mut usize| -> Result<u64> {
+            let (value, len) = get_varint(&buf[*at..]).map_err(corrupt)?;
+            *at += len;
+            Ok(value)
+        };
+        let size = varint(&mut at)?;
+        let payload_len = varint(&mut at)?;
+        let base = match encoding {
+            ENCODING_WHOLE => Base::None,
+            ENCODING_DELTA_ID => {
+                let id = buf.get(at..at + 32).ok_or_else(|| corrupt("header truncated"))?;
+                at += 32;
+                Base::Id(ObjectId::from_slice(id).expect("32 bytes"))
+            }
+            ENCODING_DELTA_BACK => {
+                let distance = varint(&mut at)?;
+                match offset.checked_sub(distance) {
+                    Some(base) if distance > 0 && base >= PACK_HEADER_LEN => Base::Offset(base),
+                    _ => return Err(corrupt("delta base distance does not point at an earlier entry")),
+                }
+            }
+            _ => return Err(corrupt("unknown encoding")),
+        };
+        let payload_offset = offset + at as u64;
+        if payload_offset.checked_add(payload_len).is_none_or(|payload_end| payload_end > end) {
+            return Err(corrupt("payload runs past the end of the pack"));
+        }
+        Ok(EntryHeader { kind, base, size, payload_len, payload_offset })
+    }
+
+    /// Reads an entry's payload into memory as a standard zstd frame (magic number restored).
+    /// Its length is bounded by the pack file's (checked by [`Pack::header_at`]).
     pub fn read_payload(&self, header: &EntryHeader) -> Result<Vec<u8>> {
         let len =
             usize::try_from(header.payload_len).map_err(|_| StoreError::CorruptPack { path: self.pack_path.clone(), reason: "payload too large".into() })?;
-        let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, header.payload_offset).ctx("read", &self.pack_path)?;
+        let mut buf = vec![0u8; len + ZSTD_MAGIC.len()];
+        buf[..4].copy_from_slice(&ZSTD_MAGIC);
+        self.file.read_exact_at(&mut buf[4..], header.payload_offset).ctx("read", &self.pack_path)?;
         Ok(buf)
     }
 
-    /// A reader over an entry's compressed payload, for streaming large objects.
-    pub fn payload_reader(&self, header: &EntryHeader) -> RegionReader<'_> {
-        RegionReader { file: &self.file, offset: header.payload_offset, remaining: header.payload_len }
+    /// A reader over an entry's payload as a standard zstd frame (magic number restored), for
+    /// streaming large objects.
+    pub fn payload_reader(&self, header: &EntryHeader) -> impl Read + '_ {
+        (&ZSTD_MAGIC[..]).chain(RegionReader { file: &self.file, offset: header.payload_offset, remaining: header.payload_len })
     }
 
     /// Checks the pack's header and trailing checksum against its bytes.
@@ -260,7 +431,7 @@ impl Pack {
         let mut header = [0u8; 12];
         reader.read_exact(&mut header).ctx("read", &self.pack_path)?;
         if &header[..8] != PACK_MAGIC || header[8..12] != PACK_VERSION.to_be_bytes() {
-            return Err(corrupt("bad magic or version"));
+            return Err(corrupt("bad magic or version (not a version 3 pack)"));
         }
         hasher.update(&header);
         let mut buf = vec![0u8; 1 << 20];
@@ -282,7 +453,7 @@ impl Pack {
 
 /// Reads a byte range of a file with positional reads (no shared cursor, so many readers can
 /// share one file handle).
-pub struct RegionReader<'a> {
+pub(crate) struct RegionReader<'a> {
     file: &'a File,
     offset: u64,
     remaining: u64,
@@ -307,7 +478,7 @@ impl Read for RegionReader<'_> {
 /// Builds the bytes of an index for `entries` (sorted here) of a pack with checksum `pack_checksum`.
 pub(crate) fn encode_index(entries: &mut [(ObjectId, u64)], pack_checksum: &ObjectId) -> Vec<u8> {
     entries.sort_unstable_by_key(|a| a.0);
-    let mut out = Vec::with_capacity(12 + 1024 + entries.len() * INDEX_ENTRY_LEN + 64);
+    let mut out = Vec::with_capacity(INDEX_FIXED_LEN + entries.len() * 36);
     out.extend_from_slice(INDEX_MAGIC);
     out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
     let mut fanout = [0u32; 256];
@@ -322,12 +493,43 @@ pub(crate) fn encode_index(entries: &mut [(ObjectId, u64)], pack_checksum: &Obje
     for count in fanout {
         out.extend_from_slice(&count.to_be_bytes());
     }
-    for (id, offset) in entries.iter() {
+    for (id, _) in entries.iter() {
         out.extend_from_slice(id.as_bytes());
+    }
+    let mut large = Vec::new();
+    for (_, offset) in entries.iter() {
+        let small = match u32::try_from(*offset) {
+            Ok(small) if small & LARGE_OFFSET_FLAG == 0 => small,
+            _ => {
+                large.push(*offset);
+                LARGE_OFFSET_FLAG | (large.len() as u32 - 1)
+            }
+        };
+        out.extend_from_slice(&small.to_be_bytes());
+    }
+    for offset in large {
         out.extend_from_slice(&offset.to_be_bytes());
     }
     out.extend_from_slice(pack_checksum.as_bytes());
     let checksum = ObjectId::sha256(&out);
     out.extend_from_slice(checksum.as_bytes());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip_and_malformed_ones_are_refused() {
+        for value in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            assert_eq!(get_varint(&out), Ok((value, out.len())));
+        }
+        assert!(get_varint(&[0x80, 0x00]).is_err(), "not the shortest form");
+        assert!(get_varint(&[0xff; 9].iter().copied().chain([0x02]).collect::<Vec<_>>()).is_err(), "overflow");
+        assert!(get_varint(&[0x80]).is_err(), "truncated");
+        assert!(get_varint(&[0x80; 11]).is_err(), "too long");
+    }
 }

@@ -8,16 +8,17 @@ use std::path::{Path, PathBuf};
 
 use muse_core::ObjectId;
 
-use super::pack::encode_entry_header;
+use super::pack::{Base, Pack, ZSTD_MAGIC};
 use super::{Encoding, ObjectKind, ObjectStore, PackWriter};
 use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::sync_dir;
 
 impl PackWriter<'_> {
-    /// Like [`PackWriter::add_raw`], but streams the `payload_len` payload bytes from `payload`
-    /// instead of taking them in memory, so entries of any size are copied with bounded memory.
-    /// The caller vouches for the payload as for `add_raw`. An entry for an id already added to
-    /// this pack is skipped (its payload is left unread); one added under another kind is an error.
+    /// Like [`PackWriter::add_raw`], but streams the `payload_len` payload bytes (one standard
+    /// zstd frame) from `payload` instead of taking them in memory, so entries of any size are
+    /// copied with bounded memory. The caller vouches for the payload as for `add_raw`. An entry
+    /// for an id already added to this pack is skipped (its payload is left unread); one added
+    /// under another kind is an error.
     pub fn add_raw_from_reader(
         &mut self,
         kind: ObjectKind,
@@ -27,13 +28,19 @@ impl PackWriter<'_> {
         payload_len: u64,
         payload: &mut dyn Read,
     ) -> Result<()> {
-        if let Some(held) = self.written.get(&id) {
+        if let Some((held, _)) = self.written.get(&id) {
             return super::same_kind(&id, kind, *held);
         }
-        let header = encode_entry_header(kind, encoding, size, payload_len);
-        self.entries.push((id, self.offset));
-        self.written.insert(id, kind);
-        self.write_bytes(&header)?;
+        let mut magic = [0u8; 4];
+        if payload_len < 4 {
+            return Err(super::not_a_frame(id));
+        }
+        payload.read_exact(&mut magic).map_err(|e| payload_error(id, e))?;
+        if magic != ZSTD_MAGIC {
+            return Err(super::not_a_frame(id));
+        }
+        let payload_len = payload_len - 4;
+        self.begin_entry(kind, id, encoding, size, payload_len)?;
         let mut buf = vec![0u8; (1 << 20).min(payload_len.max(1) as usize)];
         let mut remaining = payload_len;
         while remaining > 0 {
@@ -64,7 +71,7 @@ pub struct RawEntry {
     pub encoding: Encoding,
     /// The object's decoded size.
     pub size: u64,
-    /// The encoded payload.
+    /// The encoded payload: one standard zstd frame.
     pub payload: Vec<u8>,
 }
 
@@ -74,9 +81,7 @@ impl ObjectStore {
     /// its root every time). The caller must verify what it decodes.
     pub fn read_raw(&self, id: &ObjectId) -> Result<RawEntry> {
         let (pack, offset) = self.locate(id)?.ok_or(StoreError::ObjectNotFound(*id))?;
-        let header = pack.header_at(offset)?;
-        let payload = pack.read_payload(&header)?;
-        Ok(RawEntry { kind: header.kind, encoding: header.encoding, size: header.size, payload })
+        pack.raw_entry(offset)
     }
 
     /// Removes the given packs (each `.pack` path as listed by [`ObjectStore::packs`]): index
@@ -93,6 +98,23 @@ impl ObjectStore {
         }
         sync_dir(&self.packs_dir).ctx("fsync", &self.packs_dir)?;
         self.rescan()
+    }
+}
+
+impl Pack {
+    /// The entry at `offset` as stored, its delta base (if any) named by id.
+    pub(crate) fn raw_entry(&self, offset: u64) -> Result<RawEntry> {
+        let header = self.header_at(offset)?;
+        let encoding = match header.base {
+            Base::None => Encoding::Zstd,
+            Base::Id(base) => Encoding::ZstdDelta(base),
+            Base::Offset(base_offset) => Encoding::ZstdDelta(self.id_at_offset(base_offset).ok_or_else(|| StoreError::CorruptPack {
+                path: self.pack_path.clone(),
+                reason: format!("entry at offset {offset}: its delta base offset {base_offset} is not an entry"),
+            })?),
+        };
+        let payload = self.read_payload(&header)?;
+        Ok(RawEntry { kind: header.kind, encoding, size: header.size, payload })
     }
 }
 
