@@ -39,7 +39,12 @@ pub fn compress(data: &[u8], base: Option<&[u8]>, level: i32) -> Vec<u8> {
         result
     });
     match result {
-        Ok(_) => out,
+        Ok(_) => {
+            // The buffer was sized for incompressible data; a delta is often a hundredth of
+            // that, and encoded batches are held until written.
+            out.shrink_to_fit();
+            out
+        }
         // Only a zstd bug can fail here: the buffer is large enough and the parameters valid.
         Err(code) => panic!("zstd compression failed: {}", zstd_safe::get_error_name(code)),
     }

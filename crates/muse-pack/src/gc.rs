@@ -3,7 +3,7 @@
 //!
 //! Everything reachable from the roots ([`roots`]: every ref, every working copy's HEAD, what
 //! the op log may restore) is
-//! planned as for a clone (path-based deltas, chains at most [`MAX_DELTA_DEPTH`] long) into one
+//! planned as for a clone (path-based deltas, chains at most [`STORE_MAX_DEPTH`] long) into one
 //! new pack. An unreachable object is dropped only if every pack holding it is older than the
 //! grace period ([`Prune`]) and older than [`MIN_PRUNE_AGE`]; the others are copied whole into
 //! "cruft" packs that keep the age of the packs they came from. Before the old packs are
@@ -18,13 +18,12 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use muse_core::{CommitId, ObjectId, TreeId};
-use muse_store::odb::{Encoding, PackInfo, PackWriter};
+use muse_store::odb::{Encoding, PackInfo, PackWriter, MAX_DELTA_DEPTH as STORE_MAX_DEPTH};
 use muse_store::{ObjectKind, ObjectStore, Store};
 
 use crate::build::{encode_plan, plan, BuildOptions, Source};
 use crate::compress::compress;
 use crate::error::{PackError, Result};
-use crate::format::MAX_DELTA_DEPTH;
 
 /// Unreachable objects in packs younger than this are kept even by `--prune=now`: a writer
 /// publishes its pack before it moves its ref (which may wait up to 10 s for a ref lock), and
@@ -79,15 +78,22 @@ impl Prune {
 }
 
 /// How to gc.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct GcOptions<'a> {
-    /// How to encode the new pack.
+    /// How to encode the new pack. Its chains may be as long as the store's readers follow
+    /// ([`muse_store::odb::MAX_DELTA_DEPTH`], the default here), longer than an mpack's.
     pub build: BuildOptions,
     /// Which unreachable objects to drop.
     pub prune: Prune,
     /// Called once the new packs are durable, before the roots and the old packs' times are
     /// read again and the old packs removed (for tests: what a concurrent writer does then).
     pub hook: Option<&'a dyn Fn()>,
+}
+
+impl Default for GcOptions<'_> {
+    fn default() -> Self {
+        GcOptions { build: BuildOptions { max_depth: STORE_MAX_DEPTH as u32, ..BuildOptions::default() }, prune: Prune::default(), hook: None }
+    }
 }
 
 /// What a gc did.
@@ -132,7 +138,7 @@ pub fn gc(repo: &Store, options: &GcOptions<'_>) -> Result<GcReport> {
     let mut report = GcReport { packs_before: before.len(), bytes_before: before.iter().map(|p| p.bytes).sum(), ..GcReport::default() };
     let source = Source::new(store);
     // Every base precedes its deltas in the plan, so the new pack names each by offset.
-    let plan = plan(&source, &first_roots, &[], options.build.max_depth.min(MAX_DELTA_DEPTH))?;
+    let plan = plan(&source, &first_roots, &[], options.build.max_depth.min(STORE_MAX_DEPTH as u32))?;
     let mut kept: HashSet<ObjectId> = plan.ids().collect();
     let mut new_packs = Vec::new();
     let mut writer = store.begin_write()?;

@@ -40,7 +40,8 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         },
     };
     let spinner = ctx.progress(None, "repacking");
-    let options = GcOptions { build: BuildOptions { level: args.level, ..BuildOptions::default() }, prune, hook: None };
+    let defaults = GcOptions::default();
+    let options = GcOptions { build: BuildOptions { level: args.level, ..defaults.build }, prune, ..defaults };
     let report = muse_pack::gc(&repo, &options).map_err(pack_error)?;
     spinner.finish_and_clear();
     if ctx.json {

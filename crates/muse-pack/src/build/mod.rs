@@ -20,7 +20,7 @@ pub use source::Source;
 /// Objects larger than this are always sent whole (deltas need both object and base in memory).
 const DELTA_MAX_SIZE: usize = 16 << 20;
 /// Encoded bytes a parallel batch aims at (bounds the memory held at once).
-const BATCH_BYTES: usize = 32 << 20;
+const BATCH_BYTES: usize = 8 << 20;
 /// Fewest objects in a batch (one per core of a small machine).
 const MIN_BATCH: usize = 2;
 /// Most objects in a batch.

@@ -14,7 +14,7 @@ use crate::cache::BaseCache;
 use crate::error::Result;
 
 /// Decoded bytes kept for the encoders and the planner.
-const CACHE_BYTES: usize = 64 << 20;
+const CACHE_BYTES: usize = 8 << 20;
 /// The longest stored delta chain followed (the store's own reader allows as many).
 const MAX_STORED_DEPTH: usize = 64;
 

@@ -28,8 +28,9 @@ pub use raw::RawEntry;
 pub const COMPRESSION_LEVEL: i32 = 3;
 /// Files above this size are compressed as a stream through a spill file instead of in memory.
 pub const STREAM_THRESHOLD: u64 = 16 << 20;
-/// The longest delta chain a reader follows before declaring the store corrupted.
-const MAX_DELTA_DEPTH: usize = 64;
+/// The most delta bases a reader follows to decode one object before declaring the store
+/// corrupted (`docs/formats.md` §6).
+pub const MAX_DELTA_DEPTH: usize = 64;
 /// Consolidate packs when a store holds more than this many.
 const CONSOLIDATE_ABOVE: usize = 48;
 
