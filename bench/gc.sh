@@ -5,7 +5,8 @@
 # For each history (default: flask, requests, ripgrep, muse-python), in the same run:
 #   - git: a mirror clone of the bundle, then `git repack -adf` (time, peak RSS, pack size);
 #   - muse: `muse import git` of that mirror, then `muse gc` (time, peak RSS, store size: every
-#     pack in .muse/objects/packs), with the ratios muse / git.
+#     pack in .muse/objects/packs), with the ratios muse / git; the index bytes of each (git's
+#     .idx and .rev, muse's .idx) are printed beside, not counted.
 # Then, on requests: `muse bundle create out main --not main~10` on the whole history (6,729
 # commits) and on a history cut to about 500 commits (a branch at main~N with ~500 ancestors,
 # imported alone): the times should be alike.
@@ -43,11 +44,12 @@ measure() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 bytes_of() { find "$@" -type f -name '*.pack' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+idx_bytes_of() { find "$@" -type f \( -name '*.idx' -o -name '*.rev' \) -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
 
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(flask requests ripgrep muse-python)
 
-printf '%-12s %12s %12s %6s | %8s %8s %6s | %8s %8s %6s\n' history "git bytes" "muse bytes" size "git s" "muse s" time "git MB" "muse MB" memory
+printf '%-12s %12s %12s %6s | %8s %8s %6s | %8s %8s %6s | %10s %10s\n' history "git bytes" "muse bytes" size "git s" "muse s" time "git MB" "muse MB" memory "git idx" "muse idx"
 for name in "${names[@]}"; do
   mirror=$WORK/$name.git
   git clone --quiet --mirror "$CORPUS/$name.bundle" "$mirror"
@@ -57,8 +59,9 @@ for name in "${names[@]}"; do
   "$MUSE" import git "$mirror" "$WORK/$name" >/dev/null
   measure "$MUSE" -C "$WORK/$name" gc
   muse_bytes=$(bytes_of "$WORK/$name/.muse/objects/packs")
-  printf '%-12s %12d %12d %6s | %8s %8s %6s | %8s %8s %6s\n' "$name" "$git_bytes" "$muse_bytes" "$(ratio "$muse_bytes" "$git_bytes")" \
-    "$git_secs" "$SECS" "$(ratio "$SECS" "$git_secs")" "$git_mb" "$RSS_MB" "$(ratio "$RSS_MB" "$git_mb")"
+  printf '%-12s %12d %12d %6s | %8s %8s %6s | %8s %8s %6s | %10d %10d\n' "$name" "$git_bytes" "$muse_bytes" "$(ratio "$muse_bytes" "$git_bytes")" \
+    "$git_secs" "$SECS" "$(ratio "$SECS" "$git_secs")" "$git_mb" "$RSS_MB" "$(ratio "$RSS_MB" "$git_mb")" \
+    "$(idx_bytes_of "$mirror/objects/pack")" "$(idx_bytes_of "$WORK/$name/.muse/objects/packs")"
 done
 
 # Incremental bundles: the last 10 commits of main, on the whole history and on a short one.

@@ -10,8 +10,8 @@ use crate::output::{outln, Ctx};
 /// Arguments of `muse gc`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// zstd level of the new pack (1-22).
-    #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
+    /// zstd level of the new pack (1-22; 19 makes it about 1.5 % smaller and is 5 times slower).
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(i32).range(1..=22))]
     level: i32,
     /// Drop unreachable objects whose packs are older than this: `now`, `never`, or a duration
     /// like `2w`, `3d`, `12h`, `2.weeks.ago` (default: config `gc.pruneExpire`, else 2 weeks).
