@@ -122,6 +122,20 @@ impl ObjectStore {
 
     /// Loads packs that appeared since the last scan and forgets packs that were removed.
     pub fn rescan(&self) -> Result<()> {
+        // A pack that vanished was merged by a concurrent consolidation or gc, which publishes
+        // the merged pack before removing the others: listing again finds it.
+        for _ in 0..10 {
+            if self.scan_once()? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// One scan of the pack directory; `false` if a pack vanished (removed since the last scan,
+    /// or listed but gone when opened).
+    fn scan_once(&self) -> Result<bool> {
+        let mut complete = true;
         let mut found = Vec::new();
         for entry in fs::read_dir(&self.packs_dir).ctx("list", &self.packs_dir)? {
             let path = entry.ctx("list", &self.packs_dir)?.path();
@@ -131,7 +145,11 @@ impl ObjectStore {
         }
         found.sort();
         let mut packs = self.packs.write().unwrap_or_else(|e| e.into_inner());
+        let held = packs.len();
         packs.retain(|p| found.binary_search(&p.index_path).is_ok());
+        // A pack removed meanwhile may have been merged into one this listing missed (a
+        // directory listing is not atomic): list again.
+        complete &= packs.len() == held;
         for path in found {
             if packs.iter().any(|p| p.index_path == path) {
                 continue;
@@ -139,13 +157,13 @@ impl ObjectStore {
             match Pack::open(&path) {
                 Ok(pack) => packs.push(Arc::new(pack)),
                 // Removed by a concurrent consolidation between listing and opening.
-                Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+                Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => complete = false,
                 Err(e) => return Err(e),
             }
         }
         // Biggest packs first: they hold most objects, so most lookups end at the first probe.
         packs.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        Ok(())
+        Ok(complete)
     }
 
     fn snapshot_packs(&self) -> Vec<Arc<Pack>> {
