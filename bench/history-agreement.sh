@@ -34,7 +34,7 @@ for bundle in "$@"; do
   git clone --quiet --mirror "$bundle" "$WORK/$name.git"
   "$MUSE" import git "$WORK/$name.git" "$WORK/$name" >/dev/null
   git -C "$WORK/$name.git" log --format= --name-only | sed '/^$/d' | sort | uniq -c | sort -rn \
-    | awk '{print $2}' | head -n "$TOP" > "$WORK/$name.files"
+    | awk -v top="$TOP" 'NR <= top {print $2}' > "$WORK/$name.files"
   python3 - "$MUSE" "$WORK/$name.git" "$WORK/$name" "$name" "$WORK/$name.files" <<'EOF'
 import json, subprocess, sys
 muse, git_dir, muse_dir, name, files = sys.argv[1:6]

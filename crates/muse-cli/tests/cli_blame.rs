@@ -161,3 +161,46 @@ fn corpus_blame_agrees_with_git() {
         assert!(differing.is_empty(), "blame {path}: {} of {} lines differ from git, first at line {}", differing.len(), expected.len(), differing[0] + 1);
     }
 }
+
+/// `log --agent/--model/--author/--since` keep the commits a reviewer asks for.
+#[test]
+fn log_filters_by_agent_model_author_and_date() {
+    let root = tempfile::tempdir().unwrap();
+    let (h, ids) = history(root.path());
+    let dir = h.import(root.path());
+    let map = git_map(&dir);
+    let subjects = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--json", "log"];
+        all.extend_from_slice(args);
+        let json = Muse::new(&dir).args(all).run().ok().json();
+        json.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| map.iter().find(|(_, m)| **m == c["commit_id"]).map(|(g, _)| ids.iter().find(|(_, v)| *v == g).unwrap().0.to_string()).unwrap())
+            .collect()
+    };
+    assert_eq!(subjects(&["--agent", "claude"]), ["c5", "c2"]);
+    assert_eq!(subjects(&["--model", "gpt-5"]), ["c4"]);
+    assert_eq!(subjects(&["--agent", "claude", "-n", "1"]), ["c5"]);
+    assert_eq!(subjects(&["--agent", "human", "--", "src/app.py"]), ["c8", "c7"]);
+    assert_eq!(subjects(&["--author", "nobody"]), Vec::<String>::new());
+    // Commits are a minute apart from 1_700_000_060 (2023-11-14T22:14:20Z): c7 is the 8th.
+    assert_eq!(subjects(&["--since", "2023-11-14T22:21:00Z"]), ["c8", "c7"]);
+    Muse::new(&dir).args(["--json", "log", "--since", "yesterday"]).run().fails_with(exit::INVALID, "invalid_input");
+}
+
+/// `show REV:PATH` gives a file's bytes at a revision, across the rename too.
+#[test]
+fn show_prints_a_file_at_a_revision() {
+    let root = tempfile::tempdir().unwrap();
+    let (h, ids) = history(root.path());
+    let dir = h.import(root.path());
+    let map = git_map(&dir);
+    let at_c3 = format!("{}:app.py", map[&ids["c3"]]);
+    assert_eq!(Muse::new(&dir).args(["show", &at_c3]).run().ok().stdout, "a\nB\nc\nD\ne\n");
+    assert_eq!(Muse::new(&dir).args(["show", "HEAD:src/app.py"]).run().ok().stdout, "a;\nf;\nB;\nc;\nD;\ne;\n");
+    let json = Muse::new(&dir).args(["--json", "show", ":logo.bin"]).run().ok().json();
+    assert_eq!((json["binary"].as_bool(), json["content"].is_null(), json["size"].as_u64()), (Some(true), true, Some(9)));
+    assert_eq!(Muse::new(&dir).args(["show", "HEAD:src"]).run().ok().stdout, "app.py\n");
+    Muse::new(&dir).args(["--json", "show", "HEAD:missing"]).run().fails_with(exit::NOT_FOUND, "not_found");
+}

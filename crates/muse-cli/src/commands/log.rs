@@ -29,9 +29,54 @@ pub struct Args {
     /// Follow only the first parent of merges (with paths: changes against the first parent).
     #[arg(long)]
     first_parent: bool,
+    /// Only commits whose author contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    author: Option<String>,
+    /// Only commits by this agent (`human`: commits with neither agent nor model).
+    #[arg(long, value_name = "AGENT")]
+    agent: Option<String>,
+    /// Only commits by this model (`human`: commits with neither agent nor model).
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+    /// Only commits made at or after DATE (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
     /// Only commits that changed these paths.
     #[arg(last = true, value_name = "PATH")]
     paths: Vec<String>,
+}
+
+/// The `--author/--agent/--model/--since` filter: whether `commit` passes.
+struct Filter {
+    author: Option<String>,
+    agent: Option<String>,
+    model: Option<String>,
+    since: Option<(i64, u32)>,
+}
+
+impl Filter {
+    fn new(args: &Args) -> CliResult<Filter> {
+        let since = match &args.since {
+            None => None,
+            Some(text) => {
+                let full = if text.len() == 10 { format!("{text}T00:00:00Z") } else { text.clone() };
+                Some(
+                    muse_core::rfc3339_to_unix(&full)
+                        .ok_or_else(|| crate::error::CliError::invalid(format!("--since {text}: expected an RFC 3339 date-time or YYYY-MM-DD")))?,
+                )
+            }
+        };
+        Ok(Filter { author: args.author.clone(), agent: args.agent.clone(), model: args.model.clone(), since })
+    }
+
+    fn passes(&self, commit: &muse_core::Commit) -> bool {
+        let human = commit.agent_id.is_empty() && commit.model_id.is_empty();
+        let matches = |wanted: &Option<String>, value: &str| wanted.as_ref().is_none_or(|w| if w == "human" { human } else { w == value });
+        self.author.as_ref().is_none_or(|a| commit.author.contains(a.as_str()))
+            && matches(&self.agent, &commit.agent_id)
+            && matches(&self.model, &commit.model_id)
+            && self.since.is_none_or(|since| muse_core::rfc3339_to_unix(&commit.committed_at).is_some_and(|t| t >= since))
+    }
 }
 
 /// Ref names pointing at each commit, for `(HEAD -> main, tag: v1)` decorations.
@@ -79,7 +124,8 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         }
         None => Box::new(LogWalk::new(&repo, &starts, paths)?),
     };
-    let walk = walk.take(args.max_count.unwrap_or(usize::MAX));
+    let filter = Filter::new(&args)?;
+    let walk = walk.filter(|item| item.as_ref().map_or(true, |(_, c)| filter.passes(c))).take(args.max_count.unwrap_or(usize::MAX));
     if ctx.json {
         let commits: Vec<(CommitId, muse_core::Commit)> = walk.collect::<Result<_, _>>()?;
         let view: Vec<CommitJson> = commits.iter().map(|(id, c)| CommitJson::new(*id, c)).collect();
