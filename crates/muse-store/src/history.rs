@@ -136,32 +136,69 @@ fn sort_key(commit: &Commit) -> (i64, u32) {
     rfc3339_to_unix(&commit.committed_at).unwrap_or((i64::MIN, 0))
 }
 
-/// A commit waiting in the walk, ordered newest first, then by insertion order.
-struct Queued {
+/// A queue popped newest first by commit time (seconds, nanoseconds), ties in insertion order:
+/// the order of `git log` and of the negotiation walk of a fetch.
+#[derive(Debug)]
+pub struct NewestFirst<T> {
+    heap: BinaryHeap<Queued<T>>,
+    inserted: u64,
+}
+
+/// An item of a [`NewestFirst`] queue with what orders it.
+#[derive(Debug)]
+struct Queued<T> {
     time: (i64, u32),
     /// Tie-breaker: insertion order, earlier first (so a stable order among equal times).
     order: std::cmp::Reverse<u64>,
-    id: CommitId,
-    commit: Box<Commit>,
+    item: T,
 }
 
-impl PartialEq for Queued {
+impl<T> PartialEq for Queued<T> {
     fn eq(&self, other: &Self) -> bool {
         (self.time, self.order) == (other.time, other.order)
     }
 }
 
-impl Eq for Queued {}
+impl<T> Eq for Queued<T> {}
 
-impl PartialOrd for Queued {
+impl<T> PartialOrd for Queued<T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Queued {
+impl<T> Ord for Queued<T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.time, self.order).cmp(&(other.time, other.order))
+    }
+}
+
+impl<T> Default for NewestFirst<T> {
+    fn default() -> Self {
+        NewestFirst { heap: BinaryHeap::new(), inserted: 0 }
+    }
+}
+
+impl<T> NewestFirst<T> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `item`, committed at `time` (seconds and nanoseconds since the epoch).
+    pub fn push(&mut self, time: (i64, u32), item: T) {
+        self.inserted += 1;
+        self.heap.push(Queued { time, order: std::cmp::Reverse(self.inserted), item });
+    }
+
+    /// Takes the newest item (the earliest pushed among equal times).
+    pub fn pop(&mut self) -> Option<T> {
+        self.heap.pop().map(|queued| queued.item)
+    }
+
+    /// The items in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.heap.iter().map(|queued| &queued.item)
     }
 }
 
@@ -173,9 +210,8 @@ impl Ord for Queued {
 /// root commit is shown when the paths exist in it.
 pub struct LogWalk<'r> {
     repo: &'r Store,
-    queue: BinaryHeap<Queued>,
+    queue: NewestFirst<(CommitId, Box<Commit>)>,
     seen: HashSet<CommitId>,
-    counter: u64,
     paths: Vec<String>,
     trees: RefCell<HashMap<TreeId, Arc<Tree>>>,
     /// The state of the filtered paths per snapshot: each is looked up once, as a commit and
@@ -193,8 +229,7 @@ impl Repository {
 impl<'r> LogWalk<'r> {
     /// Starts a walk at `starts`, restricted to `paths` when not empty.
     pub fn new(repo: &'r Store, starts: &[CommitId], paths: Vec<String>) -> Result<Self> {
-        let mut walk =
-            LogWalk { repo, queue: BinaryHeap::new(), seen: HashSet::new(), counter: 0, paths, trees: RefCell::new(HashMap::new()), states: HashMap::new() };
+        let mut walk = LogWalk { repo, queue: NewestFirst::new(), seen: HashSet::new(), paths, trees: RefCell::new(HashMap::new()), states: HashMap::new() };
         for id in starts {
             walk.push(*id)?;
         }
@@ -204,8 +239,7 @@ impl<'r> LogWalk<'r> {
     fn push(&mut self, id: CommitId) -> Result<()> {
         if self.seen.insert(id) {
             let commit = self.repo.objects().read_commit(&id)?;
-            self.counter += 1;
-            self.queue.push(Queued { time: sort_key(&commit), order: std::cmp::Reverse(self.counter), id, commit: Box::new(commit) });
+            self.queue.push(sort_key(&commit), (id, Box::new(commit)));
         }
         Ok(())
     }
@@ -254,7 +288,7 @@ impl<'r> LogWalk<'r> {
     }
 
     fn next_commit(&mut self) -> Result<Option<(CommitId, Commit)>> {
-        while let Some(Queued { id, commit, .. }) = self.queue.pop() {
+        while let Some((id, commit)) = self.queue.pop() {
             let commit = *commit;
             if self.paths.is_empty() {
                 for parent in &commit.parents {
@@ -294,7 +328,7 @@ impl<'r> LogWalk<'r> {
         if !self.seen.contains(id) {
             return None;
         }
-        self.queue.iter().find(|q| q.id == *id).map(|q| q.commit.snapshot)
+        self.queue.iter().find(|(queued, _)| queued == id).map(|(_, commit)| commit.snapshot)
     }
 }
 

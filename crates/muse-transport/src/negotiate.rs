@@ -9,9 +9,10 @@
 //! queue.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use muse_core::{rfc3339_to_unix, CommitId};
+use muse_store::history::NewestFirst;
 use muse_store::{ObjectKind, ObjectStore};
 
 use crate::error::Result;
@@ -60,36 +61,12 @@ enum State {
     Sent,
 }
 
-struct Queued {
-    time: (i64, u32),
-    order: std::cmp::Reverse<u64>,
-    id: CommitId,
-}
-
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.order) == (other.time, other.order)
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.time, self.order).cmp(&(other.time, other.order))
-    }
-}
-
 struct Walk<'g, G: CommitGraph + ?Sized> {
     graph: &'g G,
-    heap: BinaryHeap<Queued>,
+    heap: NewestFirst<CommitId>,
     state: HashMap<CommitId, State>,
     /// Commits in the queue not known common: the walk ends when none is left.
     pending: usize,
-    counter: u64,
     /// Commits made common directly (advertised or answered), not through a descendant.
     roots: HashSet<CommitId>,
 }
@@ -120,8 +97,7 @@ impl<G: CommitGraph + ?Sized> Walk<'_, G> {
             self.pending += 1;
         }
         let (_, time) = self.graph.parents_and_time(&id)?;
-        self.counter += 1;
-        self.heap.push(Queued { time, order: std::cmp::Reverse(self.counter), id });
+        self.heap.push(time, id);
         Ok(())
     }
 
@@ -143,7 +119,7 @@ pub fn negotiate<G: CommitGraph + ?Sized>(
     advertised: &[CommitId],
     mut ask: impl FnMut(&[CommitId]) -> Result<Vec<CommitId>>,
 ) -> Result<Negotiated> {
-    let mut walk = Walk { graph, heap: BinaryHeap::new(), state: HashMap::new(), pending: 0, counter: 0, roots: HashSet::new() };
+    let mut walk = Walk { graph, heap: NewestFirst::new(), state: HashMap::new(), pending: 0, roots: HashSet::new() };
     for id in advertised {
         if graph.has(id)? && !walk.state.contains_key(id) {
             walk.push(*id, true)?;
@@ -160,16 +136,16 @@ pub fn negotiate<G: CommitGraph + ?Sized>(
     while walk.pending > 0 {
         let mut batch = Vec::with_capacity(batch_size);
         while batch.len() < batch_size && walk.pending > 0 {
-            let Some(entry) = walk.heap.pop() else { break };
-            match walk.state.get(&entry.id).copied() {
-                Some(State::Common) => walk.mark_common(entry.id)?,
+            let Some(id) = walk.heap.pop() else { break };
+            match walk.state.get(&id).copied() {
+                Some(State::Common) => walk.mark_common(id)?,
                 Some(State::Queued) => {
                     walk.pending -= 1;
-                    walk.state.insert(entry.id, State::Sent);
-                    batch.push(entry.id);
+                    walk.state.insert(id, State::Sent);
+                    batch.push(id);
                     // Its parents are candidates at once (a commit answered common turns them
                     // common), so that a batch fills up even on a line of history.
-                    let (parents, _) = graph.parents_and_time(&entry.id)?;
+                    let (parents, _) = graph.parents_and_time(&id)?;
                     for parent in parents {
                         walk.push(parent, false)?;
                     }

@@ -256,7 +256,7 @@ fn the_documented_vector_reads_back_and_is_what_the_writer_writes() {
 
 /// Prints the vector for `docs/formats.md` (run with `--ignored --nocapture` to regenerate).
 #[test]
-#[ignore]
+#[ignore = "prints the vector for docs/formats.md §6, which the test above checks; run to regenerate it"]
 fn print_the_vector() {
     let (pack, index) = pack_bytes(&sample());
     println!("{}\n{}", hex::encode(pack), hex::encode(index));
