@@ -322,8 +322,8 @@ impl Craft {
         let payload = zstd::bulk::compress(data, 3).unwrap();
         self.bytes.push(kind);
         self.bytes.extend_from_slice(&id.as_bytes()[..8]);
-        self.bytes.extend_from_slice(&varint(data.len() as u64));
-        self.bytes.extend_from_slice(&varint(payload.len() as u64));
+        muse_pack::format::put_varint(&mut self.bytes, data.len() as u64);
+        muse_pack::format::put_varint(&mut self.bytes, payload.len() as u64);
         self.bytes.extend_from_slice(&payload);
         self.records += 1;
         self
@@ -335,19 +335,6 @@ impl Craft {
         let sum = ObjectId::sha256(&self.bytes);
         self.bytes.extend_from_slice(sum.as_bytes());
         self.bytes
-    }
-}
-
-fn varint(mut value: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
     }
 }
 
