@@ -425,20 +425,24 @@ fn pump(mut from: TcpStream, mut to: TcpStream, total: &AtomicU64, cut_at: &Atom
     let _ = to.shutdown(Shutdown::Write);
 }
 
+/// `len` incompressible bytes from an xorshift generator at `state` (which it advances).
+fn noise(state: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            *state as u8
+        })
+        .collect()
+}
+
 /// A repository whose pack is about 3 MiB (incompressible files), pushed to `url`.
 fn big_source(url: &str, token: &str) -> TestRepo {
     let repo = TestRepo::new();
     let mut state = 0x2545_f491_4f6c_dd1du64;
     for i in 0..3 {
-        let bytes: Vec<u8> = (0..1 << 20)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
-        repo.write(&format!("blob{i}.bin"), bytes);
+        repo.write(&format!("blob{i}.bin"), noise(&mut state, 1 << 20));
     }
     repo.commit("big");
     repo.json(["remote", "add", "origin", url]).ok();
@@ -493,16 +497,7 @@ fn an_interrupted_push_is_resumed_and_a_stale_push_is_refused() {
     a.json(["remote", "add", "proxy", &through]).ok();
 
     // A 3 MiB commit, its upload cut after 1.5 MB: the push resumes where the hub stopped.
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let bytes: Vec<u8> = (0..3 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    a.write("big.bin", bytes);
+    a.write("big.bin", noise(&mut 0x9e37_79b9_7f4a_7c15, 3 << 20));
     a.commit("big");
     proxy.cut_up_at.store(proxy.up.load(Ordering::SeqCst) + 1_500_000, Ordering::SeqCst);
     let out = muse_in(&a.root, Some(&s.token), &["push", "proxy", "main"]).ok().json();
@@ -519,16 +514,7 @@ fn an_interrupted_push_is_resumed_and_a_stale_push_is_refused() {
     // The next run of a cut push resumes from what the hub kept.
     a.write("big.bin", "small now\n");
     a.write("other.bin", vec![7u8; 10]);
-    let mut state = 0x1234_5678_9abc_def1u64;
-    let bytes: Vec<u8> = (0..2 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    a.write("big2.bin", bytes);
+    a.write("big2.bin", noise(&mut 0x1234_5678_9abc_def1, 2 << 20));
     a.commit("big two");
     proxy.cut_up_at.store(proxy.up.load(Ordering::SeqCst) + 1_000_000, Ordering::SeqCst);
     Muse::new(&a.root).env("MUSE_NET_RETRIES", "0").env("MUSE_TOKEN", &s.token).args(["--json", "push", "proxy", "main"]).run().fails_with(9, "network");
