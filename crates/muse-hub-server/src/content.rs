@@ -72,6 +72,25 @@ pub trait RepoContent: Send + Sync + 'static {
     /// repository holds, without its first `skip` bytes. Fails before the stream starts if the
     /// pack cannot be planned; a failure later ends the stream with an error.
     fn build_pack(&self, repo: RepoId, wants: Vec<CommitId>, haves: Vec<CommitId>, skip: u64) -> BoxFuture<'_, Result<PackStream, ContentError>>;
+
+    /// A reader of the repository's objects and history, for the web pages; `None` when
+    /// nothing was pushed to it yet.
+    fn reader(&self, repo: RepoId) -> BoxFuture<'_, Result<Option<RepoReader>, ContentError>>;
+}
+
+/// Read access to one repository's commits, trees and blobs and its history index (which the
+/// reader brings up to date with the tips it is given). Cheap to clone. Today's implementation
+/// reads the repository's local store.
+#[derive(Clone)]
+pub struct RepoReader {
+    store: Arc<Store>,
+}
+
+impl RepoReader {
+    /// The store to read (blocking reads: call from the blocking pool).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
 }
 
 /// One message from a pack builder to the response.
@@ -276,6 +295,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ContentError>
 }
 
 impl RepoContent for FsContent {
+    fn reader(&self, repo: RepoId) -> BoxFuture<'_, Result<Option<RepoReader>, ContentError>> {
+        let this = Arc::clone(&self.0);
+        Box::pin(blocking(move || Ok(this.store(repo, false)?.map(|store| RepoReader { store }))))
+    }
+
     fn create(&self, repo: RepoId) -> BoxFuture<'_, Result<(), ContentError>> {
         let this = Arc::clone(&self.0);
         Box::pin(blocking(move || this.store(repo, true).map(drop)))

@@ -26,6 +26,7 @@ pub mod middleware;
 pub mod rate;
 mod server;
 pub mod uploads;
+pub mod web;
 mod wire;
 
 use std::collections::HashMap;
@@ -69,6 +70,8 @@ pub struct Limits {
     pub upload_expiry: Duration,
     /// How often expired uploads are swept.
     pub sweep_every: Duration,
+    /// How long a web sign-in session lasts.
+    pub session_lifetime: Duration,
 }
 
 impl Default for Limits {
@@ -85,6 +88,7 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(60),
             upload_expiry: Duration::from_secs(muse_protocol::UPLOAD_EXPIRY_SECS),
             sweep_every: Duration::from_secs(3600),
+            session_lifetime: Duration::from_secs(14 * 86_400),
         }
     }
 }
@@ -131,6 +135,7 @@ struct Inner {
     rate_ip: RateLimiter,
     rate_token: RateLimiter,
     lengths: Mutex<HashMap<String, u64>>,
+    web: web::WebCache,
 }
 
 impl AppState {
@@ -156,6 +161,7 @@ impl AppState {
             rate_token: RateLimiter::new(config.limits.rate_per_token),
             config,
             lengths: Mutex::new(HashMap::new()),
+            web: web::WebCache::default(),
         };
         AppState(Arc::new(inner))
     }
@@ -178,6 +184,11 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// What the web pages keep between requests.
+    fn web(&self) -> &web::WebCache {
+        &self.0.web
     }
 
     fn rate_ip(&self) -> &RateLimiter {
@@ -216,6 +227,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(wire::routes())
         .merge(api::routes())
+        .merge(web::routes())
         .fallback(middleware::no_such_endpoint)
         .method_not_allowed_fallback(middleware::no_such_endpoint)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))

@@ -45,9 +45,15 @@ pub(crate) use with_pool;
 /// The migrations of one backend: (version, description, SQL).
 type Migrations = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: Migrations = &[(1, "accounts tokens refs", include_str!("../migrations/sqlite/0001_accounts_tokens_refs.sql"))];
+const SQLITE_MIGRATIONS: Migrations = &[
+    (1, "accounts tokens refs", include_str!("../migrations/sqlite/0001_accounts_tokens_refs.sql")),
+    (2, "sessions", include_str!("../migrations/sqlite/0002_sessions.sql")),
+];
 
-const POSTGRES_MIGRATIONS: Migrations = &[(1, "accounts tokens refs", include_str!("../migrations/postgres/0001_accounts_tokens_refs.sql"))];
+const POSTGRES_MIGRATIONS: Migrations = &[
+    (1, "accounts tokens refs", include_str!("../migrations/postgres/0001_accounts_tokens_refs.sql")),
+    (2, "sessions", include_str!("../migrations/postgres/0002_sessions.sql")),
+];
 
 /// The embedded migrations as a source for sqlx's migrator.
 #[derive(Debug)]

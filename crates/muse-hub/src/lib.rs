@@ -53,6 +53,7 @@ pub mod names;
 mod password;
 pub mod policy;
 mod refs;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
@@ -61,6 +62,7 @@ use std::sync::Arc;
 
 pub use error::HubError;
 pub use model::{AccountAction, Action, Actor, Backend, NewToken, RefChange, Repo, RepoId, Role, TokenInfo, User, UserId};
+pub use sessions::{Session, SESSION_PREFIX};
 pub use tokens::TOKEN_PREFIX;
 
 use db::{with_pool, Db};

@@ -50,16 +50,21 @@ fn token_from_row(row: TokenRow) -> Result<TokenInfo, HubError> {
     })
 }
 
-/// What is stored of a secret: its SHA-256, in lowercase hex.
-fn secret_hash(secret: &str) -> String {
+/// What is stored of a secret (a token's or a session's): its SHA-256, in lowercase hex.
+pub(crate) fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// A fresh secret: the prefix and 32 random bytes in base64url.
+/// A fresh token secret: the prefix and 32 random bytes in base64url.
 fn new_secret() -> Result<String, HubError> {
+    random_secret(TOKEN_PREFIX)
+}
+
+/// `prefix` followed by 32 random bytes in base64url (43 characters).
+pub(crate) fn random_secret(prefix: &str) -> Result<String, HubError> {
     let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| HubError::Internal(format!("no randomness for a token: {e}")))?;
-    Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    getrandom::getrandom(&mut bytes).map_err(|e| HubError::Internal(format!("no randomness for a secret: {e}")))?;
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 impl Hub {
