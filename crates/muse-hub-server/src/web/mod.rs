@@ -155,25 +155,29 @@ struct Chrome {
     csrf: Option<String>,
 }
 
-/// An error answered as a page (HTML) or as the protocol's JSON error.
+/// An error answered as a page (HTML, with the layout's part) or as the protocol's JSON error
+/// (boxed: results stay small).
 #[derive(Debug)]
-pub(crate) struct WebError {
-    error: ApiError,
-    page: Option<Chrome>,
-}
+pub(crate) struct WebError(Box<(ApiError, Option<Chrome>)>);
 
 impl WebError {
+    /// `error` as a page when `page` is given, else as JSON.
+    fn new(error: ApiError, page: Option<Chrome>) -> Self {
+        WebError(Box::new((error, page)))
+    }
+
     fn json(error: ApiError) -> Self {
-        WebError { error, page: None }
+        WebError::new(error, None)
     }
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let Some(chrome) = self.page else { return self.error.into_response() };
-        let status = StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = self.error.body().error.message;
-        let context = minijinja::context! { chrome => chrome, status => status.as_u16(), code => self.error.code(), message => message, title => status.canonical_reason().unwrap_or("Error") };
+        let (error, page) = *self.0;
+        let Some(chrome) = page else { return error.into_response() };
+        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = error.body().error.message;
+        let context = minijinja::context! { chrome => chrome, status => status.as_u16(), code => error.code(), message => message, title => status.canonical_reason().unwrap_or("Error") };
         match render("error.html", context) {
             Ok(body) => html_response(status, body),
             Err(e) => e.into_response(),

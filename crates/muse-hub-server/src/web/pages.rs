@@ -66,12 +66,12 @@ impl Ask {
     async fn new(state: &AppState, request: Request) -> WebResult<Ask> {
         let (parts, _) = request.into_parts();
         let json = wants_json(&parts.headers);
-        let visitor = visitor(state, &parts).await.map_err(|error| WebError { error, page: (!json).then(Chrome::default) })?;
+        let visitor = visitor(state, &parts).await.map_err(|error| WebError::new(error, (!json).then(Chrome::default)))?;
         Ok(Ask { parts, json, visitor })
     }
 
     fn fail(&self, error: impl Into<ApiError>) -> WebError {
-        WebError { error: error.into(), page: (!self.json).then(|| self.visitor.chrome()) }
+        WebError::new(error.into(), (!self.json).then(|| self.visitor.chrome()))
     }
 
     fn not_found(&self, what: impl Into<String>) -> WebError {
@@ -713,8 +713,8 @@ pub(crate) async fn blame(State(state): State<AppState>, request: Request) -> We
             let html = work.lines(blob, &file_path, &text);
             let mut commits = HashMap::new();
             for line in &blame.lines {
-                if !commits.contains_key(&line.commit) {
-                    commits.insert(line.commit, work.commit(line.commit)?);
+                if let std::collections::hash_map::Entry::Vacant(slot) = commits.entry(line.commit) {
+                    slot.insert(work.commit(line.commit)?);
                 }
             }
             let lines = blame.lines.into_iter().map(|l| (l.line, l.commit, l.orig_line, l.orig_path)).collect();

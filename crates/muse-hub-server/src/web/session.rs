@@ -122,10 +122,7 @@ fn local_next(next: Option<&str>) -> String {
 
 /// A 403 page for a form without its CSRF token or from another site.
 fn forbidden(chrome: Chrome) -> WebError {
-    WebError {
-        error: ApiError::new(muse_protocol::ErrorCode::Forbidden, "the form's CSRF token is missing or wrong, or it came from another site"),
-        page: Some(chrome),
-    }
+    WebError::new(ApiError::new(muse_protocol::ErrorCode::Forbidden, "the form's CSRF token is missing or wrong, or it came from another site"), Some(chrome))
 }
 
 #[derive(Deserialize)]
@@ -179,7 +176,7 @@ async fn form<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, ApiError>
 pub(crate) async fn login(State(state): State<AppState>, request: Request) -> WebResult<Response> {
     let (parts, body) = request.into_parts();
     let chrome = Chrome::default();
-    let page = |e: ApiError| WebError { error: e, page: Some(Chrome::default()) };
+    let page = |e: ApiError| WebError::new(e, Some(Chrome::default()));
     let form: LoginForm = form(body).await.map_err(page)?;
     let expected = cookie(&parts.headers, LOGIN_COOKIE).unwrap_or("");
     if !same_origin(&parts) || form.csrf.is_empty() || !same_secret(&form.csrf, expected) {
@@ -210,7 +207,7 @@ pub(crate) async fn logout(State(state): State<AppState>, request: Request) -> W
     let (parts, body) = request.into_parts();
     let visitor = visitor(&state, &parts).await.map_err(WebError::json)?;
     let chrome = visitor.chrome();
-    let form: LogoutForm = form(body).await.map_err(|e| WebError { error: e, page: Some(chrome.clone()) })?;
+    let form: LogoutForm = form(body).await.map_err(|e| WebError::new(e, Some(chrome.clone())))?;
     let tls = over_tls(&state, &parts);
     if let Some(session) = &visitor.session {
         if !same_origin(&parts) || !same_secret(&form.csrf, &session.csrf_token) {
