@@ -1,5 +1,6 @@
 //! MuseHub's HTTP server: the Muse wire protocol (`docs/protocol.md`), the JSON API under
-//! `/api/v1/`, and the `musehub` binary's commands (`docs/hub.md`).
+//! `/api/v1/`, the web pages with their JSON twins ([`web`]), and the `musehub` binary's
+//! commands (`docs/hub.md`).
 //!
 //! Handlers are thin: they parse, authenticate, authorize through the one policy
 //! (`muse_hub::Hub::authorize`) and call the hub (metadata, refs), the content of repositories
