@@ -188,27 +188,34 @@ impl IntoResponse for WebError {
 /// Results of page handlers.
 type WebResult<T> = Result<T, WebError>;
 
-/// Bounded memo of immutable values: past `capacity` entries it starts over (values never go
-/// stale, they are keyed by what determines them).
+/// Bounded memo of immutable values: each entry has a weight (about its bytes), and past
+/// `budget` in all the memo starts over (values never go stale: they are keyed by what
+/// determines them).
 struct Memo<K, V> {
-    map: Mutex<HashMap<K, Arc<V>>>,
-    capacity: usize,
+    map: Mutex<(HashMap<K, Arc<V>>, usize)>,
+    budget: usize,
 }
 
 impl<K: Eq + Hash, V> Memo<K, V> {
-    fn new(capacity: usize) -> Self {
-        Memo { map: Mutex::new(HashMap::new()), capacity }
+    fn new(budget: usize) -> Self {
+        Memo { map: Mutex::new((HashMap::new(), 0)), budget }
     }
 
     fn get(&self, key: &K) -> Option<Arc<V>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).0.get(key).cloned()
     }
 
-    fn put(&self, key: K, value: Arc<V>) {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= self.capacity {
-            map.clear();
+    fn put(&self, key: K, value: Arc<V>, weight: usize) {
+        if weight > self.budget / 4 {
+            return;
         }
+        let mut guard = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, used) = &mut *guard;
+        if *used + weight > self.budget {
+            map.clear();
+            *used = 0;
+        }
+        *used += weight;
         map.insert(key, value);
     }
 }
@@ -223,7 +230,8 @@ pub struct WebCache {
 
 impl Default for WebCache {
     fn default() -> Self {
-        WebCache { indexes: Memo::new(256), histories: Memo::new(4096), lasts: Memo::new(65_536), highlighted: Memo::new(512) }
+        // Indexes are memory-mapped: weighed one each. The rest by their bytes.
+        WebCache { indexes: Memo::new(256), histories: Memo::new(32 << 20), lasts: Memo::new(8 << 20), highlighted: Memo::new(64 << 20) }
     }
 }
 

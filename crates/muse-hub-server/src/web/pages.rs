@@ -208,7 +208,7 @@ impl Work {
         let mut tips = self.tips.clone();
         tips.push(extra);
         let index = Arc::new(HistoryIndex::open(self.store(), &tips).map_err(store_error)?);
-        cache.put(self.repo, Arc::clone(&index));
+        cache.put(self.repo, Arc::clone(&index), 1);
         Ok(index)
     }
 
@@ -223,7 +223,8 @@ impl Work {
         let ids: Vec<CommitId> =
             index.log(self.store(), &[commit], &[path.to_string()], false).map_err(store_error)?.collect::<Result<_, _>>().map_err(store_error)?;
         let ids = Arc::new(ids);
-        self.state.web().histories.put(key, Arc::clone(&ids));
+        let weight = 64 + key.1.len() + ids.len() * std::mem::size_of::<CommitId>();
+        self.state.web().histories.put(key, Arc::clone(&ids), weight);
         Ok(ids)
     }
 
@@ -238,7 +239,8 @@ impl Work {
         }
         let index = self.index(commit)?;
         let first = index.log(self.store(), &[commit], &[path.to_string()], false).map_err(store_error)?.next().transpose().map_err(store_error)?;
-        self.state.web().lasts.put(key, Arc::new(first));
+        let weight = 64 + key.1.len() + std::mem::size_of::<Option<CommitId>>();
+        self.state.web().lasts.put(key, Arc::new(first), weight);
         Ok(first)
     }
 
@@ -249,7 +251,8 @@ impl Work {
             return found;
         }
         let lines = Arc::new(highlight::highlight(path, text));
-        self.state.web().highlighted.put(key, Arc::clone(&lines));
+        let weight = 64 + lines.iter().map(|l| l.len() + std::mem::size_of::<String>()).sum::<usize>();
+        self.state.web().highlighted.put(key, Arc::clone(&lines), weight);
         lines
     }
 
