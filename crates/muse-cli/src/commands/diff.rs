@@ -86,17 +86,21 @@ pub fn file_diffs(repo: &Repository, changes: &[Change], new_side: Side) -> CliR
 /// Prints file diffs as git-style unified diff text.
 pub fn print_diffs(files: &[FileDiffJson]) -> CliResult {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write_diffs(&mut out, files).and_then(|()| out.flush()).map_err(stdout_error)
+}
+
+/// Writes file diffs as git-style unified diff text.
+pub fn write_diffs(out: &mut dyn Write, files: &[FileDiffJson]) -> std::io::Result<()> {
     for f in files {
-        writeln!(out, "diff --muse a/{0} b/{0}", f.path).map_err(stdout_error)?;
+        writeln!(out, "diff --muse a/{0} b/{0}", f.path)?;
         match f.status {
-            "added" => writeln!(out, "new file ({})", f.new_kind.map_or("file", EntryKind::as_str)),
-            "deleted" => writeln!(out, "deleted file ({})", f.old_kind.map_or("file", EntryKind::as_str)),
-            "type_changed" => writeln!(out, "kind changed: {} -> {}", f.old_kind.map_or("", EntryKind::as_str), f.new_kind.map_or("", EntryKind::as_str)),
-            _ => Ok(()),
+            "added" => writeln!(out, "new file ({})", f.new_kind.map_or("file", EntryKind::as_str))?,
+            "deleted" => writeln!(out, "deleted file ({})", f.old_kind.map_or("file", EntryKind::as_str))?,
+            "type_changed" => writeln!(out, "kind changed: {} -> {}", f.old_kind.map_or("", EntryKind::as_str), f.new_kind.map_or("", EntryKind::as_str))?,
+            _ => {}
         }
-        .map_err(stdout_error)?;
         if f.diff.binary {
-            writeln!(out, "Binary files differ").map_err(stdout_error)?;
+            writeln!(out, "Binary files differ")?;
             continue;
         }
         if f.diff.hunks.is_empty() {
@@ -104,9 +108,84 @@ pub fn print_diffs(files: &[FileDiffJson]) -> CliResult {
         }
         let old = if f.old_id.is_some() { format!("a/{}", f.path) } else { "/dev/null".into() };
         let new = if f.new_id.is_some() { format!("b/{}", f.path) } else { "/dev/null".into() };
-        write!(out, "--- {old}\n+++ {new}\n{}", render_hunks(&f.diff)).map_err(stdout_error)?;
+        write!(out, "--- {old}\n+++ {new}\n{}", render_hunks(&f.diff))?;
     }
-    out.flush().map_err(stdout_error)
+    Ok(())
+}
+
+/// The `--stat` summary of a diff, as `diff --stat --json`, `show --stat --json` and `log
+/// --stat --json` print it.
+#[derive(serde::Serialize)]
+pub struct StatJson {
+    /// Files changed.
+    pub files_changed: usize,
+    /// Lines added, over all files.
+    pub insertions: u64,
+    /// Lines removed, over all files.
+    pub deletions: u64,
+    /// One entry per file.
+    pub files: Vec<FileStatJson>,
+}
+
+/// One file of a [`StatJson`].
+#[derive(serde::Serialize)]
+pub struct FileStatJson {
+    /// The path.
+    pub path: String,
+    /// `added`, `deleted`, `modified` or `type_changed`.
+    pub status: &'static str,
+    /// Lines added (0 for binary files).
+    pub insertions: u32,
+    /// Lines removed (0 for binary files).
+    pub deletions: u32,
+    /// Either side is binary.
+    pub binary: bool,
+}
+
+/// The stat of file diffs.
+pub fn stat(files: &[FileDiffJson]) -> StatJson {
+    let files: Vec<FileStatJson> = files
+        .iter()
+        .map(|f| FileStatJson { path: f.path.clone(), status: f.status, insertions: f.diff.added, deletions: f.diff.removed, binary: f.diff.binary })
+        .collect();
+    StatJson {
+        files_changed: files.len(),
+        insertions: files.iter().map(|f| u64::from(f.insertions)).sum(),
+        deletions: files.iter().map(|f| u64::from(f.deletions)).sum(),
+        files,
+    }
+}
+
+/// The widest bar of `--stat`, in characters.
+const STAT_BAR: u64 = 50;
+
+/// Writes a stat as git's `--stat` does: ` path | 12 +++---` per file, then a summary line.
+pub fn write_stat(out: &mut dyn Write, stat: &StatJson) -> std::io::Result<()> {
+    let name_width = stat.files.iter().map(|f| f.path.chars().count()).max().unwrap_or(0);
+    let largest = stat.files.iter().map(|f| u64::from(f.insertions) + u64::from(f.deletions)).max().unwrap_or(0);
+    let count_width = largest.to_string().len();
+    for f in &stat.files {
+        let pad = " ".repeat(name_width - f.path.chars().count());
+        if f.binary {
+            writeln!(out, " {}{pad} | Bin", f.path)?;
+            continue;
+        }
+        let total = u64::from(f.insertions) + u64::from(f.deletions);
+        // Scale the bar down when the largest change would not fit, keeping at least one mark
+        // for a side that changed.
+        let scale = |n: u64| if largest <= STAT_BAR || n == 0 { n } else { (n * STAT_BAR / largest).max(1) };
+        let bar = format!("{}{}", "+".repeat(scale(u64::from(f.insertions)) as usize), "-".repeat(scale(u64::from(f.deletions)) as usize));
+        writeln!(out, " {}{pad} | {total:>count_width$} {bar}", f.path)?;
+    }
+    let plural = |n: u64, one: &str, many: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") };
+    let mut summary = plural(stat.files_changed as u64, "file changed", "files changed");
+    if stat.insertions > 0 || stat.deletions == 0 {
+        summary.push_str(&format!(", {}", plural(stat.insertions, "insertion(+)", "insertions(+)")));
+    }
+    if stat.deletions > 0 || stat.insertions == 0 {
+        summary.push_str(&format!(", {}", plural(stat.deletions, "deletion(-)", "deletions(-)")));
+    }
+    writeln!(out, " {summary}")
 }
 
 fn snapshot_of(repo: &Repository, rev: &str) -> CliResult<TreeId> {

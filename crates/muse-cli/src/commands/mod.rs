@@ -12,6 +12,7 @@ mod diff;
 mod fetch;
 mod fsck;
 mod gc;
+mod graph;
 mod hub;
 mod import;
 mod index;

@@ -27,10 +27,22 @@ pub struct IndexedLog<'a> {
 }
 
 impl<'a> IndexedLog<'a> {
-    pub(super) fn new(index: &'a HistoryIndex, store: &'a Store, starts: &[CommitId], paths: &[String], first_parent: bool) -> Result<Self> {
+    /// A walk from `starts` that never shows nor walks through the positions set in `hidden`
+    /// (a mask by position; shorter than the index: the rest is not hidden).
+    pub(super) fn new(
+        index: &'a HistoryIndex,
+        store: &'a Store,
+        starts: &[CommitId],
+        mut hidden: Vec<bool>,
+        paths: &[String],
+        first_parent: bool,
+    ) -> Result<Self> {
         let paths: Vec<String> = paths.iter().map(|p| p.trim_matches('/').to_string()).collect();
         let changed = paths.iter().flat_map(|p| index.changes(p)).collect();
-        let mut walk = IndexedLog { index, store, paths, changed, queue: BinaryHeap::new(), seen: vec![false; index.len()], counter: 0, first_parent };
+        // A hidden commit counts as seen: it is never queued, so neither it nor the history
+        // behind it (hidden too, being its ancestors) is walked.
+        hidden.resize(index.len(), false);
+        let mut walk = IndexedLog { index, store, paths, changed, queue: BinaryHeap::new(), seen: hidden, counter: 0, first_parent };
         for start in starts {
             let pos = index.position(start).ok_or(StoreError::ObjectNotFound(start.0))?;
             walk.push(pos);

@@ -253,7 +253,37 @@ impl HistoryIndex {
     /// git's default history simplification; only first parents when `first_parent`. Every
     /// start must be indexed (see [`HistoryIndex::open`]).
     pub fn log<'a>(&'a self, store: &'a Store, starts: &[CommitId], paths: &[String], first_parent: bool) -> Result<IndexedLog<'a>> {
-        IndexedLog::new(self, store, starts, paths, first_parent)
+        IndexedLog::new(self, store, starts, Vec::new(), paths, first_parent)
+    }
+
+    /// [`HistoryIndex::log`] restricted to commits outside `hidden`, a mask by position such as
+    /// [`HistoryIndex::ancestors`] gives: `log A..B` is the walk from B hiding A's ancestors,
+    /// `log A...B` the walk from both hiding the ancestors they share.
+    pub fn log_hiding<'a>(&'a self, store: &'a Store, starts: &[CommitId], hidden: Vec<bool>, paths: &[String], first_parent: bool) -> Result<IndexedLog<'a>> {
+        IndexedLog::new(self, store, starts, hidden, paths, first_parent)
+    }
+
+    /// The commits reachable from `starts` (themselves included), as a mask by position. Every
+    /// start must be indexed.
+    pub fn ancestors(&self, starts: &[CommitId]) -> Result<Vec<bool>> {
+        let mut reached = vec![false; self.commits.len()];
+        let mut stack = Vec::with_capacity(starts.len());
+        for start in starts {
+            let pos = self.position(start).ok_or(StoreError::ObjectNotFound(start.0))?;
+            if !std::mem::replace(&mut reached[pos as usize], true) {
+                stack.push(pos);
+            }
+        }
+        while let Some(pos) = stack.pop() {
+            for &parent in self.parents(pos) {
+                if let Some(mark) = reached.get_mut(parent as usize) {
+                    if !std::mem::replace(mark, true) {
+                        stack.push(parent);
+                    }
+                }
+            }
+        }
+        Ok(reached)
     }
 
     fn empty() -> HistoryIndex {
