@@ -13,6 +13,7 @@
 pub mod cache;
 mod rename;
 pub mod stats;
+pub mod trace;
 mod walk;
 
 use std::collections::BTreeSet;

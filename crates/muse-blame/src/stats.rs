@@ -55,18 +55,7 @@ pub fn is_agent(commit: &Commit) -> bool {
 /// Counts the lines of every text file under `paths` (files or directories; all files when
 /// empty) at `commit`. `progress(done, total)` after each file.
 pub fn stats(store: &Store, index: &HistoryIndex, commit: CommitId, paths: &[String], progress: &dyn Fn(u64, u64)) -> BlameResult<Stats> {
-    let snapshot = store.objects().read_commit(&commit)?.snapshot;
-    let prefixes: Vec<&str> = paths.iter().map(|p| p.trim_matches('/')).collect();
-    let under = |file: &str| {
-        prefixes.is_empty() || prefixes.iter().any(|p| p.is_empty() || file == *p || file.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
-    };
-    let files: Vec<String> =
-        flatten(store.objects(), snapshot)?.into_iter().filter(|f| f.kind != EntryKind::Symlink && under(&f.path)).map(|f| f.path).collect();
-    for p in &prefixes {
-        if !p.is_empty() && !files.iter().any(|f| f == p || f.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'))) {
-            return Err(BlameError::PathNotFound { path: p.to_string(), commit });
-        }
-    }
+    let files = files_under(store, commit, paths)?;
     let mut per_commit: HashMap<CommitId, u64> = HashMap::new();
     let mut out = Stats::default();
     for (done, file) in files.iter().enumerate() {
@@ -94,4 +83,21 @@ pub fn stats(store: &Store, index: &HistoryIndex, commit: CommitId, paths: &[Str
     }
     out.by_commit.sort_by(|a, b| b.lines.cmp(&a.lines).then(a.commit_id.0.as_bytes().cmp(b.commit_id.0.as_bytes())));
     Ok(out)
+}
+
+/// The files (not symlinks) of `commit`'s tree under `paths` (files or directories; all when
+/// empty), in tree order. A path matching nothing is an error.
+pub(crate) fn files_under(store: &Store, commit: CommitId, paths: &[String]) -> BlameResult<Vec<String>> {
+    let snapshot = store.objects().read_commit(&commit)?.snapshot;
+    let prefixes: Vec<&str> = paths.iter().map(|p| p.trim_matches('/')).collect();
+    let under = |file: &str, p: &str| p.is_empty() || file == p || file.strip_prefix(p).is_some_and(|rest| rest.starts_with('/'));
+    let files: Vec<String> = flatten(store.objects(), snapshot)?
+        .into_iter()
+        .filter(|f| f.kind != EntryKind::Symlink && (prefixes.is_empty() || prefixes.iter().any(|p| under(&f.path, p))))
+        .map(|f| f.path)
+        .collect();
+    if let Some(missing) = prefixes.iter().find(|p| !files.iter().any(|f| under(f, p))) {
+        return Err(BlameError::PathNotFound { path: missing.to_string(), commit });
+    }
+    Ok(files)
 }

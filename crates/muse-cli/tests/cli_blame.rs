@@ -204,3 +204,47 @@ fn show_prints_a_file_at_a_revision() {
     assert_eq!(Muse::new(&dir).args(["show", "HEAD:src"]).run().ok().stdout, "app.py\n");
     Muse::new(&dir).args(["--json", "show", "HEAD:missing"]).run().fails_with(exit::NOT_FOUND, "not_found");
 }
+
+#[test]
+fn agent_trace_export_is_blame_by_ranges() {
+    let root = tempfile::tempdir().unwrap();
+    let (h, _) = history(root.path());
+    let dir = h.import(root.path());
+    let blame = Muse::new(&dir).args(["--json", "blame", "src/app.py"]).run().ok().json();
+    let records = Muse::new(&dir).args(["--json", "export", "agent-trace"]).run().ok().json();
+    let record = &records[0];
+    assert_eq!(record["version"], "0.1.0");
+    assert_eq!(record["vcs"]["revision"], blame["commit_id"]);
+    let paths: Vec<&str> = record["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["README", "src/app.py"], "binary logo.bin is left out");
+    // Every line of src/app.py is in exactly one range, that of the commit blame names, with
+    // that commit's model.
+    let file = &record["files"][1];
+    for line in blame["lines"].as_array().unwrap() {
+        let n = line["line"].as_u64().unwrap();
+        let owners: Vec<&Value> = file["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["ranges"].as_array().unwrap().iter().any(|r| r["start_line"].as_u64().unwrap() <= n && n <= r["end_line"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(owners.len(), 1, "line {n} in one range");
+        let owner = owners[0];
+        assert_eq!(owner["metadata"]["dev.muse"]["commit_id"], line["commit_id"], "line {n}");
+        let expected = if line["model_id"].as_str().unwrap().is_empty() && line["agent_id"].as_str().unwrap().is_empty() {
+            serde_json::json!({"type": "human"})
+        } else {
+            serde_json::json!({"type": "ai", "model_id": line["model_id"]})
+        };
+        assert_eq!(owner["contributor"], expected, "line {n}");
+    }
+    // Text output: the same records as JSON Lines; the same export gives the same id.
+    let text = Muse::new(&dir).args(["export", "agent-trace", "HEAD", "HEAD~1", "--", "src"]).run().ok().stdout;
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["files"], serde_json::json!([file]));
+    let again = Muse::new(&dir).args(["export", "agent-trace", "HEAD", "--", "src"]).run().ok().stdout;
+    assert_eq!(again.lines().next(), text.lines().next());
+    assert_ne!(lines[0]["id"], record["id"], "the paths are part of the id");
+    Muse::new(&dir).args(["--json", "export", "agent-trace", "HEAD", "--", "nope"]).run().fails_with(exit::NOT_FOUND, "not_found");
+}

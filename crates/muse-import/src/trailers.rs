@@ -11,11 +11,12 @@ use muse_core::SemVerBump;
 /// Provenance fields found in one message. Empty strings mean "not stated".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Provenance {
-    /// From `Agent-Id:`, else from a `Co-authored-by:` naming a known agent.
+    /// From `Agent-Id:`, else `Assisted-by:`, else a `Co-authored-by:` naming a known agent.
     pub agent_id: String,
-    /// From `Model-Id:`, else from the parenthesised part of an agent co-author (`aider (gpt-4o)`).
+    /// From `Model-Id:`, else `Assisted-by:`, else a co-author's model (`aider (gpt-4o)`,
+    /// `Claude Sonnet 4.5`, `gpt-5.1-codex`).
     pub model_id: String,
-    /// From `Toolchain-Id:`.
+    /// From `Toolchain-Id:`, else the tools an `Assisted-by:` lists.
     pub toolchain_id: String,
     /// From `Semver:`; `Major` when a breaking change is declared and no `Semver:` is given.
     pub sem_ver_bump: SemVerBump,
@@ -42,6 +43,7 @@ pub(crate) fn provenance(message: &str) -> Provenance {
     let mut out = Provenance::default();
     let mut semver: Option<SemVerBump> = None;
     let mut co_agent: Option<(String, String)> = None;
+    let mut assisted: Option<(String, String, String)> = None;
     for (token, value) in trailers(message) {
         let value = value.trim().to_string();
         match token.to_ascii_lowercase().as_str() {
@@ -51,7 +53,15 @@ pub(crate) fn provenance(message: &str) -> Provenance {
             "semver" if semver.is_none() => semver = value.to_ascii_lowercase().parse().ok(),
             "breaking-change" | "breaking change" if !value.is_empty() => out.breaking_changes.push(value),
             "co-authored-by" if co_agent.is_none() => co_agent = agent_of(&value),
+            "assisted-by" if assisted.is_none() => assisted = assisted_by(&value),
             _ => {}
+        }
+    }
+    if let Some((agent, model, tools)) = assisted {
+        for (field, value) in [(&mut out.agent_id, agent), (&mut out.model_id, model), (&mut out.toolchain_id, tools)] {
+            if field.is_empty() {
+                *field = value;
+            }
         }
     }
     if let Some((agent, model)) = co_agent {
@@ -129,14 +139,56 @@ fn agent_of(co_author: &str) -> Option<(String, String)> {
     let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
     let first_word = name.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("").to_ascii_lowercase();
     let automated = email.contains("noreply") || email.contains("no-reply") || email.contains("[bot]");
-    let (agent, _, _) = KNOWN_AGENTS
+    let agent = KNOWN_AGENTS
         .iter()
-        .find(|(_, token, domains)| domains.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}"))) || (first_word == *token && automated))?;
+        .find(|(_, token, domains)| domains.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}"))) || (first_word == *token && automated))
+        .map(|(agent, _, _)| agent.to_string());
     let model = match (name.find('('), name.rfind(')')) {
         (Some(open), Some(close)) if open < close => name[open + 1..close].trim().to_string(),
-        _ => String::new(),
+        _ => model_named(name).unwrap_or_default(),
     };
-    Some((agent.to_string(), model))
+    // A co-author that is no known agent still counts when its name is a model's.
+    match agent {
+        Some(agent) => Some((agent, model)),
+        None if !model.is_empty() => Some((String::new(), model)),
+        None => None,
+    }
+}
+
+/// Model families recognised in a co-author's name (lowercase prefixes of model ids).
+const MODEL_FAMILIES: &[&str] = &["claude-", "gpt-", "gemini-", "o1", "o3", "o4-", "codestral", "devstral", "deepseek-", "qwen", "grok-", "llama-"];
+
+/// The model id a co-author's name is: a model id itself (`gpt-5.1-codex`), or a Claude model's
+/// display name (`Claude Sonnet 4.5` → `claude-sonnet-4-5`).
+fn model_named(name: &str) -> Option<String> {
+    let lower = name.trim().to_ascii_lowercase();
+    let is_id = |s: &str| {
+        MODEL_FAMILIES.iter().any(|f| s.starts_with(f))
+            && s.len() <= 64
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b':'))
+    };
+    if is_id(&lower) {
+        return Some(lower);
+    }
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    match words.as_slice() {
+        ["claude", family @ ("opus" | "sonnet" | "haiku"), version] if version.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
+            Some(format!("claude-{family}-{}", version.replace('.', "-")))
+        }
+        _ => None,
+    }
+}
+
+/// The (agent, model, tools) of an `Assisted-by: AGENT:MODEL [TOOL…]` trailer (the Linux
+/// kernel's form: `Assisted-by: Claude:claude-3-opus coccinelle sparse`). The agent is the
+/// known agent's id when it names one, else as written, lowercased.
+fn assisted_by(value: &str) -> Option<(String, String, String)> {
+    let mut words = value.split_whitespace();
+    let (agent, model) = words.next()?.split_once(':')?;
+    let agent = agent.to_ascii_lowercase();
+    let agent = KNOWN_AGENTS.iter().find(|(_, token, _)| agent == *token).map_or(agent.clone(), |(id, _, _)| id.to_string());
+    let tools: Vec<&str> = words.collect();
+    (!agent.is_empty() || !model.is_empty()).then(|| (agent, model.to_string(), tools.join(" ")))
 }
 
 /// The description of a conventional-commit subject marked breaking (`feat(api)!: drop v1`).
@@ -183,6 +235,32 @@ mod tests {
         assert_eq!(person.agent_id, "");
         let explicit = provenance("Fix\n\nAgent-Id: bot-1\nCo-authored-by: Claude <noreply@anthropic.com>\n");
         assert_eq!(explicit.agent_id, "bot-1");
+    }
+
+    #[test]
+    fn assisted_by_gives_agent_model_and_tools() {
+        let kernel = provenance("mm: fix\n\nAssisted-by: Claude:claude-3-opus coccinelle sparse\nSigned-off-by: A <a@x>\n");
+        assert_eq!((kernel.agent_id.as_str(), kernel.model_id.as_str(), kernel.toolchain_id.as_str()), ("claude", "claude-3-opus", "coccinelle sparse"));
+        let other = provenance("x\n\nAssisted-by: MyBot:some-model\n");
+        assert_eq!((other.agent_id.as_str(), other.model_id.as_str(), other.toolchain_id.as_str()), ("mybot", "some-model", ""));
+        // Explicit trailers win; a value without AGENT:MODEL is ignored.
+        let explicit = provenance("x\n\nModel-Id: m1\nAssisted-by: codex:gpt-5\n");
+        assert_eq!((explicit.agent_id.as_str(), explicit.model_id.as_str()), ("codex", "m1"));
+        assert_eq!(provenance("x\n\nAssisted-by: a friend\n"), Provenance::default());
+    }
+
+    #[test]
+    fn co_authors_naming_a_model() {
+        let sonnet = provenance("x\n\nCo-Authored-By: Claude Sonnet 4.5 <noreply@anthropic.com>\n");
+        assert_eq!((sonnet.agent_id.as_str(), sonnet.model_id.as_str()), ("claude", "claude-sonnet-4-5"));
+        let codex = provenance("x\n\nCo-authored-by: gpt-5.1-codex <codex@openai.com>\n");
+        assert_eq!((codex.agent_id.as_str(), codex.model_id.as_str()), ("codex", "gpt-5.1-codex"));
+        // A model without a known agent: the model alone.
+        let bare = provenance("x\n\nCo-authored-by: gemini-2.5-pro <bot@example.com>\n");
+        assert_eq!((bare.agent_id.as_str(), bare.model_id.as_str()), ("", "gemini-2.5-pro"));
+        // People are not models.
+        assert_eq!(provenance("x\n\nCo-authored-by: Claude Sonnet <claude@example.fr>\n"), Provenance::default());
+        assert_eq!(provenance("x\n\nCo-authored-by: Olga Petrova <o@example.com>\n"), Provenance::default());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod commit;
 mod common;
 mod config;
 mod diff;
+mod export;
 mod fetch;
 mod fsck;
 mod gc;
@@ -55,6 +56,8 @@ pub enum Command {
     Blame(blame::Args),
     /// Share of a tree's lines by model, by agent and human (from blame).
     Stats(stats::Args),
+    /// Export line attribution for other tools (Agent Trace records).
+    Export(export::Args),
     /// Show one commit with its provenance and changes.
     Show(show::Args),
     /// List, create or delete branches.
@@ -110,6 +113,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Blame(args) => blame::run(args, ctx),
         Command::Stats(args) => stats::run(args, ctx),
         Command::Log(args) => log::run(args, ctx),
+        Command::Export(args) => export::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
         Command::Branch(args) => branch::run(args, ctx),
         Command::Switch(args) => switch::run(args, ctx),
