@@ -54,8 +54,20 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct Serve {
-    #[command(flatten)]
-    data: Data,
+    /// The data directory (hub.db, repos/, uploads/); with --demo, by default a temporary one
+    /// removed on exit.
+    #[arg(long, value_name = "DIR", required_unless_present = "demo")]
+    data: Option<PathBuf>,
+    /// The metadata database (sqlite://PATH?mode=rwc or postgres://…); default: DIR/hub.db.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Create the demo user (`demo`, password `demo`) with a public repository whose history
+    /// reproduces the seed's page and a private one, unless the data directory has them.
+    #[arg(long)]
+    demo: bool,
     /// The address to listen on (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -195,7 +207,7 @@ pub fn main() -> ExitCode {
         }
     };
     let json = match &cli.command {
-        Command::Serve(s) => s.data.json,
+        Command::Serve(s) => s.json,
         Command::User(UserCommand::Add { data, .. }) | Command::Repo(RepoCommand::Create { data, .. }) => data.json,
         Command::Token(TokenCommand::Create { data, .. } | TokenCommand::List { data, .. } | TokenCommand::Revoke { data, .. }) => data.json,
     };
@@ -284,7 +296,20 @@ fn read_password() -> Result<String, Failure> {
 async fn run_serve(serve: Serve) -> Result<(), Failure> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUSEHUB_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
-    let mut config = config(&serve.data);
+    // Without --data (only allowed with --demo), a scratch directory removed when serving ends.
+    let (data_dir, scratch) = match serve.data {
+        Some(dir) => (dir, None),
+        None => {
+            let scratch = tempfile::Builder::new().prefix("musehub-demo").tempdir().map_err(|e| Failure {
+                exit: 7,
+                kind: "io",
+                message: format!("cannot make a temporary data directory: {e}"),
+            })?;
+            (scratch.path().to_path_buf(), Some(scratch))
+        }
+    };
+    let mut config = Config::new(data_dir.clone());
+    config.database_url = serve.database;
     config.listen = serve.listen;
     config.trusted_proxy = serve.trusted_proxy;
     if let Some(max) = serve.max_upload_bytes {
@@ -296,10 +321,43 @@ async fn run_serve(serve: Serve) -> Result<(), Failure> {
         config.limits.rate_per_token = rate;
     }
     let server = crate::start(config).await?;
-    print(serve.data.json, json!({"listening": format!("http://{}", server.addr())}), &format!("listening on http://{}", server.addr()));
+    let base = format!("http://{}", server.addr());
+    let mut text = format!("listening on {base}");
+    let mut value = json!({"listening": base});
+    if serve.demo {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let seeded = match crate::demo::seed(server.state(), now).await {
+            Ok(seeded) => seeded,
+            Err(e) => {
+                server.shutdown().await;
+                return Err(match e {
+                    crate::demo::DemoError::Hub(hub) => Failure::from(hub),
+                    other => Failure { exit: 7, kind: "io", message: other.to_string() },
+                });
+            }
+        };
+        let page = format!("{base}{}", seeded.page);
+        let kept = if seeded.created { "" } else { " (kept from an earlier run)" };
+        let removed = if scratch.is_some() { ", removed on exit" } else { "" };
+        text.push_str(&format!(
+            "\ndemo: the seed's page: {page}\ndemo: sign in as {} with password {}; data in {}{removed}{kept}",
+            crate::demo::USER,
+            crate::demo::PASSWORD,
+            data_dir.display()
+        ));
+        value["demo"] = json!({
+            "page": page,
+            "user": crate::demo::USER,
+            "password": crate::demo::PASSWORD,
+            "data": data_dir.display().to_string(),
+            "created": seeded.created,
+        });
+    }
+    print(serve.json, value, &text);
     shutdown_signal().await;
     tracing::info!("signal received");
     server.shutdown().await;
+    drop(scratch);
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod api;
 pub mod auth;
 pub mod cli;
 pub mod content;
+pub mod demo;
 pub mod error;
 mod extract;
 pub mod middleware;

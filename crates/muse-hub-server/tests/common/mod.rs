@@ -82,6 +82,11 @@ impl TestHub {
         self.agent = agent();
     }
 
+    /// The running server's shared state (the hub, content and uploads).
+    pub fn state(&self) -> &muse_hub_server::AppState {
+        self.server.as_ref().unwrap().state()
+    }
+
     pub fn user(&self, name: &str) {
         self.rt.block_on(self.hub.create_user(name, None, None)).unwrap();
     }
