@@ -1,6 +1,7 @@
 //! `musehub serve --demo`: the binary starts on a scratch SQLite data directory, says where the
 //! seed's page is, and serves the demo repositories over HTTP: the public one readable by anyone,
-//! with the seed's file changed by exactly the seed's six commits, and the private one hidden.
+//! with the seed's file changed by exactly the seed's six commits (over the wire and in the File
+//! History's JSON twin), and the private one hidden.
 
 mod common;
 
@@ -151,6 +152,17 @@ fn serve_demo_serves_the_seeds_file_and_its_six_commits() {
     let newest = local.store.read_commit(&main).unwrap();
     let (_, blob) = lookup(&local.store, newest.snapshot, demo::SEED_PATH).unwrap().unwrap();
     assert_eq!(local.store.read(&blob).unwrap().data, demo::SEED_FILE.as_bytes());
+
+    // The File History's JSON twin says the same; the private repository's is hidden.
+    let (status, history) = call(&agent, "GET", &format!("{base}/api/repos/demo/muse/history/main/{}", demo::SEED_PATH), None, None);
+    assert_eq!((status, history["count"].as_u64()), (200, Some(6)), "{history}");
+    let twin: Vec<(&str, &str)> =
+        history["commits"].as_array().unwrap().iter().map(|c| (c["message"].as_str().unwrap(), c["model_id"].as_str().unwrap())).collect();
+    for ((message, model), commit) in twin.iter().zip(&changed) {
+        assert_eq!((*message, *model), (commit.message.as_str(), "claude-sonnet-4-6"));
+    }
+    let (status, _) = call(&agent, "GET", &format!("{base}/api/repos/demo/notes/history/main/NOTES.md"), None, None);
+    assert_eq!(status, 404);
 
     served.stop();
     assert!(!data.exists(), "the scratch data directory is removed on exit");

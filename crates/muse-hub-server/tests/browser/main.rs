@@ -6,12 +6,17 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod pages;
+mod xss;
 
 use common::TestHub;
 use harness::Browser;
 use muse_hub::Backend;
 use muse_hub_server::demo;
 use serde_json::Value;
+
+/// The seed's page on the demo repository.
+const SEED_PAGE: &str = "/demo/muse/blob/main/tests/test_apply_mpack_partial_failure.py";
 
 /// Unix seconds now.
 fn unix_now() -> i64 {
