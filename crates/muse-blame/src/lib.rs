@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use muse_core::CommitId;
 use muse_store::StoreError;
 
+pub use rename::chunk_hashes;
 pub use walk::blame;
 
 /// Errors of blame and stats.

@@ -120,7 +120,7 @@ impl ChunkCache<'_> {
 /// or at 64 bytes (a carriage return before a newline skipped in text), each hashed into one
 /// of [`HASH_BASE`] buckets; returns the bytes per bucket. A last chunk without a newline
 /// that is shorter than 64 bytes is not counted, as in git.
-pub(crate) fn chunk_hashes(data: &[u8]) -> HashMap<u32, u64> {
+pub fn chunk_hashes(data: &[u8]) -> HashMap<u32, u64> {
     let text = !muse_diff::is_binary(data);
     let mut out: HashMap<u32, u64> = HashMap::new();
     let (mut accum1, mut accum2, mut n) = (0u32, 0u32, 0u64);

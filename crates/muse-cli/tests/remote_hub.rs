@@ -216,7 +216,7 @@ fn clone_fetch_pull_and_push_round_trip() {
 }
 
 #[test]
-fn diverged_pull_is_refused_and_force_push_and_deletes_work() {
+fn diverged_pull_merges_and_force_push_and_deletes_work() {
     let s = setup();
     let a = source(&s.url);
     muse_in(&a.root, Some(&s.token), &["push", "-u"]).ok();
@@ -231,9 +231,14 @@ fn diverged_pull_is_refused_and_force_push_and_deletes_work() {
     muse_in(&b, None, &["commit", "-m", "b's change"]).ok();
     let b_main = muse_in(&b, None, &["log", "-n", "1"]).ok().json()[0]["commit_id"].clone();
 
-    // Diverged: refused, nothing but the tracking ref changed.
-    let run = muse_in(&b, Some(&s.token), &["pull"]).fails_with(exit::CONFLICT, "diverged");
-    assert!(run.error_json()["message"].as_str().unwrap().contains("diverged"));
+    // Diverged on the same line: the pull merges and stops on the conflict (exit 1, the report
+    // on stdout); `merge --abort` puts the files back, so only the tracking ref changed.
+    let run = muse_in(&b, Some(&s.token), &["pull"]).fails_with(exit::FAILED, "conflicts");
+    let report = run.json();
+    assert_eq!(report["status"], "conflict");
+    assert_eq!(report["merge"]["conflicts"][0]["path"], "a.txt");
+    assert!(std::fs::read_to_string(b.join("a.txt")).unwrap().contains("<<<<<<< main\nfrom b\n"));
+    muse_in(&b, None, &["merge", "--abort"]).ok();
     assert_eq!(std::fs::read_to_string(b.join("a.txt")).unwrap(), "from b\n");
     assert_eq!(muse_in(&b, None, &["log", "-n", "1"]).ok().json()[0]["commit_id"], b_main);
     assert_eq!(muse_in(&b, None, &["log", "-n", "1", "origin/main"]).ok().json()[0]["commit_id"], from_a);

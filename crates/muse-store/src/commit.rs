@@ -38,21 +38,27 @@ pub struct CommitOutcome {
 /// before the branch moves; the branch moves by compare-and-swap from the parent read at the
 /// start, so a concurrent commit to the same branch makes this one fail instead of being lost.
 pub fn commit_worktree(repo: &Repository, template: Commit, allow_empty: bool, progress: HashProgress<'_>) -> Result<CommitOutcome> {
-    record(repo, template, allow_empty, false, progress)
+    record(repo, template, allow_empty, false, Vec::new(), progress)
+}
+
+/// Commits the working copy on top of HEAD with `others` as further parents: a merge commit
+/// (HEAD first, then `others` in order), recorded even when its snapshot equals HEAD's.
+pub fn commit_merge_worktree(repo: &Repository, template: Commit, others: Vec<CommitId>, progress: HashProgress<'_>) -> Result<CommitOutcome> {
+    record(repo, template, true, false, others, progress)
 }
 
 /// Replaces HEAD's commit with one of the working copy that keeps its parents (`commit
 /// --amend`); `template` supplies every other field. The branch (or detached HEAD) moves from
 /// the old commit to the new one by compare-and-swap; the old commit stays in the store.
 pub fn amend_worktree(repo: &Repository, template: Commit, progress: HashProgress<'_>) -> Result<CommitOutcome> {
-    record(repo, template, true, true, progress)
+    record(repo, template, true, true, Vec::new(), progress)
 }
 
-fn record(repo: &Repository, template: Commit, allow_empty: bool, amend: bool, progress: HashProgress<'_>) -> Result<CommitOutcome> {
+fn record(repo: &Repository, template: Commit, allow_empty: bool, amend: bool, others: Vec<CommitId>, progress: HashProgress<'_>) -> Result<CommitOutcome> {
     crate::worktree::operation::ensure_none_pending(repo, if amend { "commit --amend" } else { "commit" })?;
     let head = repo.head()?;
     let previous = repo.head_commit()?;
-    let (base, parents) = match (previous, amend) {
+    let (base, mut parents) = match (previous, amend) {
         (Some(id), false) => (repo.objects().read_commit(&id)?.snapshot, vec![id]),
         (Some(id), true) => {
             let old = repo.objects().read_commit(&id)?;
@@ -61,6 +67,7 @@ fn record(repo: &Repository, template: Commit, allow_empty: bool, amend: bool, p
         (None, false) => (Tree::empty_id(), Vec::new()),
         (None, true) => return Err(StoreError::InvalidCommit("there is no commit to amend yet".into())),
     };
+    parents.extend(others);
     let sink = Mutex::new(repo.objects().begin_write()?);
     let mut scanned = scan_reporting(repo, base, Some(&sink), progress)?;
     if !scanned.skipped.is_empty() {

@@ -61,6 +61,7 @@ pub struct Args {
 /// Builds the commit from the flags and records the working copy.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
+    muse_merge::state::ensure_no_merge(&repo, "commit")?;
     let config = repo.config()?;
     let amended = match (args.amend, repo.head_commit()?) {
         (true, Some(id)) => Some(repo.objects().read_commit(&id)?),
@@ -148,7 +149,7 @@ fn finish(repo: &Repository, ctx: &Ctx, command: &str, outcome: &CommitOutcome) 
 }
 
 /// The commit time: `--date` as given (checked), or now in UTC.
-fn commit_time(date: Option<String>) -> CliResult<String> {
+pub(super) fn commit_time(date: Option<String>) -> CliResult<String> {
     match date {
         Some(date) => {
             validate_rfc3339(&date).map_err(|e| CliError::invalid(e.to_string()))?;
@@ -162,7 +163,7 @@ fn commit_time(date: Option<String>) -> CliResult<String> {
 }
 
 /// `--meta KEY=VALUE` pairs.
-fn metadata(pairs: Vec<String>) -> CliResult<BTreeMap<String, String>> {
+pub(super) fn metadata(pairs: Vec<String>) -> CliResult<BTreeMap<String, String>> {
     let mut metadata = BTreeMap::new();
     for pair in pairs {
         let (k, v) = pair.split_once('=').ok_or_else(|| CliError::invalid(format!("metadata '{pair}' is not KEY=VALUE")))?;
@@ -175,7 +176,7 @@ fn metadata(pairs: Vec<String>) -> CliResult<BTreeMap<String, String>> {
 }
 
 /// The prompt hash from `--prompt-file` or `--prompt-hash`, if either is given.
-fn prompt_hash(ctx: &Ctx, file: Option<PathBuf>, hash: Option<String>) -> CliResult<Option<String>> {
+pub(super) fn prompt_hash(ctx: &Ctx, file: Option<PathBuf>, hash: Option<String>) -> CliResult<Option<String>> {
     match (file, hash) {
         (Some(file), _) => {
             let path = ctx.cwd.join(&file);

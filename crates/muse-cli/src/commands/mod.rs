@@ -19,7 +19,9 @@ mod import;
 mod index;
 mod init;
 mod log;
+mod merge;
 mod op;
+mod pick;
 mod pull;
 mod push;
 mod record;
@@ -84,8 +86,16 @@ pub enum Command {
     Remote(remote::Args),
     /// Receive a remote's new commits; update the remote-tracking refs (origin/main) and tags.
     Fetch(fetch::Args),
-    /// Fetch, then fast-forward the current branch to its remote branch.
+    /// Fetch, then bring the current branch up to its remote branch (fast-forward or merge).
     Pull(pull::Args),
+    /// Merge branches or commits into HEAD (fast-forward when possible); --continue, --abort.
+    Merge(merge::Args),
+    /// Merge two commits into a tree in the store only (no working copy, no ref): a dry run.
+    MergeTree(merge::TreeArgs),
+    /// Apply the change a commit made on top of HEAD, as a new commit; --continue, --abort.
+    CherryPick(pick::Args),
+    /// Undo the change a commit made, as a new commit on top of HEAD; --continue, --abort.
+    Revert(pick::Args),
     /// Send commits to a remote and move its branches or tags (all or none).
     Push(push::Args),
     /// Store or forget the token sent to a hub.
@@ -128,6 +138,10 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Remote(args) => remote::run(args, ctx),
         Command::Fetch(args) => fetch::run(args, ctx),
         Command::Pull(args) => pull::run(args, ctx),
+        Command::Merge(args) => merge::run(args, ctx),
+        Command::MergeTree(args) => merge::run_tree(args, ctx),
+        Command::CherryPick(args) => pick::run(args, ctx, muse_merge::state::StepKind::CherryPick),
+        Command::Revert(args) => pick::run(args, ctx, muse_merge::state::StepKind::Revert),
         Command::Push(args) => push::run(args, ctx),
         Command::Auth(args) => auth::run(args, ctx),
         Command::Hub(args) => hub::run(args, ctx),

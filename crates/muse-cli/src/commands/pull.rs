@@ -1,6 +1,7 @@
 //! `muse pull [REMOTE] [BRANCH]`: fetch, then fast-forward the current branch to the remote's
-//! branch, moving the files as `switch` does (all or nothing). Merge does not exist yet: a
-//! branch that diverged from the remote's is refused, nothing changed.
+//! branch, moving the files as `switch` does (all or nothing); a branch that diverged from the
+//! remote's is merged with it as `muse merge REMOTE/BRANCH` does (a merge commit, or a stop on
+//! conflicts that `muse merge --continue` or `--abort` ends).
 
 use muse_core::{CommitId, Tree};
 use muse_store::history::is_ancestor;
@@ -10,9 +11,10 @@ use muse_store::Head;
 
 use super::common::short;
 use super::fetch::{fail_if_rejected, fetch, print_text, with_change, FetchJson, Options};
+use super::merge::{merge_step, print_step, MergeStep, Provenance, StepJson, StepStatus};
 use super::record::{head_moved, record};
 use super::remote::{default_remote, remote_url, Bar};
-use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_NOT_FOUND};
+use crate::error::{CliError, CliResult, EXIT_FAILED, EXIT_NOT_FOUND};
 use crate::output::{outln, Ctx};
 
 /// Arguments of `muse pull`.
@@ -34,6 +36,10 @@ enum Status {
     FastForward,
     /// The branch already had the remote's commit, or is ahead of it.
     UpToDate,
+    /// The branches had diverged: a merge commit was made.
+    Merged,
+    /// The branches had diverged and the merge stopped on conflicts (see `merge`).
+    Conflict,
 }
 
 #[derive(serde::Serialize)]
@@ -45,11 +51,14 @@ struct PullJson<'a> {
     new: Option<CommitId>,
     status: Status,
     checkout: Option<CheckoutStats>,
+    /// The merge step when the branches had diverged (docs/cli.md §Merging), else `null`.
+    merge: Option<StepJson>,
 }
 
 /// Fetches and fast-forwards.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
+    muse_merge::state::ensure_no_merge(&repo, "pull")?;
     let Head::Branch(branch) = repo.head()? else {
         return Err(CliError::invalid("HEAD is detached: switch to a branch to pull into"));
     };
@@ -83,17 +92,27 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         Some(ours) if is_ancestor(&repo, ours, theirs)? => Status::FastForward,
         Some(ours) => {
             record(&repo, "pull", fetched.changes(), vec![]);
-            return Err(CliError::new(
-                EXIT_CONFLICT,
-                "diverged",
-                format!(
-                    "branch '{}' ({}) and {}/{upstream} ({}) have diverged; muse cannot merge yet, so nothing was changed (the remote-tracking refs were updated): rebase or reset by hand, or push --force",
-                    branch.short(),
-                    short(ours),
-                    remote,
-                    short(theirs)
-                ),
-            ));
+            let template = Provenance::default().template(ctx, &repo, String::new(), None)?;
+            let step = MergeStep { template: &template, message: None, no_ff: false, ff_only: false, command: "pull" };
+            let done = merge_step(&repo, &step, &format!("{remote}/{upstream}"), theirs, &[])?;
+            let status = if done.status == StepStatus::Conflict { Status::Conflict } else { Status::Merged };
+            if ctx.json {
+                ctx.print_json(&PullJson {
+                    fetch: &fetched,
+                    branch: branch.short().to_string(),
+                    upstream: format!("{remote}/{upstream}"),
+                    old: Some(ours),
+                    new: done.new,
+                    status,
+                    checkout: done.checkout.clone(),
+                    merge: Some(done),
+                })?;
+                return fail_if_rejected(&fetched).and(report_stop(status, &remote, &upstream));
+            }
+            print_text(&fetched)?;
+            print_step(&done)?;
+            fail_if_rejected(&fetched)?;
+            return report_stop(status, &remote, &upstream);
         }
     };
     let mut checkout = None;
@@ -134,6 +153,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             new,
             status,
             checkout,
+            merge: None,
         })?;
     } else {
         print_text(&fetched)?;
@@ -150,4 +170,16 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         }
     }
     fail_if_rejected(&fetched)
+}
+
+/// Exit 1 when the merge of a pull stopped on conflicts.
+fn report_stop(status: Status, remote: &str, upstream: &str) -> CliResult {
+    if status == Status::Conflict {
+        return Err(CliError::new(
+            EXIT_FAILED,
+            "conflicts",
+            format!("the merge of {remote}/{upstream} stopped on conflicts: resolve them, then `muse merge --continue` (or `muse merge --abort`)"),
+        ));
+    }
+    Ok(())
 }

@@ -31,6 +31,19 @@ struct StatusJson {
     changes: Vec<ChangeJson>,
     skipped: Vec<SkippedJson>,
     nested: Vec<String>,
+    /// The stopped merge, cherry-pick or revert, if any (docs/cli.md §Merging).
+    merge: Option<MergeJson>,
+}
+
+#[derive(serde::Serialize)]
+struct MergeJson {
+    kind: muse_merge::state::StepKind,
+    rev: String,
+    rev_commit: muse_core::CommitId,
+    /// Conflicted paths, sorted, each once.
+    conflicts: Vec<String>,
+    /// Revisions a `merge --continue` goes on to merge.
+    remaining: Vec<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -52,6 +65,12 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     muse_store::worktree::operation::ensure_none_pending(&repo, "status")?;
     let head = repo.head()?;
     let head_commit = repo.head_commit()?;
+    let merge = muse_merge::state::MergeState::read(&repo)?.map(|state| {
+        let mut conflicts: Vec<String> = state.conflicts.iter().map(|c| c.path.clone()).collect();
+        conflicts.sort();
+        conflicts.dedup();
+        MergeJson { kind: state.kind, rev: state.theirs_label, rev_commit: state.theirs, conflicts, remaining: state.remaining }
+    });
     let base = match head_commit {
         Some(id) => repo.objects().read_commit(&id)?.snapshot,
         None => Tree::empty_id(),
@@ -85,6 +104,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
             changes,
             skipped,
             nested,
+            merge,
         });
     }
     warn_skipped(&skipped);
@@ -94,6 +114,13 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     // Buffered, and a closed pipe (`muse status | head`) ends the command quietly.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.short || args.nul {
+        for path in merge.iter().flat_map(|m| &m.conflicts) {
+            if args.nul {
+                write!(out, "U {path}\0").map_err(stdout_error)?;
+            } else {
+                writeln!(out, "U {}", quote_path(path)).map_err(stdout_error)?;
+            }
+        }
         for c in &changes {
             let letter = match c.status {
                 "added" => 'A',
@@ -116,6 +143,15 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         (None, None) => Ok(()),
     }
     .map_err(stdout_error)?;
+    if let Some(m) = &merge {
+        let command = m.kind.command();
+        writeln!(out, "A {command} of {} stopped on conflicts: fix them, then `muse {command} --continue` (or `muse {command} --abort`)", m.rev)
+            .map_err(stdout_error)?;
+        writeln!(out, "Unmerged paths:").map_err(stdout_error)?;
+        for path in &m.conflicts {
+            writeln!(out, "  {:<13}{}", "conflicted:", quote_path(path)).map_err(stdout_error)?;
+        }
+    }
     if changes.is_empty() && !skipped.is_empty() {
         writeln!(out, "no changes in the files that could be read ({} path(s) skipped)", skipped.len()).map_err(stdout_error)?;
     } else if changes.is_empty() {

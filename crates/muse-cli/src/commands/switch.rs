@@ -44,6 +44,7 @@ struct SwitchJson {
 /// Moves HEAD and the files.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let repo = ctx.repo()?;
+    muse_merge::state::ensure_no_merge(&repo, "switch")?;
     let from = match repo.head_commit()? {
         Some(id) => repo.objects().read_commit(&id)?.snapshot,
         None => Tree::empty_id(),

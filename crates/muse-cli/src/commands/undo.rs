@@ -63,6 +63,13 @@ pub fn run(_args: Args, ctx: &Ctx) -> CliResult {
     let log = read_log(&repo)?;
     let target = undo_target(&log.operations)
         .ok_or_else(|| CliError::new(crate::error::EXIT_FAILED, "nothing_to_undo", "nothing to undo: the op log holds no operation that is not undone yet"))?;
+    // The step that stopped on conflicts: undoing it is aborting it.
+    if let Some(state) = muse_merge::state::MergeState::read(&repo)?.filter(|s| s.operation == Some(target.id)) {
+        super::merge::abort_stopped(&repo, &state)?;
+        let heads: Vec<HeadChange> = target.heads.clone();
+        let recorded = record_with(&repo, "undo", vec![], heads.clone(), |op| op.undoes = Some(target.id));
+        return report(ctx, "Undid", target, recorded.map(|o| o.id), &[], &heads);
+    }
     let (refs, heads) = undo_transition(target);
     let (refs, heads) = apply_transition(&repo, refs, heads)?;
     let recorded = record_with(&repo, "undo", refs.clone(), heads.clone(), |op| op.undoes = Some(target.id));
