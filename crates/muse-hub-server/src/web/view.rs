@@ -92,11 +92,12 @@ pub fn relative_age(secs: i64) -> String {
     }
 }
 
-/// The first line of a message, and that line cut to at most 60 characters (then trimmed and
-/// ended with `…`).
+/// The first line of a message, and that line as lists show it: whole up to 60 characters,
+/// else its first 59 (trailing spaces trimmed) and `…`.
 pub fn summary(message: &str) -> (String, String) {
     let first = message.lines().next().unwrap_or("").trim_end().to_string();
-    let cut = if first.chars().count() > 60 { format!("{}…", first.chars().take(60).collect::<String>().trim_end()) } else { first.clone() };
+    // As the seed shows them: past 60 characters, the first 59 and `…` (60 in all).
+    let cut = if first.chars().count() > 60 { format!("{}…", first.chars().take(59).collect::<String>().trim_end()) } else { first.clone() };
     (first, cut)
 }
 
@@ -292,6 +293,9 @@ mod tests {
         }
         let long = "fix: remove commit_exists filter from have anchors — server must keep them all";
         assert_eq!(summary(long).1, "fix: remove commit_exists filter from have anchors — server…");
+        let exactly_60 = "x".repeat(60);
+        assert_eq!(summary(&exactly_60).1, exactly_60);
+        assert_eq!(summary(&"y".repeat(61)).1, format!("{}…", "y".repeat(59)));
         assert_eq!(summary("short\n\nbody").0, "short");
         assert_eq!(summary("short\n\nbody").1, "short");
     }

@@ -110,15 +110,8 @@ fn the_seeds_page_shows_the_file_with_line_numbers_and_its_file_history() {
         assert_eq!(rows.len(), 6, "{rows:#?}");
         let mut times = Vec::new();
         for (row, (message, bump, breaking, age)) in rows.iter().zip(SEED_ROWS) {
-            // The seed cuts a long first line to 59 characters and `…`; the page keeps 60 (and
-            // trims a trailing space): both are accepted until that is settled.
-            match message.strip_suffix('…') {
-                Some(kept) => {
-                    let shown = row.message.strip_suffix('…').unwrap_or_else(|| panic!("a long first line is cut with …: {row:?}"));
-                    assert!(shown.starts_with(kept) && row.title.starts_with(shown) && shown.chars().count() <= 60, "{row:?}");
-                }
-                None => assert_eq!(row.message, message),
-            }
+            // The seed's cut: past 60 characters, the first 59 and `…`.
+            assert_eq!(row.message, message, "{row:?}");
             assert!(row.title.starts_with(message.trim_end_matches('…')) && row.title.chars().count() >= message.chars().count(), "{row:?}");
             assert_eq!(row.model, "Sonnet 4.6");
             assert_eq!(row.bump, bump);
