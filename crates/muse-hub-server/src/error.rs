@@ -37,6 +37,13 @@ impl ApiError {
         error
     }
 
+    /// `503 unavailable` with `Retry-After: seconds`: the server cannot take this request now.
+    pub fn unavailable(seconds: u64, message: impl Into<String>) -> Self {
+        let mut error = ApiError::new(ErrorCode::Unavailable, message);
+        error.retry_after = Some(seconds);
+        error
+    }
+
     /// `400 bad_request`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(ErrorCode::BadRequest, message)

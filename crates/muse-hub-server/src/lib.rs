@@ -74,6 +74,8 @@ pub struct Limits {
     pub sweep_every: Duration,
     /// How long a web sign-in session lasts.
     pub session_lifetime: Duration,
+    /// Pack builds at once, and what a fetch over that number does.
+    pub pack_builds: content::BuildLimits,
 }
 
 impl Default for Limits {
@@ -91,6 +93,7 @@ impl Default for Limits {
             upload_expiry: Duration::from_secs(muse_protocol::UPLOAD_EXPIRY_SECS),
             sweep_every: Duration::from_secs(3600),
             session_lifetime: Duration::from_secs(14 * 86_400),
+            pack_builds: content::BuildLimits::default(),
         }
     }
 }
@@ -147,7 +150,7 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::Data(config.data_dir.clone(), e))?;
         let hub = Hub::open(&config.database_url()).await.map_err(StartError::Database)?;
         let repos = config.data_dir.join("repos");
-        let content = FsContent::new(&repos, config.limits.client_stall).map_err(|e| StartError::Data(repos, e))?;
+        let content = FsContent::with_build_limits(&repos, config.limits.client_stall, config.limits.pack_builds).map_err(|e| StartError::Data(repos, e))?;
         let uploads_dir = config.data_dir.join("uploads");
         let uploads = FsUploads::new(&uploads_dir).map_err(|e| StartError::Data(uploads_dir, e))?;
         Ok(AppState::with_parts(hub, Box::new(content), Box::new(uploads), config))

@@ -221,6 +221,7 @@ fn content_error(error: ContentError) -> ApiError {
                 .with_details(json!({"rejected": listed, "count": count}))
         }
         ContentError::BadPack(reason) => ApiError::new(ErrorCode::PackRejected, format!("the pack was refused, nothing of it was kept: {reason}")),
+        ContentError::Busy(seconds) => ApiError::unavailable(seconds, error.to_string()),
         ContentError::Storage(_) => ApiError::internal(error),
     }
 }
@@ -315,6 +316,13 @@ mod tests {
         assert_eq!(default_branch(&[r("refs/tags/v1")]), None);
         assert_eq!(default_branch(&[r("refs/heads/a"), r("refs/heads/main")]).as_deref(), Some("refs/heads/main"));
         assert_eq!(default_branch(&[r("refs/heads/b"), r("refs/heads/c")]).as_deref(), Some("refs/heads/b"));
+    }
+
+    #[test]
+    fn a_busy_builder_is_503_with_retry_after() {
+        let response = content_error(ContentError::Busy(2)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("2"));
     }
 
     #[test]

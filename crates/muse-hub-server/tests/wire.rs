@@ -19,6 +19,7 @@ on_both_backends!(
     negotiate_answers_the_haves_held,
     fetch_full_then_incremental,
     fetch_resumes_with_range_sending_only_the_rest,
+    concurrent_clones_share_one_published_pack,
     push_create_update_delete_force_and_branch_at_existing_commit,
     stale_old_moves_nothing,
     concurrent_pushes_one_winner_per_old_value_none_lost,
@@ -155,6 +156,114 @@ fn fetch_resumes_with_range_sending_only_the_rest(backend: Backend) {
     assert_eq!(status, 200);
     assert_ne!(headers["etag"].to_str().unwrap(), etag);
     assert_eq!(whole.len(), full.len(), "the old want, rebuilt whole");
+}
+
+/// The full-clone packs the hub keeps for a repository.
+fn clone_packs(hub: &TestHub, repo: &muse_hub::Repo) -> Vec<std::path::PathBuf> {
+    let dir = hub.data.path().join("repos").join(".clone-packs").join(repo.id.0.to_string());
+    let mut packs: Vec<_> = std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
+    packs.sort();
+    packs
+}
+
+fn concurrent_clones_share_one_published_pack(backend: Backend) {
+    let hub = TestHub::start(backend);
+    hub.user("ada");
+    let repo = hub.repo("ada", "engine", false);
+    let token = hub.token("ada", Role::Write, None);
+    let local = Local::new();
+    let line = local.line(None, 20, "c");
+    let (status, _) = hub.push("ada/engine", &token, Some(&local.pack(&[line[19]], &[])), json!([{"name": "refs/heads/main", "old": null, "new": line[19]}]));
+    assert_eq!(status, 200);
+    // Twelve clones at once: every one gets the same bytes, built once.
+    let clients = 12;
+    let barrier = Arc::new(Barrier::new(clients));
+    let bodies: Vec<(u16, Vec<u8>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| {
+                let barrier = Arc::clone(&barrier);
+                let (hub, tip) = (&hub, line[19]);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let (status, body, _) = hub.fetch("ada/engine", None, &[tip], &[]);
+                    (status, body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (status, body) in &bodies {
+        assert_eq!(*status, 200);
+        assert_eq!(body, &bodies[0].1, "every clone of one state gets the same pack");
+    }
+    let report = Local::new().apply(&bodies[0].1);
+    assert_eq!(report.commits_written, 20);
+    let packs = clone_packs(&hub, &repo);
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    assert_eq!(std::fs::read(&packs[0]).unwrap(), bodies[0].1, "the published pack is what was served");
+    // A new state gets its own pack; the repository keeps the newest two; an incremental
+    // fetch is built for its request, not kept.
+    let more = local.line(Some(line[19]), 2, "d");
+    for (i, tip) in more.iter().enumerate() {
+        let old = if i == 0 { line[19] } else { more[0] };
+        let (status, _) = hub.push("ada/engine", &token, Some(&local.pack(&[*tip], &[old])), json!([{"name": "refs/heads/main", "old": old, "new": tip}]));
+        assert_eq!(status, 200);
+        let (status, pack, _) = hub.fetch("ada/engine", None, &[*tip], &[]);
+        assert_eq!(status, 200);
+        assert_eq!(Local::new().apply(&pack).commits_written, 21 + i as u64);
+    }
+    let (status, _, _) = hub.fetch("ada/engine", None, &[more[1]], &[line[19]]);
+    assert_eq!(status, 200);
+    assert_eq!(clone_packs(&hub, &repo).len(), 2);
+    // Deleting the repository removes them.
+    let (status, _) = call(&hub.agent, "DELETE", &hub.url("/api/v1/repos/ada/engine"), Some(&hub.token("ada", Role::Admin, None)), None);
+    assert_eq!(status, 204);
+    assert!(clone_packs(&hub, &repo).is_empty());
+}
+
+/// A fetch over the cap on concurrent pack builds is answered `503 unavailable` with
+/// `Retry-After`, and is served once a slot is free (the cap does not depend on the backend).
+#[test]
+fn a_fetch_over_the_build_cap_is_503_with_retry_after() {
+    let builds = muse_hub_server::content::BuildLimits { builds: 1, queue: 0, wait: Duration::ZERO };
+    let hub = TestHub::with_limits(Backend::Sqlite, muse_hub_server::Limits { pack_builds: builds, ..test_limits() });
+    hub.user("ada");
+    hub.repo("ada", "engine", false);
+    let token = hub.token("ada", Role::Write, None);
+    let local = Local::new();
+    let base = local.commit(&[], &[("a.txt", b"a\n")], "base");
+    let big = local.commit(&[base], &[("big.bin", &pseudo_random(24 << 20))], "big");
+    let (status, _) = hub.push("ada/engine", &token, Some(&local.pack(&[big], &[])), json!([{"name": "refs/heads/main", "old": null, "new": big}]));
+    assert_eq!(status, 200);
+    let request = || {
+        ureq::http::Request::post(hub.repo_url("ada/engine", "fetch"))
+            .header("Content-Type", "application/json")
+            .body(serde_json::to_vec(&json!({"wants": [big], "haves": [base]})).unwrap())
+            .unwrap()
+    };
+    // A client that stops reading holds the one build slot (its builder waits for it).
+    let stalled = hub.agent.run(request()).unwrap();
+    assert_eq!(stalled.status().as_u16(), 200);
+    let response = hub.agent.run(request()).unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "2");
+    let body: Value = serde_json::from_slice(&response.into_body().read_to_vec().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    // Once it goes away, the slot is free again.
+    drop(stalled);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = hub.agent.run(request()).unwrap();
+        if response.status().as_u16() == 200 {
+            let pack = response.into_body().into_with_config().limit(u64::MAX).read_to_vec().unwrap();
+            let client = Local::new();
+            client.apply(&local.pack(&[base], &[]));
+            assert_eq!(client.apply(&pack).commits_written, 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot was never freed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The fetch of `tip` again from byte `cut`, under `If-Range: etag`.

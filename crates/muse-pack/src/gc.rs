@@ -138,7 +138,8 @@ pub fn gc(repo: &Store, options: &GcOptions<'_>) -> Result<GcReport> {
     let mut report = GcReport { packs_before: before.len(), bytes_before: before.iter().map(|p| p.bytes).sum(), ..GcReport::default() };
     let source = Source::new(store);
     // Every base precedes its deltas in the plan, so the new pack names each by offset.
-    let plan = plan(&source, &first_roots, &[], options.build.max_depth.min(STORE_MAX_DEPTH as u32))?;
+    // Deltas chosen anew (no reuse): gc is where the store's encoding is improved.
+    let plan = plan(&source, &first_roots, &[], options.build.max_depth.min(STORE_MAX_DEPTH as u32), false)?;
     let mut kept: HashSet<ObjectId> = plan.ids().collect();
     let mut new_packs = Vec::new();
     let mut writer = store.begin_write()?;

@@ -5,6 +5,7 @@ mod plan;
 mod source;
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use muse_core::CommitId;
 use muse_store::odb::Encoding;
@@ -53,6 +54,8 @@ pub struct BuildStats {
     pub blobs: u64,
     /// Records encoded as deltas.
     pub deltas: u64,
+    /// Records whose stored entry was copied as it is (not decoded, not compressed again).
+    pub reused: u64,
     /// Payload bytes.
     pub payload_bytes: u64,
 }
@@ -60,7 +63,7 @@ pub struct BuildStats {
 /// Writes to `out` an mpack of everything reachable from `want` and not from `have`.
 pub fn build(store: &ObjectStore, want: &[CommitId], have: &[CommitId], out: impl Write, options: &BuildOptions) -> Result<BuildStats> {
     let source = Source::new(store);
-    let plan = plan(&source, want, have, options.max_depth.min(MAX_DELTA_DEPTH))?;
+    let plan = plan(&source, want, have, options.max_depth.min(MAX_DELTA_DEPTH), true)?;
     let mut writer = MpackWriter::new(out).map_err(|e| PackError::io("write", "the mpack", e))?;
     let stats = encode_plan(&source, &plan, options.level, &mut |header, payload| {
         writer.write_object(&header, &payload).map_err(|e| PackError::io("write", "the mpack", e))
@@ -73,12 +76,17 @@ pub fn build(store: &ObjectStore, want: &[CommitId], have: &[CommitId], out: imp
 /// order, to `sink`.
 pub fn encode_plan(source: &Source<'_>, plan: &Plan, level: i32, sink: &mut dyn FnMut(RecordHeader, Vec<u8>) -> Result<()>) -> Result<BuildStats> {
     let mut stats = BuildStats::default();
+    let reuses = AtomicU64::new(0);
     for (kind, items) in [(ObjectKind::Blob, &plan.blobs), (ObjectKind::Tree, &plan.trees), (ObjectKind::Commit, &plan.commits)] {
         in_batches(
             items,
-            &|item| match kind {
-                ObjectKind::Commit => encode_commit(source.store(), item, level),
-                _ => encode_object(source, kind, item, level),
+            &|item| match reused(source.store(), kind, item)? {
+                Some(encoded) => {
+                    reuses.fetch_add(1, Ordering::Relaxed);
+                    Ok(encoded)
+                }
+                None if kind == ObjectKind::Commit => encode_commit(source.store(), item, level),
+                None => encode_object(source, kind, item, level),
             },
             &mut |header, payload| {
                 stats.count(&header);
@@ -86,6 +94,7 @@ pub fn encode_plan(source: &Source<'_>, plan: &Plan, level: i32, sink: &mut dyn 
             },
         )?;
     }
+    stats.reused = reuses.into_inner();
     Ok(stats)
 }
 
@@ -123,6 +132,27 @@ impl BuildStats {
         }
         self.payload_bytes += header.payload_len;
     }
+}
+
+/// The stored entry of a planned reuse, as a record: its frame copied as it is. The sender does
+/// not decode it; the receiver verifies it like any record (so a damaged stored entry is
+/// rejected there, never taken). `None` if the entry is no longer what was planned (a gc
+/// rewrote it meanwhile): it is then encoded anew.
+fn reused(store: &ObjectStore, kind: ObjectKind, item: &Item) -> Result<Option<Encoded>> {
+    if !item.reuse {
+        return Ok(None);
+    }
+    let raw = store.read_raw(&item.id)?;
+    let planned = match (raw.encoding, item.base) {
+        (Encoding::Zstd, None) => true,
+        (Encoding::ZstdDelta(stored), Some(base)) => stored == base,
+        _ => false,
+    };
+    if !planned || raw.kind != kind {
+        return Ok(None);
+    }
+    let header = RecordHeader { kind, encoding: raw.encoding, id: item.id, size: raw.size, payload_len: raw.payload.len() as u64 };
+    Ok(Some((header, raw.payload)))
 }
 
 /// Encodes a blob or tree, as a delta against its planned base when both are small enough.

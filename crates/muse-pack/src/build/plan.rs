@@ -7,9 +7,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use muse_core::{CommitId, ObjectId, Tree, TreeId};
+use muse_store::odb::{Encoding, RawInfo};
 use muse_store::{ObjectKind, ObjectStore, StoreError};
 
-use super::Source;
+use super::{Source, DELTA_MAX_SIZE};
 use crate::error::{PackError, Result};
 
 /// One object to send, with the base to delta it against (if any).
@@ -19,6 +20,9 @@ pub struct Item {
     pub id: ObjectId,
     /// An object the receiver will have when this one arrives, similar to it.
     pub base: Option<ObjectId>,
+    /// Whether the store's entry for the object can be sent as it is (git's pack reuse): it is
+    /// whole, or a delta against `base`. Otherwise it is encoded anew.
+    pub reuse: bool,
 }
 
 /// The objects of a pack, in pack order.
@@ -40,10 +44,12 @@ impl Plan {
 }
 
 /// Plans a pack of what is reachable from `want` and not from `have`. Ids in `have` that the
-/// store does not hold are ignored (a receiver may know commits the sender does not).
-pub fn plan(source: &Source<'_>, want: &[CommitId], have: &[CommitId], max_depth: u32) -> Result<Plan> {
+/// store does not hold are ignored (a receiver may know commits the sender does not). With
+/// `reuse`, stored entries that can travel as they are keep their encoding (see
+/// [`Item::reuse`]); without it (gc), every delta base is chosen by path.
+pub fn plan(source: &Source<'_>, want: &[CommitId], have: &[CommitId], max_depth: u32, reuse: bool) -> Result<Plan> {
     let store = source.store();
-    let mut planner = Planner { source, seen: HashSet::new(), depth: HashMap::new(), by_name: HashMap::new(), max_depth, plan: Plan::default() };
+    let mut planner = Planner { source, seen: HashSet::new(), depth: HashMap::new(), by_name: HashMap::new(), max_depth, reuse, plan: Plan::default() };
     let mut known_have = Vec::new();
     for id in have {
         if store.kind(&id.0)? == Some(ObjectKind::Commit) {
@@ -83,7 +89,7 @@ pub fn plan(source: &Source<'_>, want: &[CommitId], have: &[CommitId], max_depth
     planner.plan.blobs = chain_order(std::mem::take(&mut planner.plan.blobs));
     for commit in order {
         let first_parent = snapshots[&commit].1;
-        let item = planner.item(commit.0, first_parent.map(|p| p.0));
+        let item = planner.item(ObjectKind::Commit, commit.0, first_parent.map(|p| p.0))?;
         planner.plan.commits.push(item);
         planner.seen.insert(commit.0);
     }
@@ -217,6 +223,8 @@ struct Planner<'s> {
     /// no predecessor at its path (a moved or copied file is often similar to it).
     by_name: HashMap<(String, bool), ObjectId>,
     max_depth: u32,
+    /// Whether stored entries may be sent as they are.
+    reuse: bool,
     plan: Plan,
 }
 
@@ -250,7 +258,7 @@ impl Planner<'_> {
                 // A tree joins `seen` once pushed, after its subtrees, so that nothing under it
                 // takes it (not yet in the pack) as a delta base. Hash trees are acyclic.
                 let Some(done) = stack.pop() else { break };
-                let item = self.item(done.id.0, done.old.map(|t| t.0));
+                let item = self.item(ObjectKind::Tree, done.id.0, done.old.map(|t| t.0))?;
                 self.plan.trees.push(item);
                 self.seen.insert(done.id.0);
                 continue;
@@ -262,7 +270,7 @@ impl Planner<'_> {
             self.by_name.insert(key, entry.id);
             if entry.kind.is_blob() {
                 if self.seen.insert(entry.id) {
-                    let item = self.item(entry.id, before);
+                    let item = self.item(ObjectKind::Blob, entry.id, before)?;
                     self.plan.blobs.push(item);
                 }
             } else if let Some(child) = self.open(TreeId(entry.id), before.map(TreeId))? {
@@ -296,14 +304,45 @@ impl Planner<'_> {
         Ok(Some(Frame { id, old, tree, old_tree, next: 0 }))
     }
 
-    /// An item with `base` as its delta base, unless that would make the chain too long.
-    fn item(&mut self, id: ObjectId, base: Option<ObjectId>) -> Item {
-        let base = base.filter(|b| *b != id && self.seen.contains(b));
-        let depth = base.map_or(0, |b| self.depth.get(&b).copied().unwrap_or(0) + 1);
-        if depth > self.max_depth || depth == 0 {
-            return Item { id, base: None };
+    /// The chain length a delta against `base` would have, if `base` is a base the receiver
+    /// will have when the object arrives (placed earlier in the pack, or the receiver's) and the
+    /// chain stays within `max_depth`.
+    fn depth_over(&self, id: ObjectId, base: ObjectId) -> Option<u32> {
+        let depth = self.depth.get(&base).copied().unwrap_or(0) + 1;
+        (base != id && self.seen.contains(&base) && depth <= self.max_depth).then_some(depth)
+    }
+
+    /// The item for the object `id` of kind `kind`, whose path suggests `candidate` as a delta
+    /// base. With reuse, the stored entry is sent as it is when it is a delta against a base
+    /// the receiver will have (of the same kind, both small enough, within the chain limit), or
+    /// whole when the path suggests no base; otherwise the object is encoded anew against the
+    /// candidate, or whole.
+    fn item(&mut self, kind: ObjectKind, id: ObjectId, candidate: Option<ObjectId>) -> Result<Item> {
+        let candidate = candidate.and_then(|b| self.depth_over(id, b).map(|depth| (b, depth)));
+        if self.reuse {
+            let store = self.source.store();
+            if let Some(info) = store.raw_info(&id)?.filter(|info| info.kind == kind) {
+                match info.encoding {
+                    Encoding::Zstd if candidate.is_none() => return Ok(Item { id, base: None, reuse: true }),
+                    Encoding::ZstdDelta(base) if info.size <= DELTA_MAX_SIZE as u64 => {
+                        let small_base = |b: RawInfo| b.kind == kind && b.size <= DELTA_MAX_SIZE as u64;
+                        if let Some(depth) = self.depth_over(id, base) {
+                            if store.raw_info(&base)?.is_some_and(small_base) {
+                                self.depth.insert(id, depth);
+                                return Ok(Item { id, base: Some(base), reuse: true });
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
-        self.depth.insert(id, depth);
-        Item { id, base }
+        Ok(match candidate {
+            Some((base, depth)) => {
+                self.depth.insert(id, depth);
+                Item { id, base: Some(base), reuse: false }
+            }
+            None => Item { id, base: None, reuse: false },
+        })
     }
 }

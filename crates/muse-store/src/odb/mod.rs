@@ -22,7 +22,7 @@ use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::{create_temp, sync_dir};
 use pack::{encode_entry_header, encode_index, Base, Pack, StoredBase, PACK_HEADER_LEN, PACK_MAGIC, PACK_VERSION, ZSTD_MAGIC};
 pub use pack::{Encoding, ObjectKind};
-pub use raw::RawEntry;
+pub use raw::{RawEntry, RawInfo};
 
 /// The zstd level used for objects written by commits and imports.
 pub const COMPRESSION_LEVEL: i32 = 3;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use muse_core::ObjectId;
 
-use super::pack::{Base, Pack, ZSTD_MAGIC};
+use super::pack::{Base, EntryHeader, Pack, ZSTD_MAGIC};
 use super::{Encoding, ObjectKind, ObjectStore, PackWriter};
 use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::sync_dir;
@@ -75,7 +75,29 @@ pub struct RawEntry {
     pub payload: Vec<u8>,
 }
 
+/// A stored entry's header: what [`ObjectStore::read_raw`] returns, without the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawInfo {
+    /// What the object is.
+    pub kind: ObjectKind,
+    /// How the payload encodes it (with the delta base, if any).
+    pub encoding: Encoding,
+    /// The object's decoded size.
+    pub size: u64,
+    /// The payload's length as a standard zstd frame (the stored bytes and the 4-byte magic).
+    pub frame_len: u64,
+}
+
 impl ObjectStore {
+    /// The header of the entry of `id` as stored (`None` if the store does not hold it),
+    /// without reading its payload: for deciding whether the entry can be copied as it is.
+    pub fn raw_info(&self, id: &ObjectId) -> Result<Option<RawInfo>> {
+        let Some((pack, offset)) = self.locate(id)? else { return Ok(None) };
+        let header = pack.header_at(offset)?;
+        let encoding = pack.encoding_of(offset, &header)?;
+        Ok(Some(RawInfo { kind: header.kind, encoding, size: header.size, frame_len: header.payload_len + ZSTD_MAGIC.len() as u64 }))
+    }
+
     /// The entry of `id` as stored, for callers that decode delta chains themselves with a cache
     /// (reading many versions of one file through [`ObjectStore::read`] decodes each chain from
     /// its root every time). The caller must verify what it decodes.
@@ -105,16 +127,21 @@ impl Pack {
     /// The entry at `offset` as stored, its delta base (if any) named by id.
     pub(crate) fn raw_entry(&self, offset: u64) -> Result<RawEntry> {
         let header = self.header_at(offset)?;
-        let encoding = match header.base {
+        let encoding = self.encoding_of(offset, &header)?;
+        let payload = self.read_payload(&header)?;
+        Ok(RawEntry { kind: header.kind, encoding, size: header.size, payload })
+    }
+
+    /// How the entry at `offset` (whose header is `header`) is encoded, its base named by id.
+    fn encoding_of(&self, offset: u64, header: &EntryHeader) -> Result<Encoding> {
+        Ok(match header.base {
             Base::None => Encoding::Zstd,
             Base::Id(base) => Encoding::ZstdDelta(base),
             Base::Offset(base_offset) => Encoding::ZstdDelta(self.id_at_offset(base_offset).ok_or_else(|| StoreError::CorruptPack {
                 path: self.pack_path.clone(),
                 reason: format!("entry at offset {offset}: its delta base offset {base_offset} is not an entry"),
             })?),
-        };
-        let payload = self.read_payload(&header)?;
-        Ok(RawEntry { kind: header.kind, encoding, size: header.size, payload })
+        })
     }
 }
 
@@ -141,7 +168,10 @@ mod tests {
         let first = writer.finish().unwrap().unwrap();
         assert_eq!(store.read(&id).unwrap().data, data);
         let raw = store.read_raw(&id).unwrap();
+        let info = store.raw_info(&id).unwrap().unwrap();
+        assert_eq!((info.kind, info.encoding, info.size, info.frame_len), (ObjectKind::Blob, Encoding::Zstd, data.len() as u64, payload.len() as u64));
         assert_eq!((raw.kind, raw.encoding, raw.size, raw.payload), (ObjectKind::Blob, Encoding::Zstd, data.len() as u64, payload));
+        assert_eq!(store.raw_info(&ObjectId::sha256(b"absent")).unwrap(), None);
         let mut short = store.begin_write().unwrap();
         let other = ObjectId::sha256(b"other");
         assert!(short.add_raw_from_reader(ObjectKind::Blob, other, Encoding::Zstd, 5, 10, &mut &[0u8; 3][..]).is_err());
