@@ -526,12 +526,16 @@ fn sign_in_csrf_and_sign_out(backend: Backend) {
 }
 
 fn sessions_expire(backend: Backend) {
-    let limits = muse_hub_server::Limits { session_lifetime: Duration::from_secs(1), ..test_limits() };
+    // Long enough for a sign-in and a page on a loaded machine; the wait below counts from
+    // before the sign-in, so the session has certainly expired by then.
+    let lifetime = Duration::from_secs(4);
+    let limits = muse_hub_server::Limits { session_lifetime: lifetime, ..test_limits() };
     let w = world(backend, limits);
+    let signed_in_at = std::time::Instant::now();
     let session = sign_in(&w.hub, "ada", "pw-ada");
     let (status, _, _) = get(&w.hub.url("/ada/secret"), None, Some(&session), false);
     assert_eq!(status, 200);
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep((lifetime + Duration::from_millis(1100)).saturating_sub(signed_in_at.elapsed()));
     let (status, _, html) = get(&w.hub.url("/ada/secret"), None, Some(&session), false);
     assert_eq!(status, 404);
     assert!(html.contains("data-testid=\"signin-link\""));
