@@ -541,4 +541,43 @@ fn sessions_expire(backend: Backend) {
     assert!(html.contains("data-testid=\"signin-link\""));
 }
 
-on_both_backends!(authz_matrix, file_page_and_history, everything_a_pusher_controls_is_escaped, sign_in_csrf_and_sign_out, sessions_expire);
+fn merges_are_shown_as_such(backend: Backend) {
+    let w = world(backend, test_limits());
+    // A merge of main's tip and an older commit, pushed as main of a third repository.
+    let local = Local::new();
+    let ids = history(&local);
+    let tip = *ids.last().unwrap();
+    let mut writer = local.store.begin_write().unwrap();
+    let snapshot = local.store.read_commit(&tip).unwrap().snapshot;
+    let merge = Commit {
+        parents: vec![tip, ids[3]],
+        snapshot,
+        message: "Merge branch 'agent/x'".into(),
+        author: "Ada <ada@example.com>".into(),
+        committed_at: muse_core::unix_to_rfc3339_utc(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64),
+        ..Commit::default()
+    };
+    let merge = writer.add_commit(&merge).unwrap();
+    writer.finish().unwrap();
+    w.hub.repo("ada", "merged", false);
+    let pack = local.pack(&[merge], &[]);
+    let (status, body) = w.hub.push("ada/merged", &w.owner, Some(&pack), json!([{"name": "refs/heads/main", "new": merge.to_string()}]));
+    assert_eq!(status, 200, "{body}");
+    let (status, _, html) = get(&w.hub.url(&format!("/ada/merged/commit/{}", hex(merge))), None, None, false);
+    assert_eq!(status, 200);
+    assert_eq!(count(&html, "data-testid=\"merge\""), 1, "the merge commit's page says so");
+    assert_eq!(count(&html, "data-testid=\"parent\""), 2);
+    let (_, _, html) = get(&w.hub.url("/ada/merged/commits/main"), None, None, false);
+    assert_eq!(count(&html, "data-testid=\"merge\""), 1, "only the merge's row is marked");
+    let (_, _, html) = get(&w.hub.url(&format!("/ada/merged/commit/{}", hex(tip))), None, None, false);
+    assert_eq!(count(&html, "data-testid=\"merge\""), 0);
+}
+
+on_both_backends!(
+    merges_are_shown_as_such,
+    authz_matrix,
+    file_page_and_history,
+    everything_a_pusher_controls_is_escaped,
+    sign_in_csrf_and_sign_out,
+    sessions_expire
+);
