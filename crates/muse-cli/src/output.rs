@@ -79,6 +79,18 @@ pub fn hashing_progress(bar: &ProgressBar) -> impl Fn(u64, u64) + Sync + '_ {
     }
 }
 
+/// A `progress(done, total)` callback that turns `bar` (a spinner until then) into a counted
+/// bar of `total` steps, following the total if it changes.
+pub fn counted_progress(bar: &ProgressBar) -> impl Fn(u64, u64) + Sync + '_ {
+    move |done, total| {
+        if bar.length() != Some(total) {
+            bar.set_style(bar_style());
+            bar.set_length(total);
+        }
+        bar.set_position(done);
+    }
+}
+
 /// The style of counted progress bars: `message [=====>    ] 120/400 (5s)`.
 pub fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template("{msg:>12} [{bar:30}] {human_pos}/{human_len} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> ")

@@ -44,14 +44,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     for commit in commits {
         let bar = ctx.progress(None, "blaming files");
         let tool = TraceTool { name: "muse".into(), version: env!("CARGO_PKG_VERSION").into() };
-        let record = trace(&repo, &index, commit, &paths, tool, &|done, total| {
-            if bar.length() != Some(total) {
-                bar.set_style(crate::output::bar_style());
-                bar.set_length(total);
-            }
-            bar.set_position(done);
-        })
-        .map_err(blame_error)?;
+        let record = trace(&repo, &index, commit, &paths, tool, &crate::output::counted_progress(&bar)).map_err(blame_error)?;
         bar.finish_and_clear();
         if !ctx.json {
             outln!("{}", serde_json::to_string(&record).map_err(|e| CliError::failed(e.to_string()))?)?;

@@ -26,13 +26,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let stats: IndexStats = match args.action {
         Action::Rebuild => {
             let bar = ctx.progress(None, "indexing commits");
-            let stats = HistoryIndex::rebuild(&repo, &|done, total| {
-                if bar.length() != Some(total) {
-                    bar.set_style(crate::output::bar_style());
-                    bar.set_length(total);
-                }
-                bar.set_position(done);
-            })?;
+            let stats = HistoryIndex::rebuild(&repo, &crate::output::counted_progress(&bar))?;
             bar.finish_and_clear();
             stats
         }

@@ -36,14 +36,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let paths = args.paths.iter().map(|p| repo_path(&repo, &ctx.cwd, p)).collect::<CliResult<Vec<_>>>()?;
     let index = HistoryIndex::open(&repo, &[commit])?;
     let bar = ctx.progress(None, "blaming files");
-    let result = stats(&repo, &index, commit, &paths, &|done, total| {
-        if bar.length() != Some(total) {
-            bar.set_style(crate::output::bar_style());
-            bar.set_length(total);
-        }
-        bar.set_position(done);
-    })
-    .map_err(blame_error)?;
+    let result = stats(&repo, &index, commit, &paths, &crate::output::counted_progress(&bar)).map_err(blame_error)?;
     bar.finish_and_clear();
     if ctx.json {
         let mut value = serde_json::to_value(&result).map_err(|e| crate::error::CliError::failed(e.to_string()))?;
