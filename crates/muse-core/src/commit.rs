@@ -3,7 +3,8 @@
 //! Encoding (see `docs/formats.md`): the magic line `muse-commit/1\n`, then fields in a fixed
 //! order, each `<key> <decimal byte length>\n<value>\n`. The commit id is the SHA-256 of those
 //! bytes. A signature, when present, is appended as one more field after them and is therefore
-//! the only part of a commit that its id does not cover.
+//! the only part of a commit that its id does not cover. It signs those same bytes (which
+//! include `signer-key-id`): `docs/formats.md` §4.1, implemented by the `muse-sign` crate.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -91,9 +92,11 @@ pub struct Commit {
     pub metadata: BTreeMap<String, String>,
     /// Domain-specific description of the change (JSON text by convention), if any.
     pub structured_delta: Option<String>,
-    /// The id of the key that signed (or will sign) the commit, or empty.
+    /// The id of the key that signed (or will sign) the commit, or empty: the key's OpenSSH
+    /// SHA-256 fingerprint (`SHA256:…`). Covered by the id and by the signature.
     pub signer_key_id: String,
-    /// A signature over the commit id, or empty. Not covered by the id.
+    /// A signature over the commit's unsigned encoding ([`Commit::encode_unsigned`], the bytes
+    /// the id covers), `ed25519 PUB SIG` (`docs/formats.md` §4.1), or empty. Not covered by the id.
     pub signature: String,
 }
 
