@@ -1,0 +1,130 @@
+//! The symbol cache (`docs/formats.md` §12): what extraction found in a blob, kept in the store
+//! directory by (extractor version, language, blob id), so that a file is parsed once for all
+//! commits, diffs and `semver` runs that meet its content. A blob never changes, so an entry
+//! never goes stale; an entry of another extractor version is never read.
+//!
+//! Entries are written to a temporary file in their directory and renamed into place, so
+//! concurrent readers and writers (two commits, a commit and a `semver`) only ever see whole
+//! entries; two writers of one entry write the same bytes. No fsync: it is a cache. Failures to
+//! write are ignored (a read-only store still answers, parsing again).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use muse_core::ObjectId;
+use serde::{Deserialize, Serialize};
+
+use crate::extract::EXTRACTOR_VERSION;
+use crate::model::{FileSymbols, Language};
+
+/// Entries per fan-out directory: past it, writing one removes every second entry of that
+/// directory (256 directories, so at most 65,536 entries in all).
+const MAX_ENTRIES_PER_DIR: usize = 256;
+
+/// Entries larger than this are not read (a damaged or foreign file).
+const MAX_ENTRY_BYTES: u64 = 16 << 20;
+
+/// The cache of one store.
+#[derive(Debug, Clone)]
+pub struct SymbolCache {
+    dir: PathBuf,
+}
+
+/// One entry's JSON: the key it answers, then the symbols.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    extractor: u32,
+    language: Language,
+    blob: String,
+    symbols: FileSymbols,
+}
+
+impl SymbolCache {
+    /// The cache of the store at `store_dir` (`STORE/code/symbols-vN/`, N the extractor
+    /// version). Nothing is created until the first entry is written.
+    pub fn in_store(store_dir: &Path) -> SymbolCache {
+        SymbolCache { dir: store_dir.join("code").join(format!("symbols-v{EXTRACTOR_VERSION}")) }
+    }
+
+    /// The directory holding this version's entries.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, language: Language, blob: &ObjectId) -> PathBuf {
+        let hex = blob.to_hex();
+        self.dir.join(&hex[..2]).join(format!("{}.{}.json", &hex[2..], language.as_str()))
+    }
+
+    /// The cached symbols of `blob` read as `language`, if an intact entry holds them.
+    pub fn get(&self, language: Language, blob: &ObjectId) -> Option<FileSymbols> {
+        let path = self.path(language, blob);
+        if fs::metadata(&path).ok()?.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
+        let entry: Entry = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
+        (entry.extractor == EXTRACTOR_VERSION && entry.language == language && entry.blob == blob.to_string()).then_some(entry.symbols)
+    }
+
+    /// Stores the symbols of `blob` read as `language` (atomically: temporary file, rename).
+    pub fn put(&self, language: Language, blob: &ObjectId, symbols: &FileSymbols) -> std::io::Result<()> {
+        let path = self.path(language, blob);
+        let dir = path.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(dir)?;
+        let entries: Vec<PathBuf> =
+            fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+        if entries.len() >= MAX_ENTRIES_PER_DIR {
+            for old in entries.iter().step_by(2) {
+                let _ = fs::remove_file(old);
+            }
+        }
+        let entry = Entry { extractor: EXTRACTOR_VERSION, language, blob: blob.to_string(), symbols: symbols.clone() };
+        let bytes = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
+        let tmp = dir.join(format!(".{name}-{}-{nanos}.tmp", std::process::id()));
+        let result = (|| {
+            let mut file = fs::File::create_new(&tmp)?;
+            file.write_all(&bytes)?;
+            fs::rename(&tmp, &path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::UnknownReason;
+
+    #[test]
+    fn entries_round_trip_and_foreign_or_damaged_ones_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SymbolCache::in_store(dir.path());
+        let blob = muse_core::blob_id(b"def f(): pass\n");
+        let symbols = FileSymbols::Parsed { symbols: Vec::new(), syntax_errors: true };
+        assert_eq!(cache.get(Language::Python, &blob), None);
+        cache.put(Language::Python, &blob, &symbols).unwrap();
+        assert_eq!(cache.get(Language::Python, &blob), Some(symbols.clone()));
+        assert_eq!(cache.get(Language::Rust, &blob), None, "another language is another entry");
+        let path = cache.path(Language::Python, &blob);
+        assert!(path.starts_with(dir.path().join("code/symbols-v1")), "{}", path.display());
+        // A torn or foreign entry is ignored, then written again.
+        fs::write(&path, b"{\"extractor\":1,").unwrap();
+        assert_eq!(cache.get(Language::Python, &blob), None);
+        let other = muse_core::blob_id(b"other");
+        let foreign = serde_json::to_vec(&Entry { extractor: 1, language: Language::Python, blob: other.to_string(), symbols: symbols.clone() }).unwrap();
+        fs::write(&path, foreign).unwrap();
+        assert_eq!(cache.get(Language::Python, &blob), None, "an entry naming another blob is not this blob's");
+        let unknown = FileSymbols::Unknown { reason: UnknownReason::TooLarge };
+        cache.put(Language::Python, &blob, &unknown).unwrap();
+        assert_eq!(cache.get(Language::Python, &blob), Some(unknown));
+        let leftovers: Vec<_> =
+            fs::read_dir(path.parent().unwrap()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+        assert!(leftovers.is_empty());
+    }
+}
