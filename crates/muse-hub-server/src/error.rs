@@ -70,6 +70,11 @@ impl ApiError {
         self.code
     }
 
+    /// The seconds of `Retry-After`, for the codes that carry it.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     /// The body, as the protocol's type.
     pub fn body(&self) -> ErrorBody {
         let mut body = ErrorBody::new(ErrorCode::Internal, self.message.clone());
@@ -87,7 +92,7 @@ impl std::fmt::Display for ApiError {
 
 impl From<HubError> for ApiError {
     /// The hub's errors keep their code where the protocol has one; the JSON API's own codes
-    /// (`conflict`, `invalid_name`) are listed in `docs/hub.md`.
+    /// (`conflict`, `invalid_name`, `reserved_name`) are listed in `docs/hub.md`.
     fn from(error: HubError) -> Self {
         let message = error.to_string();
         match error {
@@ -102,6 +107,7 @@ impl From<HubError> for ApiError {
             }
             HubError::InvalidRef { ref name, .. } => ApiError::new(ErrorCode::InvalidRef, message.clone()).with_details(json!({"ref": name})),
             HubError::InvalidName { .. } => ApiError { status: 400, code: "invalid_name", message, details: None, retry_after: None },
+            HubError::ReservedName { .. } => ApiError { status: 400, code: "reserved_name", message, details: None, retry_after: None },
             HubError::BadRequest(_) => ApiError::new(ErrorCode::BadRequest, message),
             HubError::Conflict(_) => ApiError { status: 409, code: "conflict", message, details: None, retry_after: None },
             HubError::Database(_) | HubError::Migrate(_) | HubError::Internal(_) => ApiError::internal(message),

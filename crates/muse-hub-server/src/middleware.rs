@@ -1,6 +1,7 @@
 //! What every request goes through, around its handler: the protocol version check, rate
-//! limits, the `Muse-Protocol` response header, errors rendered as the client asked, and one
-//! log line (method, path, status, duration, user; never a credential).
+//! limits, the `Muse-Protocol` response header, errors rendered as the client asked (a page for
+//! a browser, text for `Accept: text/plain`, JSON otherwise), and one log line (method, path,
+//! status, duration, user; never a credential).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,10 @@ pub async fn frame(State(state): State<AppState>, mut request: Request, next: Ne
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let plain = wants_text(request.headers());
+    // A browser gets its errors as pages (with its nav bar: its credentials are kept for that),
+    // except under `/api/`.
+    let browser = (crate::web::wants_html(request.headers()) && !path.starts_with("/api/")).then(|| credentials(&request));
+    let head = request.method() == axum::http::Method::HEAD;
     let peer = request.extensions().get::<PeerAddr>().map(|p| p.0).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let ip = client_ip(peer, request.headers(), state.config().trusted_proxy);
     let has_body =
@@ -52,6 +57,10 @@ pub async fn frame(State(state): State<AppState>, mut request: Request, next: Ne
     let response = match admit(&state, &request, ip) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
+    };
+    let response = match browser {
+        Some(parts) if response.extensions().get::<ErrorBody>().is_some() => as_page(&state, response, &parts, head).await,
+        _ => response,
     };
     let mut response = finish(response, plain);
     if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
@@ -82,12 +91,45 @@ fn admit(state: &AppState, request: &Request, ip: std::net::IpAddr) -> Result<()
     Ok(())
 }
 
+/// The request's credentials (`Authorization`, `Cookie`) and extensions, to find its visitor
+/// after the handler consumed it.
+fn credentials(request: &Request) -> axum::http::request::Parts {
+    let (mut parts, ()) = Request::new(()).into_parts();
+    for name in [header::AUTHORIZATION, header::COOKIE, header::HOST] {
+        for value in request.headers().get_all(&name) {
+            parts.headers.append(name.clone(), value.clone());
+        }
+    }
+    parts
+}
+
+/// An error answered as JSON, as the error page for a browser (the same status, code and
+/// message; `Retry-After` kept).
+async fn as_page(state: &AppState, response: Response, parts: &axum::http::request::Parts, head: bool) -> Response {
+    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else { return response };
+    let chrome = crate::web::chrome_of(state, parts).await;
+    let mut page = crate::web::error_page(response.status(), &body.error.code, &body.error.message, &chrome);
+    for name in [header::RETRY_AFTER, header::CONNECTION] {
+        if let Some(value) = response.headers().get(&name) {
+            page.headers_mut().insert(name, value.clone());
+        }
+    }
+    if head {
+        *page.body_mut() = Body::empty();
+    }
+    page
+}
+
 /// Adds `Muse-Protocol`, and renders an error as `CODE: MESSAGE\n` for a client that prefers
 /// text.
 fn finish(mut response: Response, plain: bool) -> Response {
     response.headers_mut().insert(VERSION_HEADER, HeaderValue::from(VERSION));
     // Nothing here may be cached by a proxy: answers depend on who asks (private repositories).
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Pages kept by the server say how a browser may keep them (`private, no-cache` and an
+    // entity tag); everything else is `no-store`.
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if !plain {
         return response;
     }

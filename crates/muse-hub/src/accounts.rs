@@ -119,6 +119,7 @@ impl Hub {
         if deleted == 0 {
             return Err(HubError::NotFound(format!("repository #{repo}")));
         }
+        self.forget_generation(repo);
         Ok(())
     }
 
@@ -223,6 +224,8 @@ impl Hub {
         if changed == 0 {
             return Err(HubError::NotFound(format!("repository #{repo}")));
         }
+        // Pages show the visibility.
+        self.invalidate(Some(repo));
         Ok(())
     }
 

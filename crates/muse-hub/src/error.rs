@@ -58,6 +58,12 @@ pub enum HubError {
         /// Which rule it breaks.
         reason: String,
     },
+    /// A user name is one of [`crate::names::RESERVED_NAMES`]: a page of the hub's own.
+    #[error("'{name}' is reserved: /{name} is one of the hub's own pages")]
+    ReservedName {
+        /// The refused name.
+        name: String,
+    },
     /// Some other input breaks a rule (a token expiring in the past, a ref named twice in one
     /// update, a malformed database URL).
     #[error("{0}")]
@@ -94,6 +100,7 @@ impl HubError {
             HubError::StaleRef { .. } => "stale_ref",
             HubError::InvalidRef { .. } => "invalid_ref",
             HubError::InvalidName { .. } => "invalid_name",
+            HubError::ReservedName { .. } => "reserved_name",
             HubError::BadRequest(_) => "bad_request",
             HubError::Conflict(_) => "conflict",
             HubError::Database(_) | HubError::Migrate(_) => "database",
@@ -108,7 +115,7 @@ impl HubError {
             HubError::Unauthorized(_) | HubError::BadToken | HubError::TokenExpired | HubError::TokenRevoked => 401,
             HubError::Forbidden(_) => 403,
             HubError::StaleRef { .. } | HubError::Conflict(_) => 409,
-            HubError::InvalidRef { .. } | HubError::InvalidName { .. } | HubError::BadRequest(_) => 400,
+            HubError::InvalidRef { .. } | HubError::InvalidName { .. } | HubError::ReservedName { .. } | HubError::BadRequest(_) => 400,
             HubError::Database(_) | HubError::Migrate(_) | HubError::Internal(_) => 500,
         }
     }
@@ -120,7 +127,8 @@ mod tests {
 
     #[test]
     fn codes_and_statuses() {
-        let cases: [(HubError, &str, u16); 10] = [
+        let cases: [(HubError, &str, u16); 11] = [
+            (HubError::ReservedName { name: "login".into() }, "reserved_name", 400),
             (HubError::NotFound("repository a/b".into()), "not_found", 404),
             (HubError::Unauthorized("x".into()), "unauthorized", 401),
             (HubError::TokenExpired, "token_expired", 401),

@@ -48,6 +48,7 @@
 mod accounts;
 mod db;
 mod error;
+mod generations;
 mod model;
 pub mod names;
 mod password;
@@ -61,6 +62,7 @@ mod tokens;
 use std::sync::Arc;
 
 pub use error::HubError;
+pub use generations::Generation;
 pub use model::{AccountAction, Action, Actor, Backend, NewToken, RefChange, Repo, RepoId, Role, TokenInfo, User, UserId};
 pub use sessions::{Session, SESSION_PREFIX};
 pub use tokens::TOKEN_PREFIX;
@@ -70,12 +72,13 @@ use db::{with_pool, Db};
 /// The current time as unix seconds; replaceable for tests of expiry.
 type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-/// The hub's services over one metadata database. Cheap to clone (a connection pool and a
-/// clock behind `Arc`s); share one per server.
+/// The hub's services over one metadata database. Cheap to clone (a connection pool, a clock
+/// and the change counters of [`Hub::generation`] behind `Arc`s); share one per server.
 #[derive(Clone)]
 pub struct Hub {
     db: Db,
     clock: Clock,
+    generations: Arc<generations::Generations>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -93,12 +96,12 @@ impl Hub {
     /// Opens the database at `database_url` (`sqlite://PATH?mode=rwc` or `postgres://…`),
     /// creating a SQLite file if needed, and migrates it to the current schema.
     pub async fn open(database_url: &str) -> Result<Hub, HubError> {
-        Ok(Hub { db: Db::open(database_url).await?, clock: Arc::new(system_now) })
+        Ok(Hub { db: Db::open(database_url).await?, clock: Arc::new(system_now), generations: Arc::default() })
     }
 
     /// The same hub reading the time (unix seconds) from `clock`: for tests of token expiry.
     pub fn with_clock(self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> Hub {
-        Hub { db: self.db, clock: Arc::new(clock) }
+        Hub { db: self.db, clock: Arc::new(clock), generations: self.generations }
     }
 
     /// Which database this hub uses.

@@ -93,6 +93,7 @@ impl Hub {
             }
             tx.commit().await?;
         });
+        self.invalidate(Some(repo));
         Ok(())
     }
 }

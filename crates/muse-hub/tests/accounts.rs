@@ -22,6 +22,11 @@ on_both_backends! {
         for bad in ["", "-x", "a/b", "a b", "ümlaut"] {
             assert_eq!(hub.create_user(bad, None, None).await.unwrap_err().code(), "invalid_name", "{bad:?}");
         }
+        for reserved in ["login", "Settings", "API", "mcp", "new"] {
+            let error = hub.create_user(reserved, None, Some("pw")).await.unwrap_err();
+            assert_eq!((error.code(), error.http_status()), ("reserved_name", 400), "{reserved}");
+            assert_eq!(hub.user_by_name(reserved).await.unwrap(), None, "nothing was created");
+        }
         assert_eq!(hub.create_user("bob", Some("not an address"), None).await.unwrap_err().code(), "bad_request");
         assert_eq!(hub.create_user("bob", None, Some("")).await.unwrap_err().code(), "bad_request");
     }

@@ -8,11 +8,15 @@
 //! that allows no script at all, so an injected `<script>` or `onerror=` cannot run even if
 //! escaping failed somewhere.
 //!
-//! What is computed once and kept: the history index per repository (reopened when a ref
-//! points past it), a file's history per (commit, path), highlighted lines per (blob, language);
+//! What is computed once and kept: every rendered page and JSON twin of a repository
+//! ([`cache`]: keyed by what determines it, the visitor's authorization checked first), the
+//! history index per repository ([`index`]: brought up to date after each push, in the
+//! background), a file's history per (commit, path), highlighted lines per (blob, language);
 //! blames are cached by `muse_blame` in the store.
 
+mod cache;
 mod highlight;
+mod index;
 mod markdown;
 mod pages;
 mod session;
@@ -29,7 +33,6 @@ use axum::Router;
 use minijinja::{Environment, Value};
 use muse_core::{CommitId, ObjectId};
 use muse_hub::RepoId;
-use muse_store::index::HistoryIndex;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -88,6 +91,7 @@ fn templates() -> &'static Environment<'static> {
         });
         let sources: &[(&str, &str)] = &[
             ("base.html", include_str!("../../templates/base.html")),
+            ("nav.html", include_str!("../../templates/nav.html")),
             ("macros.html", include_str!("../../templates/macros.html")),
             ("repo_header.html", include_str!("../../templates/repo_header.html")),
             ("error.html", include_str!("../../templates/error.html")),
@@ -111,26 +115,119 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
-/// Renders template `name` with `context`.
+/// Where a page's nav bar goes until the visitor's is put there: an HTML comment no escaped
+/// text can contain, and the first thing in a page after its (escaped) title.
+const NAV_MARK: &str = "<!--musehub-nav-->";
+
+/// Renders template `name` with `context`, the nav bar left as [`NAV_MARK`].
 fn render(name: &str, context: Value) -> Result<String, ApiError> {
+    let context = minijinja::context! { nav => Value::from_safe_string(NAV_MARK.to_string()), ..context };
     templates().get_template(name).and_then(|t| t.render(context)).map_err(|e| ApiError::internal(format!("rendering {name}: {e:#}")))
 }
 
-/// An HTML page with the page headers.
-fn html_response(status: StatusCode, body: String) -> Response {
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
+/// The nav bar of a visitor: their name and the sign-out form, or the sign-in link.
+fn nav_html(chrome: &Chrome) -> Result<String, ApiError> {
+    static ANONYMOUS: OnceLock<String> = OnceLock::new();
+    if chrome.user.is_none() {
+        if let Some(nav) = ANONYMOUS.get() {
+            return Ok(nav.clone());
+        }
+    }
+    let nav = templates()
+        .get_template("nav.html")
+        .and_then(|t| t.render(minijinja::context! { chrome => chrome }))
+        .map_err(|e| ApiError::internal(format!("rendering nav.html: {e:#}")))?;
+    if chrome.user.is_none() {
+        let _ = ANONYMOUS.set(nav.clone());
+    }
+    Ok(nav)
+}
+
+/// `page` with the nav bar of `chrome` in place of [`NAV_MARK`], and where it went.
+fn with_nav(mut page: String, chrome: &Chrome) -> Result<(String, Option<(usize, usize)>), ApiError> {
+    let Some(at) = page.find(NAV_MARK) else { return Ok((page, None)) };
+    let nav = nav_html(chrome)?;
+    page.replace_range(at..at + NAV_MARK.len(), &nav);
+    Ok((page, Some((at, at + nav.len()))))
+}
+
+/// Renders template `name` for the visitor of `chrome`.
+fn render_for(name: &str, context: Value, chrome: &Chrome) -> Result<String, ApiError> {
+    Ok(with_nav(render(name, context)?, chrome)?.0)
+}
+
+/// A page's answer before it is sent: a body to send and maybe keep, or a response as it is.
+pub(crate) enum Fresh {
+    /// An HTML page (with [`NAV_MARK`]) or a JSON text, which reads the same until unix time
+    /// `until`.
+    Body {
+        /// JSON rather than HTML.
+        json: bool,
+        /// The text.
+        body: String,
+        /// When a relative age in it reads differently (`i64::MAX`: never).
+        until: i64,
+    },
+    /// Sent as it is and never kept (a redirect).
+    Direct(Response),
+}
+
+impl Fresh {
+    /// A JSON answer of `value`.
+    fn json<T: Serialize>(value: &T) -> Result<Fresh, ApiError> {
+        let body = serde_json::to_string(value).map_err(|e| ApiError::internal(format!("encoding JSON: {e}")))?;
+        Ok(Fresh::Body { json: true, body, until: i64::MAX })
+    }
+}
+
+/// The headers of every HTML page.
+fn page_headers(headers: &mut HeaderMap) {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+/// An HTML page with the page headers.
+fn html_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    page_headers(response.headers_mut());
     response
 }
 
-/// A JSON answer.
-fn json_response<T: Serialize>(value: &T) -> Response {
-    axum::Json(value).into_response()
+/// A kept answer for the visitor of `chrome`: their nav bar put in, an entity tag, and `304 Not
+/// Modified` when `request_headers` name that tag in `If-None-Match`. `private`: the
+/// repository is private, and no browser may store the answer.
+fn cached_response(entry: &cache::Cached, chrome: &Chrome, request_headers: &HeaderMap, private: bool) -> Result<Response, ApiError> {
+    let (body, etag) = match entry.nav {
+        Some((start, end)) if chrome.user.is_some() => {
+            let nav = nav_html(chrome)?;
+            let mut body = Vec::with_capacity(entry.body.len() - (end - start) + nav.len());
+            body.extend_from_slice(&entry.body[..start]);
+            body.extend_from_slice(nav.as_bytes());
+            body.extend_from_slice(&entry.body[end..]);
+            (bytes::Bytes::from(body), cache::etag(&entry.digest, Some(&nav)))
+        }
+        _ => (entry.body.clone(), cache::etag(&entry.digest, None)),
+    };
+    let unchanged = request_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| cache::none_match(v, &etag));
+    let mut response = if unchanged { StatusCode::NOT_MODIFIED.into_response() } else { body.into_response() };
+    let headers = response.headers_mut();
+    if entry.json {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(muse_protocol::JSON_CONTENT_TYPE));
+    } else {
+        page_headers(headers);
+    }
+    if unchanged {
+        headers.remove(header::CONTENT_TYPE);
+    }
+    headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?);
+    // Answers differ by who asks and what they accept; no shared cache may keep them, and a
+    // browser asks again each time (the visitor's access is checked then).
+    headers.insert(header::VARY, HeaderValue::from_static("Accept, Authorization, Cookie"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(if private { "no-store" } else { "private, no-cache" }));
+    Ok(response)
 }
 
 /// Whether the request's `Accept` prefers JSON to HTML: it names `application/json` before
@@ -150,7 +247,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// What the layout needs on every page: who is signed in, and the token their sign-out form
 /// carries.
 #[derive(Debug, Clone, Default, Serialize)]
-struct Chrome {
+pub(crate) struct Chrome {
     user: Option<String>,
     csrf: Option<String>,
 }
@@ -176,12 +273,48 @@ impl IntoResponse for WebError {
         let (error, page) = *self.0;
         let Some(chrome) = page else { return error.into_response() };
         let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = error.body().error.message;
-        let context = minijinja::context! { chrome => chrome, status => status.as_u16(), code => error.code(), message => message, title => status.canonical_reason().unwrap_or("Error") };
-        match render("error.html", context) {
-            Ok(body) => html_response(status, body),
-            Err(e) => e.into_response(),
+        let mut response = error_page(status, error.code(), &error.body().error.message, &chrome);
+        if let Some(seconds) = error.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response
+    }
+}
+
+/// The error page of `status` for the visitor of `chrome` (`data-testid="not-found"` for a
+/// 404, `"error"` otherwise); a 401 keeps its `WWW-Authenticate`.
+pub(crate) fn error_page(status: StatusCode, code: &str, message: &str, chrome: &Chrome) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let context = minijinja::context! { status => status.as_u16(), code => code, message => message, title => title };
+    let mut response = match render_for("error.html", context, chrome) {
+        Ok(body) => html_response(status, body),
+        Err(e) => return e.into_response(),
+    };
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"muse\""));
+    }
+    response
+}
+
+/// Whether a request comes from a browser that wants a page: its `Accept` names `text/html` (or
+/// XHTML) before any JSON type. Such a request gets its errors as pages, except under `/api/`.
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
+    let accept = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    for media in accept.split(',') {
+        match media.split(';').next().unwrap_or("").trim().to_ascii_lowercase().as_str() {
+            "text/html" | "application/xhtml+xml" => return true,
+            "application/json" => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The nav bar's view of whoever sent `parts` (anonymous when the credentials do not hold).
+pub(crate) async fn chrome_of(state: &AppState, parts: &axum::http::request::Parts) -> Chrome {
+    match session::visitor(state, parts).await {
+        Ok(visitor) => visitor.chrome(),
+        Err(_) => Chrome::default(),
     }
 }
 
@@ -222,7 +355,9 @@ impl<K: Eq + Hash, V> Memo<K, V> {
 
 /// What the pages keep between requests (see the module documentation).
 pub struct WebCache {
-    indexes: Memo<RepoId, HistoryIndex>,
+    pages: cache::PageCache,
+    refs: cache::RefsCache,
+    indexes: index::Indexes,
     histories: Memo<(CommitId, String), Vec<CommitId>>,
     lasts: Memo<(CommitId, String), Option<CommitId>>,
     highlighted: Memo<(ObjectId, String), Vec<String>>,
@@ -230,9 +365,45 @@ pub struct WebCache {
 
 impl Default for WebCache {
     fn default() -> Self {
-        // Indexes are memory-mapped: weighed one each. The rest by their bytes.
-        WebCache { indexes: Memo::new(256), histories: Memo::new(32 << 20), lasts: Memo::new(8 << 20), highlighted: Memo::new(64 << 20) }
+        WebCache {
+            pages: cache::PageCache::new(cache::PAGE_BUDGET),
+            refs: cache::RefsCache::default(),
+            indexes: index::Indexes::default(),
+            histories: Memo::new(32 << 20),
+            lasts: Memo::new(8 << 20),
+            highlighted: Memo::new(64 << 20),
+        }
     }
+}
+
+/// Brings the history index of `repo` up to date with its refs in the background, after a
+/// push was accepted: one repository at a time; a push while one is waiting adds nothing (it
+/// will see the refs as they are when it starts). A page that needs the index meanwhile waits
+/// for that build rather than starting a second.
+pub(crate) fn refresh_index(state: &AppState, repo: RepoId) {
+    if !state.web().indexes.enqueue(repo) {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let _slot = state.web().indexes.start_background(repo).await;
+        let tips: Vec<CommitId> = match state.hub().refs(repo).await {
+            Ok(refs) => refs.into_iter().map(|(_, id)| id).collect(),
+            Err(e) => return tracing::warn!(%repo, error = %e, "reading refs for the history index failed"),
+        };
+        let reader = match state.content().reader(repo).await {
+            Ok(Some(reader)) => reader,
+            Ok(None) => return,
+            Err(e) => return tracing::warn!(%repo, error = %e, "opening the store for the history index failed"),
+        };
+        let web = state.clone();
+        let started = std::time::Instant::now();
+        match tokio::task::spawn_blocking(move || web.web().indexes.covering(repo, reader.store(), &tips).map(|i| i.len())).await {
+            Ok(Ok(commits)) => tracing::info!(%repo, commits, ms = started.elapsed().as_millis() as u64, "history index up to date"),
+            Ok(Err(e)) => tracing::warn!(%repo, error = %e, "building the history index failed"),
+            Err(e) => tracing::warn!(%repo, error = %e, "the history index builder failed"),
+        }
+    });
 }
 
 /// Percent-encodes one path segment for a URL (everything but unreserved characters).

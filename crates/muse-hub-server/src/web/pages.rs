@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use super::highlight::{self, escape_into};
 use super::session::{origin, visitor, Visitor};
-use super::view::{author_label, now, CommitJson, CommitRow};
-use super::{enc_path, enc_segment, html_response, json_response, markdown, render, wants_json, Chrome, WebError, WebResult};
+use super::view::{ages_change_at, author_label, now, CommitJson, CommitRow};
+use super::cache::{Cached, PageKey, Refs};
+use super::{cached_response, enc_path, enc_segment, html_response, markdown, render, wants_json, with_nav, Chrome, Fresh, WebError, WebResult};
 use crate::content::RepoReader;
 use crate::error::ApiError;
 use crate::extract::PathParams;
@@ -82,14 +83,32 @@ impl Ask {
         serde_urlencoded::from_str(self.parts.uri.query().unwrap_or("")).map_err(|e| self.fail(ApiError::bad_request(format!("bad query: {e}"))))
     }
 
-    /// An HTML page from template `name` with `context` (the layout's part added), or the JSON
-    /// twin.
-    fn answer<T: Serialize>(&self, name: &str, context: Value, json: &T) -> WebResult<Response> {
+    /// An HTML page from template `name` with `context` (its relative ages reading the same
+    /// until unix time `until`), or the JSON twin.
+    fn answer<T: Serialize>(&self, name: &str, context: Value, json: &T, until: i64) -> WebResult<Fresh> {
         if self.json {
-            return Ok(json_response(json));
+            return Fresh::json(json).map_err(|e| self.fail(e));
         }
-        let context = minijinja::context! { chrome => self.visitor.chrome(), ..context };
-        Ok(html_response(StatusCode::OK, render(name, context).map_err(|e| self.fail(e))?))
+        Ok(Fresh::Body { json: false, body: render(name, context).map_err(|e| self.fail(e))?, until })
+    }
+
+    /// The JSON twin `json`.
+    fn json<T: Serialize>(&self, json: &T) -> WebResult<Fresh> {
+        Fresh::json(json).map_err(|e| self.fail(e))
+    }
+
+    /// Sends an answer that is not kept, with the visitor's nav bar.
+    fn send(&self, fresh: Fresh) -> WebResult<Response> {
+        match fresh {
+            Fresh::Direct(response) => Ok(response),
+            Fresh::Body { json: true, body, .. } => {
+                Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(muse_protocol::JSON_CONTENT_TYPE))], body).into_response())
+            }
+            Fresh::Body { json: false, body, .. } => {
+                let (page, _) = with_nav(body, &self.visitor.chrome()).map_err(|e| self.fail(e))?;
+                Ok(html_response(StatusCode::OK, page))
+            }
+        }
     }
 }
 
@@ -98,8 +117,8 @@ struct Opened {
     ask: Ask,
     state: AppState,
     repo: Repo,
-    refs: Vec<(String, CommitId)>,
-    reader: Option<RepoReader>,
+    refs: Arc<Refs>,
+    reader: tokio::sync::OnceCell<Option<RepoReader>>,
 }
 
 async fn open(state: &AppState, request: Request) -> WebResult<(Opened, PathParams)> {
@@ -108,10 +127,21 @@ async fn open(state: &AppState, request: Request) -> WebResult<(Opened, PathPara
     let ask = Ask::new(state, Request::from_parts(parts, body)).await?;
     let params = params.map_err(|e| ask.fail(e))?;
     let (owner, name) = (params.get("owner").map_err(|e| ask.fail(e))?, params.get("name").map_err(|e| ask.fail(e))?);
+    // The visitor's access, on every request, before anything kept is looked at.
     let repo = state.hub().authorize(&ask.visitor.actor, owner, name, Action::Read).await.map_err(|e| ask.fail(e))?;
-    let refs = state.hub().refs(repo.id).await.map_err(|e| ask.fail(e))?;
-    let reader = state.content().reader(repo.id).await.map_err(|e| ask.fail(ApiError::internal(e)))?;
-    Ok((Opened { ask, state: state.clone(), repo, refs, reader }, params))
+    let refs = refs(state, repo.id).await.map_err(|e| ask.fail(e))?;
+    Ok((Opened { ask, state: state.clone(), repo, refs, reader: tokio::sync::OnceCell::new() }, params))
+}
+
+/// The refs of `repo`: the snapshot kept if the hub counted no change since (and it is
+/// recent), else read anew.
+async fn refs(state: &AppState, repo: RepoId) -> Result<Arc<Refs>, ApiError> {
+    let generation = state.hub().generation(repo);
+    if let Some(refs) = state.web().refs.get(repo, generation) {
+        return Ok(refs);
+    }
+    let list = state.hub().refs(repo).await?;
+    Ok(state.web().refs.put(repo, generation, list))
 }
 
 /// Runs blocking store work on the blocking pool.
@@ -132,7 +162,7 @@ impl Opened {
     }
 
     fn branches(&self) -> Vec<String> {
-        self.refs.iter().filter_map(|(n, _)| n.strip_prefix("refs/heads/")).map(str::to_string).collect()
+        self.refs.list.iter().filter_map(|(n, _)| n.strip_prefix("refs/heads/")).map(str::to_string).collect()
     }
 
     /// The default branch: `main` if it exists, else the first branch by name.
@@ -144,19 +174,25 @@ impl Opened {
     /// A ref as written in a URL: a branch, then a tag, then a full commit id.
     fn resolve(&self, text: &str) -> WebResult<CommitId> {
         for prefix in ["refs/heads/", "refs/tags/"] {
-            if let Some((_, id)) = self.refs.iter().find(|(n, _)| n.strip_prefix(prefix) == Some(text)) {
+            if let Some((_, id)) = self.refs.list.iter().find(|(n, _)| n.strip_prefix(prefix) == Some(text)) {
                 return Ok(*id);
             }
         }
         CommitId::parse(text).map_err(|_| self.ask.not_found(format!("no branch, tag or commit '{text}' in {}", self.repo.full_name())))
     }
 
-    fn reader(&self) -> WebResult<RepoReader> {
-        self.reader.clone().ok_or_else(|| self.ask.not_found(format!("{} is empty", self.repo.full_name())))
+    /// The repository's content; `not_found` for a repository nothing was pushed to.
+    async fn reader(&self) -> WebResult<RepoReader> {
+        let reader = self
+            .reader
+            .get_or_try_init(|| async { self.state.content().reader(self.repo.id).await.map_err(ApiError::internal) })
+            .await
+            .map_err(|e| self.ask.fail(e))?;
+        reader.clone().ok_or_else(|| self.ask.not_found(format!("{} is empty", self.repo.full_name())))
     }
 
     fn tips(&self) -> Vec<CommitId> {
-        self.refs.iter().map(|(_, id)| *id).collect()
+        self.refs.list.iter().map(|(_, id)| *id).collect()
     }
 
     /// The repository header's context: name, tabs, branches, clone URL.
@@ -175,8 +211,42 @@ impl Opened {
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce(Work) -> Result<T, ApiError> + Send + 'static) -> WebResult<T> {
-        let work = Work { state: self.state.clone(), repo: self.repo.id, reader: self.reader()?, tips: self.tips() };
+        let work = Work { state: self.state.clone(), repo: self.repo.id, reader: self.reader().await?, tips: self.tips() };
         blocking(move || f(work)).await.map_err(|e| self.ask.fail(e))
+    }
+
+    /// The key of this repository's page `view` at `commit`, with `parts` (the ref as written,
+    /// the path, the query: whatever else the page shows that the request chose).
+    fn key(&self, view: &'static str, commit: Option<CommitId>, parts: &[&str]) -> PageKey {
+        let mut rest = parts.join("\0");
+        rest.push('\0');
+        rest.push_str(&origin(&self.state, &self.ask.parts));
+        PageKey { repo: self.repo.id, generation: self.refs.generation, refs: self.refs.digest, view, commit, json: self.ask.json, rest }
+    }
+
+    /// The answer kept for `key`, else `make`'s (kept when it is a body). One request renders a
+    /// key at a time; the others wait for it and send what it kept.
+    async fn cached(&self, key: PageKey, make: impl std::future::Future<Output = WebResult<Fresh>>) -> WebResult<Response> {
+        let pages = &self.state.web().pages;
+        let entry = match pages.get(&key, now()) {
+            Some(entry) => entry,
+            None => {
+                let _flight = pages.flight(&key).await;
+                match pages.get(&key, now()) {
+                    Some(entry) => entry,
+                    None => match make.await? {
+                        Fresh::Direct(response) => return Ok(response),
+                        Fresh::Body { json, body, until } => {
+                            let (body, nav) = if json { (body, None) } else { with_nav(body, &Chrome::default()).map_err(|e| self.ask.fail(e))? };
+                            let entry = Arc::new(Cached::new(json, body, nav, until));
+                            pages.put(key, Arc::clone(&entry));
+                            entry
+                        }
+                    },
+                }
+            }
+        };
+        cached_response(&entry, &self.ask.visitor.chrome(), &self.ask.parts.headers, self.repo.private).map_err(|e| self.ask.fail(e))
     }
 }
 
@@ -197,19 +267,12 @@ impl Work {
         self.store().objects().read_commit(&id).map_err(store_error)
     }
 
-    /// The history index, covering every ref (and `extra`).
+    /// The history index, covering every ref and `extra` (built by this call, or by the build
+    /// under way that it waits for).
     fn index(&self, extra: CommitId) -> Result<Arc<HistoryIndex>, ApiError> {
-        let cache = &self.state.web().indexes;
-        if let Some(index) = cache.get(&self.repo) {
-            if index.position(&extra).is_some() && self.tips.iter().all(|t| index.position(t).is_some()) {
-                return Ok(index);
-            }
-        }
         let mut tips = self.tips.clone();
         tips.push(extra);
-        let index = Arc::new(HistoryIndex::open(self.store(), &tips).map_err(store_error)?);
-        cache.put(self.repo, Arc::clone(&index), 1);
-        Ok(index)
+        self.state.web().indexes.covering(self.repo, self.store(), &tips).map_err(store_error)
     }
 
     /// Every commit that changed `path` in the history of `commit`, newest first (git's history
@@ -316,7 +379,7 @@ pub(crate) async fn home(State(state): State<AppState>, request: Request) -> Web
     let ask = Ask::new(&state, request).await?;
     let repos = state.hub().repos_visible_to(&ask.visitor.actor, None).await.map_err(|e| ask.fail(e))?;
     let json: Vec<RepoJson> = repos.iter().map(RepoJson::from).collect();
-    ask.answer("home.html", minijinja::context! { title => "MuseHub", repos => repo_links(&repos) }, &serde_json::json!({ "repos": json }))
+    ask.send(ask.answer("home.html", minijinja::context! { title => "MuseHub", repos => repo_links(&repos) }, &serde_json::json!({ "repos": json }), i64::MAX)?)
 }
 
 fn repo_links(repos: &[Repo]) -> Vec<Value> {
@@ -338,7 +401,7 @@ pub(crate) async fn user(State(state): State<AppState>, params: PathParams, requ
         "user": {"name": user.name, "created_at": user.created_at},
         "repos": repos.iter().map(RepoJson::from).collect::<Vec<_>>(),
     });
-    ask.answer("user.html", minijinja::context! { title => user.name, name => user.name, repos => repo_links(&repos) }, &json)
+    ask.send(ask.answer("user.html", minijinja::context! { title => user.name, name => user.name, repos => repo_links(&repos) }, &json, i64::MAX)?)
 }
 
 // ---- trees ----
@@ -364,7 +427,8 @@ pub(crate) async fn repo_home(State(state): State<AppState>, request: Request) -
                 "branches": [], "clone_url": format!("{}{}", origin(&opened.state, &opened.ask.parts), opened.base()),
             });
             let context = minijinja::context! { title => opened.repo.full_name(), repo => opened.header("code", ""), empty => true };
-            opened.ask.answer("tree.html", context, &json)
+            let key = opened.key("empty", None, &[]);
+            opened.cached(key, async { opened.ask.answer("tree.html", context, &json, i64::MAX) }).await
         }
     }
 }
@@ -386,7 +450,13 @@ struct Listing {
 
 async fn tree_page(opened: Opened, reference: String, path: String) -> WebResult<Response> {
     let commit_id = opened.resolve(&reference)?;
+    let key = opened.key("tree", Some(commit_id), &[&reference, &path]);
+    opened.cached(key, tree_fresh(&opened, reference, path, commit_id)).await
+}
+
+async fn tree_fresh(opened: &Opened, reference: String, path: String, commit_id: CommitId) -> WebResult<Fresh> {
     let dir = path.clone();
+    let time = now();
     let listing = opened
         .run(move |work| {
             let commit = work.commit(commit_id)?;
@@ -395,7 +465,6 @@ async fn tree_page(opened: Opened, reference: String, path: String) -> WebResult
                 Some(_) => return Ok(None),
                 None => return Err(ApiError::not_found(format!("no directory '{dir}'"))),
             };
-            let time = now();
             let mut entries = Vec::new();
             let mut readme = None;
             let mut listed: Vec<_> = tree.into_entries();
@@ -437,7 +506,7 @@ async fn tree_page(opened: Opened, reference: String, path: String) -> WebResult
         })
         .await?;
     let Some(listing) = listing else {
-        return Ok(Redirect::to(&format!("{}/blob/{}/{}", opened.base(), enc_segment(&reference), enc_path(&path))).into_response());
+        return Ok(Fresh::Direct(Redirect::to(&format!("{}/blob/{}/{}", opened.base(), enc_segment(&reference), enc_path(&path))).into_response()));
     };
     let base = opened.base();
     let json = serde_json::json!({
@@ -460,7 +529,8 @@ async fn tree_page(opened: Opened, reference: String, path: String) -> WebResult
             }
         })
         .collect();
-    let latest = CommitRow::new(listing.commit.0, &listing.commit.1, now());
+    let latest = CommitRow::new(listing.commit.0, &listing.commit.1, time);
+    let until = ages_change_at(time, listing.entries.iter().filter_map(|(_, row)| row.as_ref().map(|r| r.time)).chain([latest.time]));
     let context = minijinja::context! {
         title => if path.is_empty() { opened.repo.full_name() } else { format!("{} · {}", path, opened.repo.full_name()) },
         repo => opened.header("code", &reference), crumbs => crumbs(&base, &reference, &path), path => path,
@@ -468,7 +538,7 @@ async fn tree_page(opened: Opened, reference: String, path: String) -> WebResult
         entries => entries, readme => listing.readme.map(|(_, html)| Value::from_safe_string(html)),
         commits_url => format!("{base}/commits/{}", enc_segment(&reference)),
     };
-    opened.ask.answer("tree.html", context, &json)
+    opened.ask.answer("tree.html", context, &json, until)
 }
 
 // ---- files ----
@@ -519,16 +589,21 @@ pub(crate) async fn history_api(State(state): State<AppState>, request: Request)
     let page = query.page.unwrap_or(1).max(1);
     let per = query.per_page.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE);
     let commit = opened.resolve(&reference)?;
-    let (count, rows) = opened
-        .run(move |work| {
-            let c = work.commit(commit)?;
-            if work.lookup(&c, &path)?.is_none() && work.history(commit, &path)?.is_empty() {
-                return Err(ApiError::not_found(format!("no file '{path}'")));
-            }
-            history_page(&work, commit, &path, page, per)
+    let key = opened.key("history", Some(commit), &[&path, &page.to_string(), &per.to_string()]);
+    opened
+        .cached(key, async {
+            let (count, rows) = opened
+                .run(move |work| {
+                    let c = work.commit(commit)?;
+                    if work.lookup(&c, &path)?.is_none() && work.history(commit, &path)?.is_empty() {
+                        return Err(ApiError::not_found(format!("no file '{path}'")));
+                    }
+                    history_page(&work, commit, &path, page, per)
+                })
+                .await?;
+            opened.ask.json(&HistoryJson { count, page, per_page: per, commits: rows.iter().map(|(id, c)| CommitJson::new(*id, c)).collect() })
         })
-        .await?;
-    Ok(json_response(&HistoryJson { count, page, per_page: per, commits: rows.iter().map(|(id, c)| CommitJson::new(*id, c)).collect() }))
+        .await
 }
 
 /// `GET /{owner}/{name}/blob/{ref}/{path}`: the file, its last commit and its history.
@@ -538,6 +613,11 @@ pub(crate) async fn blob(State(state): State<AppState>, request: Request) -> Web
     let query: PageQuery = opened.ask.query()?;
     let page = query.page.unwrap_or(1).max(1);
     let commit = opened.resolve(&reference)?;
+    let key = opened.key("blob", Some(commit), &[&reference, &path, &page.to_string()]);
+    opened.cached(key, blob_fresh(&opened, reference, path, commit, page)).await
+}
+
+async fn blob_fresh(opened: &Opened, reference: String, path: String, commit: CommitId, page: usize) -> WebResult<Fresh> {
     let file_path = path.clone();
     let view = opened
         .run(move |work| {
@@ -561,7 +641,7 @@ pub(crate) async fn blob(State(state): State<AppState>, request: Request) -> Web
         .await?;
     let base = opened.base();
     let Some(view) = view else {
-        return Ok(Redirect::to(&format!("{base}/tree/{}/{}", enc_segment(&reference), enc_path(&path))).into_response());
+        return Ok(Fresh::Direct(Redirect::to(&format!("{base}/tree/{}/{}", enc_segment(&reference), enc_path(&path))).into_response()));
     };
     let language = highlight::language(&path);
     if opened.ask.json {
@@ -573,12 +653,14 @@ pub(crate) async fn blob(State(state): State<AppState>, request: Request) -> Web
             "last_commit": view.last.as_ref().map(|(id, c)| CommitJson::new(*id, c)),
             "history": HistoryJson { count: view.count, page, per_page: PER_PAGE, commits: view.rows.iter().map(|(id, c)| CommitJson::new(*id, c)).collect() },
         });
-        return Ok(json_response(&json));
+        return opened.ask.json(&json);
     }
     let time = now();
     let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
     let lines: Option<Vec<Value>> = view.lines.as_ref().map(|l| l.iter().map(|h| Value::from_safe_string(h.clone())).collect());
     let rows: Vec<CommitRow> = view.rows.iter().map(|(id, c)| CommitRow::new(*id, c, time)).collect();
+    let last = view.last.as_ref().map(|(id, c)| CommitRow::new(*id, c, time));
+    let until = ages_change_at(time, rows.iter().chain(&last).map(|r| r.time));
     let pages = view.count.div_ceil(PER_PAGE).max(1);
     let page_url = |p: usize| format!("{base}/blob/{}/{}?page={p}#history", enc_segment(&reference), enc_path(&path));
     let context = minijinja::context! {
@@ -588,12 +670,12 @@ pub(crate) async fn blob(State(state): State<AppState>, request: Request) -> Web
         raw_url => format!("{base}/raw/{}/{}", enc_segment(&reference), enc_path(&path)),
         blame_url => format!("{base}/blame/{}/{}", enc_segment(&reference), enc_path(&path)),
         history_url => format!("{base}/commits/{}?path={}", enc_segment(&reference), enc_segment(&path)),
-        last => view.last.as_ref().map(|(id, c)| CommitRow::new(*id, c, time)),
+        last => last,
         count => view.count, rows => rows, base => base,
         prev_url => (page > 1).then(|| page_url(page - 1)), next_url => (page < pages).then(|| page_url(page + 1)),
         page => page, pages => pages,
     };
-    opened.ask.answer("blob.html", context, &())
+    opened.ask.answer("blob.html", context, &(), until)
 }
 
 /// The content type of a raw file: `text/plain` for text, a few image types by extension,
@@ -697,6 +779,11 @@ pub(crate) async fn blame(State(state): State<AppState>, request: Request) -> We
     let (opened, params) = open(&state, request).await?;
     let (reference, path) = file_params(&opened, &params)?;
     let commit = opened.resolve(&reference)?;
+    let key = opened.key("blame", Some(commit), &[&reference, &path]);
+    opened.cached(key, blame_fresh(&opened, reference, path, commit)).await
+}
+
+async fn blame_fresh(opened: &Opened, reference: String, path: String, commit: CommitId) -> WebResult<Fresh> {
     let file_path = path.clone();
     let view = opened
         .run(move |work| {
@@ -735,11 +822,12 @@ pub(crate) async fn blame(State(state): State<AppState>, request: Request) -> We
             "commits": view.commits.iter().map(|(id, c)| CommitJson::new(*id, c)).collect::<Vec<_>>(),
             "lines": view.lines.iter().map(|(line, id, orig_line, orig_path)| BlameLineJson { line: *line, commit_id: *id, orig_line: *orig_line, orig_path: orig_path.clone() }).collect::<Vec<_>>(),
         });
-        return Ok(json_response(&json));
+        return opened.ask.json(&json);
     }
     let base = opened.base();
     let time = now();
     let times: Vec<i64> = view.commits.values().filter_map(|c| muse_core::rfc3339_to_unix(&c.committed_at).map(|(s, _)| s)).collect();
+    let until = ages_change_at(time, times.iter().copied());
     let (oldest, newest) = (times.iter().copied().min().unwrap_or(0), times.iter().copied().max().unwrap_or(0));
     let mut runs: Vec<Value> = Vec::new();
     let mut i = 0;
@@ -766,7 +854,7 @@ pub(crate) async fn blame(State(state): State<AppState>, request: Request) -> We
         path => path, shares => shares, runs => runs,
         blob_url => format!("{base}/blob/{}/{}", enc_segment(&reference), enc_path(&path)),
     };
-    opened.ask.answer("blame.html", context, &())
+    opened.ask.answer("blame.html", context, &(), until)
 }
 
 // ---- commits ----
@@ -807,6 +895,13 @@ pub(crate) async fn commits(State(state): State<AppState>, request: Request) -> 
         None => None,
     };
     let commit = opened.resolve(&reference)?;
+    let given = |f: &Option<String>| f.clone().unwrap_or_default();
+    let shown = [given(&path), given(&filter.author), given(&filter.agent), given(&filter.model), given(&filter.bump), page.to_string()];
+    let key = opened.key("commits", Some(commit), &[&reference, &shown.join("\0")]);
+    opened.cached(key, commits_fresh(&opened, reference, commit, filter, path, page)).await
+}
+
+async fn commits_fresh(opened: &Opened, reference: String, commit: CommitId, filter: CommitFilter, path: Option<String>, page: usize) -> WebResult<Fresh> {
     let filter = Arc::new(filter);
     let keep = Arc::clone(&filter);
     let walk_path = path.clone();
@@ -816,7 +911,7 @@ pub(crate) async fn commits(State(state): State<AppState>, request: Request) -> 
             let paths: Vec<String> = walk_path.into_iter().collect();
             let walk = index.log(work.store(), &[commit], &paths, false).map_err(store_error)?;
             let mut rows = Vec::new();
-            let mut skip = (page - 1) * PER_PAGE;
+            let mut skip = (page - 1).saturating_mul(PER_PAGE);
             for id in walk {
                 let id = id.map_err(store_error)?;
                 let c = work.commit(id)?;
@@ -840,10 +935,11 @@ pub(crate) async fn commits(State(state): State<AppState>, request: Request) -> 
             "repo": RepoJson::from(&opened.repo), "ref": reference, "page": page, "per_page": PER_PAGE, "has_next": more,
             "commits": rows.iter().map(|(id, c)| CommitJson::new(*id, c)).collect::<Vec<_>>(),
         });
-        return Ok(json_response(&json));
+        return opened.ask.json(&json);
     }
     let base = opened.base();
     let time = now();
+    let until = ages_change_at(time, rows.iter().map(|(id, c)| CommitRow::new(*id, c, time).time));
     let mut query: Vec<(&str, String)> = Vec::new();
     for (key, value) in [("path", &path), ("author", &filter.author), ("agent", &filter.agent), ("model", &filter.model), ("bump", &filter.bump)] {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
@@ -863,7 +959,7 @@ pub(crate) async fn commits(State(state): State<AppState>, request: Request) -> 
         action => format!("{base}/commits/{}", enc_segment(&reference)),
         prev_url => (page > 1).then(|| page_url(page - 1)), next_url => more.then(|| page_url(page + 1)), page => page,
     };
-    opened.ask.answer("commits.html", context, &())
+    opened.ask.answer("commits.html", context, &(), until)
 }
 
 /// One changed file of a commit.
@@ -884,6 +980,11 @@ pub(crate) async fn commit(State(state): State<AppState>, request: Request) -> W
     let (opened, params) = open(&state, request).await?;
     let text = params.get("id").map_err(|e| opened.ask.fail(e))?;
     let id = CommitId::parse(text).map_err(|_| opened.ask.not_found(format!("'{text}' is not a full commit id")))?;
+    let key = opened.key("commit", Some(id), &[]);
+    opened.cached(key, commit_fresh(&opened, id)).await
+}
+
+async fn commit_fresh(opened: &Opened, id: CommitId) -> WebResult<Fresh> {
     let (commit, files) = opened
         .run(move |work| {
             let commit = work.store().objects().read_commit(&id).map_err(|e| match e {
@@ -927,10 +1028,12 @@ pub(crate) async fn commit(State(state): State<AppState>, request: Request) -> W
         .await?;
     if opened.ask.json {
         let json = serde_json::json!({ "repo": RepoJson::from(&opened.repo), "commit": CommitJson::new(id, &commit), "files": files });
-        return Ok(json_response(&json));
+        return opened.ask.json(&json);
     }
     let base = opened.base();
-    let row = CommitRow::new(id, &commit, now());
+    let time = now();
+    let row = CommitRow::new(id, &commit, time);
+    let until = ages_change_at(time, [row.time]);
     let hex = id.0.to_hex();
     let files: Vec<Value> = files
         .iter()
@@ -980,41 +1083,48 @@ pub(crate) async fn commit(State(state): State<AppState>, request: Request) -> W
         commit => row, parents => parents, files => files, tree_url => format!("{base}/tree/{hex}"),
         metadata => commit.metadata,
     };
-    opened.ask.answer("commit.html", context, &())
+    opened.ask.answer("commit.html", context, &(), until)
 }
 
 // ---- refs ----
 
 async fn ref_list(state: AppState, request: Request, prefix: &'static str, tab: &'static str) -> WebResult<Response> {
     let (opened, _) = open(&state, request).await?;
-    let named: Vec<(String, CommitId)> = opened.refs.iter().filter_map(|(n, id)| n.strip_prefix(prefix).map(|s| (s.to_string(), *id))).collect();
+    let key = opened.key(tab, None, &[]);
+    opened.cached(key, ref_list_fresh(&opened, prefix, tab)).await
+}
+
+async fn ref_list_fresh(opened: &Opened, prefix: &'static str, tab: &'static str) -> WebResult<Fresh> {
+    let named: Vec<(String, CommitId)> = opened.refs.list.iter().filter_map(|(n, id)| n.strip_prefix(prefix).map(|s| (s.to_string(), *id))).collect();
     let lookup_names = named.clone();
-    let commits = if opened.reader.is_some() && !named.is_empty() {
-        opened.run(move |work| lookup_names.iter().map(|(_, id)| work.commit(*id)).collect::<Result<Vec<_>, _>>()).await?
-    } else {
+    let commits = if named.is_empty() {
         Vec::new()
+    } else {
+        opened.run(move |work| lookup_names.iter().map(|(_, id)| work.commit(*id)).collect::<Result<Vec<_>, _>>()).await?
     };
     if opened.ask.json {
         let list: Vec<_> = named.iter().zip(&commits).map(|((name, id), c)| serde_json::json!({ "name": name, "commit": CommitJson::new(*id, c) })).collect();
         let mut json = serde_json::Map::new();
         json.insert("repo".into(), serde_json::json!(RepoJson::from(&opened.repo)));
         json.insert(tab.into(), serde_json::Value::Array(list));
-        return Ok(json_response(&json));
+        return opened.ask.json(&json);
     }
     let base = opened.base();
     let time = now();
+    let rows: Vec<CommitRow> = named.iter().zip(&commits).map(|((_, id), c)| CommitRow::new(*id, c, time)).collect();
+    let until = ages_change_at(time, rows.iter().map(|r| r.time));
     let rows: Vec<Value> = named
         .iter()
-        .zip(&commits)
-        .map(|((name, id), c)| {
+        .zip(rows)
+        .map(|((name, id), row)| {
             minijinja::context! {
-                name => name, url => format!("{base}/tree/{}", enc_segment(name)), commit => CommitRow::new(*id, c, time),
+                name => name, url => format!("{base}/tree/{}", enc_segment(name)), commit => row,
                 commit_url => format!("{base}/commit/{}", id.0.to_hex()),
             }
         })
         .collect();
     let context = minijinja::context! { title => format!("{} · {}", if tab == "branches" { "Branches" } else { "Tags" }, opened.repo.full_name()), repo => opened.header(tab, ""), rows => rows, kind => tab };
-    opened.ask.answer("refs.html", context, &())
+    opened.ask.answer("refs.html", context, &(), until)
 }
 
 /// `GET /{owner}/{name}/branches`.

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use muse_hub::{Actor, HubError, Session};
 use serde::Deserialize;
 
-use super::{html_response, render, Chrome, WebError, WebResult};
+use super::{html_response, render_for, Chrome, WebError, WebResult};
 use crate::auth;
 use crate::error::ApiError;
 use crate::middleware::{LogUser, PeerAddr};
@@ -131,8 +131,8 @@ struct NextQuery {
 }
 
 fn login_page(chrome: Chrome, csrf: &str, next: &str, error: Option<&str>, username: &str) -> Result<String, WebError> {
-    let context = minijinja::context! { chrome => chrome, title => "Sign in", csrf => csrf, next => next, error => error, username => username };
-    render("login.html", context).map_err(WebError::json)
+    let context = minijinja::context! { title => "Sign in", csrf => csrf, next => next, error => error, username => username };
+    render_for("login.html", context, &chrome).map_err(WebError::json)
 }
 
 /// `GET /login`: the sign-in form, with a fresh CSRF cookie.

@@ -92,6 +92,29 @@ pub fn relative_age(secs: i64) -> String {
     }
 }
 
+/// The first unix time after `now` at which [`relative_age`] of a commit made at `time` reads
+/// differently: how long a page showing that age may be kept.
+pub fn age_changes_at(now: i64, time: i64) -> i64 {
+    const DAY: i64 = 86_400;
+    let secs = now.saturating_sub(time);
+    // The unit the age counts in, and where the next wording starts.
+    let (unit, end) = match secs {
+        s if s < 60 => return time.saturating_add(60),
+        s if s < 3600 => (60, 3600),
+        s if s < DAY => (3600, DAY),
+        s if s < 30 * DAY => (DAY, 30 * DAY),
+        s if s < 365 * DAY => (30 * DAY, 365 * DAY),
+        _ => (365 * DAY, i64::MAX),
+    };
+    time.saturating_add(((secs / unit + 1) * unit).min(end))
+}
+
+/// When the first of the ages of commits made at `times` reads differently, seen at `now`
+/// (`i64::MAX` for none).
+pub fn ages_change_at(now: i64, times: impl IntoIterator<Item = i64>) -> i64 {
+    times.into_iter().map(|t| age_changes_at(now, t)).min().unwrap_or(i64::MAX)
+}
+
 /// The first line of a message, and that line as lists show it: whole up to 60 characters,
 /// else its first 59 (trailing spaces trimmed) and `…`.
 pub fn summary(message: &str) -> (String, String) {
@@ -291,6 +314,17 @@ mod tests {
         ] {
             assert_eq!(relative_age(secs), text, "{secs}");
         }
+        // Each age is kept exactly until it reads differently.
+        let made = 1_700_000_000;
+        for secs in [-5, 0, 59, 60, 61, 3599, 3600, 86_399, 86_400, 29 * 86_400 + 7, 30 * 86_400, 364 * 86_400 + 5, 365 * 86_400, 800 * 86_400] {
+            let now = made + secs;
+            let until = age_changes_at(now, made);
+            assert!(until > now, "{secs}");
+            assert_eq!(relative_age(until - 1 - made), relative_age(now - made), "{secs}");
+            assert_ne!(relative_age(until - made), relative_age(now - made), "{secs}");
+        }
+        assert_eq!(ages_change_at(made, []), i64::MAX);
+        assert_eq!(ages_change_at(made, [made - 10, made - 400 * 86_400]), made + 50);
         let long = "fix: remove commit_exists filter from have anchors — server must keep them all";
         assert_eq!(summary(long).1, "fix: remove commit_exists filter from have anchors — server…");
         let exactly_60 = "x".repeat(60);
