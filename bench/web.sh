@@ -97,9 +97,12 @@ EOF
 }
 
 echo "measuring…" >&2
+# The machine's load (1, 5, 15 minutes) before and after: the figures mean little on a busy machine.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 HISTORY_JSON=$(load "$HUB/api/repos/bench/flask/history/main/$FILE" -H 'Accept: application/json')
 HISTORY_HTML=$(load "$HUB/bench/flask/blob/main/$FILE")
 BLAME_HTML=$(load "$HUB/bench/flask/blame/main/$FILE")
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 GIT_LOG=$(median_ms git -C "$WORK/flask.git" log --format=%H -- "$FILE")
 GIT_LOG_FULL=$(median_ms git -C "$WORK/flask.git" log -- "$FILE")
 GIT_BLAME=$(median_ms git -C "$WORK/flask-git" blame "$FILE")
@@ -123,6 +126,7 @@ $(row "blame page, warm \`GET /bench/flask/blame/main/$FILE\`" 50 "$BLAME_HTML" 
 
 \`git blame --porcelain HEAD -- $FILE\` (bare): $GIT_BLAME_P ms. wrk: $CONNECTIONS connections, $THREADS threads,
 $DURATION per request after a 2 s warm-up, over loopback, server and wrk on the same $CPU-core machine.
+Load average (1, 5, 15 min) $LOAD_BEFORE before the hub's runs, $LOAD_AFTER after them.
 git figures: median of $RUNS runs of the whole command (process start included), no commit-graph.
 EOF
 )

@@ -167,7 +167,8 @@ impl From<HubError> for Failure {
         let (exit, kind) = match e {
             HubError::NotFound(_) => (4, "not_found"),
             HubError::Conflict(_) | HubError::StaleRef { .. } => (5, "conflict"),
-            HubError::InvalidName { .. } | HubError::ReservedName { .. } | HubError::InvalidRef { .. } | HubError::BadRequest(_) => (8, "invalid_input"),
+            HubError::ReservedName { .. } => (8, "reserved_name"),
+            HubError::InvalidName { .. } | HubError::InvalidRef { .. } | HubError::BadRequest(_) => (8, "invalid_input"),
             HubError::Database(_) | HubError::Migrate(_) => (7, "io"),
             _ => (1, "failed"),
         };

@@ -35,13 +35,13 @@ on_both_backends! {
         let now = Arc::new(AtomicI64::new(1_000));
         let clock = now.clone();
         let hub = db.hub().await.with_clock(move || clock.load(Ordering::SeqCst));
-        for name in ["owner", "reader", "writer", "admin", "other"] {
+        for name in ["owner", "reader", "writer", "adam", "other"] {
             hub.create_user(name, None, None).await.unwrap();
         }
         for (name, private) in [("public", false), ("private", true), ("elsewhere", true)] {
             let repo = hub.create_repo("owner", name, private).await.unwrap();
             if name != "elsewhere" {
-                for (user, role) in [("reader", Role::Read), ("writer", Role::Write), ("admin", Role::Admin)] {
+                for (user, role) in [("reader", Role::Read), ("writer", Role::Write), ("adam", Role::Admin)] {
                     hub.set_collaborator(repo.id, user, Some(role)).await.unwrap();
                 }
             }
@@ -61,7 +61,7 @@ on_both_backends! {
             ("anonymous", Who::Anonymous),
             ("reader", secret("reader", token(Role::Admin)).await),
             ("writer", secret("writer", token(Role::Admin)).await),
-            ("admin", secret("admin", token(Role::Admin)).await),
+            ("admin", secret("adam", token(Role::Admin)).await),
             ("owner", secret("owner", token(Role::Admin)).await),
             ("other user", secret("other", token(Role::Admin)).await),
             ("revoked", revoked),

@@ -238,15 +238,7 @@ mod tests {
     use super::*;
 
     fn key(n: u8) -> PageKey {
-        PageKey {
-            repo: RepoId(1),
-            generation: Generation::default(),
-            refs: [0; 16],
-            view: "blob",
-            commit: None,
-            json: false,
-            rest: format!("main\0file{n}"),
-        }
+        PageKey { repo: RepoId(1), generation: Generation::default(), refs: [0; 16], view: "blob", commit: None, json: false, rest: format!("main\0file{n}") }
     }
 
     fn page(bytes: usize, until: i64) -> Arc<Cached> {

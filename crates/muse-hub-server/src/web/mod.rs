@@ -196,10 +196,15 @@ fn html_response(status: StatusCode, body: String) -> Response {
     response
 }
 
-/// A kept answer for the visitor of `chrome`: their nav bar put in, an entity tag, and `304 Not
-/// Modified` when `request_headers` name that tag in `If-None-Match`. `private`: the
-/// repository is private, and no browser may store the answer.
-fn cached_response(entry: &cache::Cached, chrome: &Chrome, request_headers: &HeaderMap, private: bool) -> Result<Response, ApiError> {
+/// The response header that says whether a page was kept (`hit`) or rendered for this request
+/// (`miss`).
+const CACHE_HEADER: &str = "muse-cache";
+
+/// A kept answer for the visitor of `chrome`: their nav bar put in, an entity tag, [`CACHE_HEADER`]
+/// (`hit`: it was kept before this request), and `304 Not Modified` when `request_headers` name
+/// that tag in `If-None-Match`. `private`: the repository is private, and no browser may store
+/// the answer.
+fn cached_response(entry: &cache::Cached, hit: bool, chrome: &Chrome, request_headers: &HeaderMap, private: bool) -> Result<Response, ApiError> {
     let (body, etag) = match entry.nav {
         Some((start, end)) if chrome.user.is_some() => {
             let nav = nav_html(chrome)?;
@@ -223,6 +228,7 @@ fn cached_response(entry: &cache::Cached, chrome: &Chrome, request_headers: &Hea
         headers.remove(header::CONTENT_TYPE);
     }
     headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?);
+    headers.insert(CACHE_HEADER, HeaderValue::from_static(if hit { "hit" } else { "miss" }));
     // Answers differ by who asks and what they accept; no shared cache may keep them, and a
     // browser asks again each time (the visitor's access is checked then).
     headers.insert(header::VARY, HeaderValue::from_static("Accept, Authorization, Cookie"));

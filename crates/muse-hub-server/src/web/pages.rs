@@ -19,10 +19,10 @@ use muse_store::snapshot::{diff_snapshots, lookup};
 use muse_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
+use super::cache::{Cached, PageKey, Refs};
 use super::highlight::{self, escape_into};
 use super::session::{origin, visitor, Visitor};
 use super::view::{ages_change_at, author_label, now, CommitJson, CommitRow};
-use super::cache::{Cached, PageKey, Refs};
 use super::{cached_response, enc_path, enc_segment, html_response, markdown, render, wants_json, with_nav, Chrome, Fresh, WebError, WebResult};
 use crate::content::RepoReader;
 use crate::error::ApiError;
@@ -228,25 +228,25 @@ impl Opened {
     /// key at a time; the others wait for it and send what it kept.
     async fn cached(&self, key: PageKey, make: impl std::future::Future<Output = WebResult<Fresh>>) -> WebResult<Response> {
         let pages = &self.state.web().pages;
-        let entry = match pages.get(&key, now()) {
-            Some(entry) => entry,
+        let (entry, hit) = match pages.get(&key, now()) {
+            Some(entry) => (entry, true),
             None => {
                 let _flight = pages.flight(&key).await;
                 match pages.get(&key, now()) {
-                    Some(entry) => entry,
+                    Some(entry) => (entry, true),
                     None => match make.await? {
                         Fresh::Direct(response) => return Ok(response),
                         Fresh::Body { json, body, until } => {
                             let (body, nav) = if json { (body, None) } else { with_nav(body, &Chrome::default()).map_err(|e| self.ask.fail(e))? };
                             let entry = Arc::new(Cached::new(json, body, nav, until));
                             pages.put(key, Arc::clone(&entry));
-                            entry
+                            (entry, false)
                         }
                     },
                 }
             }
         };
-        cached_response(&entry, &self.ask.visitor.chrome(), &self.ask.parts.headers, self.repo.private).map_err(|e| self.ask.fail(e))
+        cached_response(&entry, hit, &self.ask.visitor.chrome(), &self.ask.parts.headers, self.repo.private).map_err(|e| self.ask.fail(e))
     }
 }
 
@@ -379,7 +379,12 @@ pub(crate) async fn home(State(state): State<AppState>, request: Request) -> Web
     let ask = Ask::new(&state, request).await?;
     let repos = state.hub().repos_visible_to(&ask.visitor.actor, None).await.map_err(|e| ask.fail(e))?;
     let json: Vec<RepoJson> = repos.iter().map(RepoJson::from).collect();
-    ask.send(ask.answer("home.html", minijinja::context! { title => "MuseHub", repos => repo_links(&repos) }, &serde_json::json!({ "repos": json }), i64::MAX)?)
+    ask.send(ask.answer(
+        "home.html",
+        minijinja::context! { title => "MuseHub", repos => repo_links(&repos) },
+        &serde_json::json!({ "repos": json }),
+        i64::MAX,
+    )?)
 }
 
 fn repo_links(repos: &[Repo]) -> Vec<Value> {
