@@ -25,6 +25,9 @@ pub const EXIT_NETWORK: u8 = 9;
 /// Exit code: a remote refused the credentials (missing, bad, revoked, expired, no permission).
 pub const EXIT_AUTH: u8 = 10;
 
+/// Exit code: `commit` refused a declared bump lower than the computed one (`semver.enforce`).
+pub const EXIT_BUMP_TOO_LOW: u8 = 11;
+
 /// The kind of an external program's failure (`muse hub`), which reported it itself.
 const EXTERNAL: &str = "external";
 

@@ -139,7 +139,11 @@ fn commit_records_every_flag() {
     assert_eq!(c["breaking_changes"], json!(["removed f", "renamed g"]));
     assert_eq!(c["metadata"], json!({"empty": "", "eq": "a=b", "ticket": "MUSE-2"}));
 
-    // `commit --json` prints exactly what `log --json` and `show --json` print for that commit.
+    // `commit --json` prints exactly what `log --json` and `show --json` print for that commit,
+    // plus the semver check it made.
+    assert_eq!(c["semver"]["declared"], "major");
+    let mut c = c;
+    c.as_object_mut().unwrap().remove("semver");
     let log = repo.json(["log"]).ok().json();
     assert_eq!(log.as_array().unwrap().len(), 1);
     assert_eq!(log[0], c);
@@ -196,7 +200,8 @@ fn commit_bump_values_and_defaults() {
     let repo = TestRepo::new();
     repo.write("a", "0\n");
     let c = repo.commit_json("default", &[]);
-    assert_eq!(c["sem_ver_bump"], "none");
+    // Undeclared, the bump is computed: a changed file that is not documentation is a patch.
+    assert_eq!(c["sem_ver_bump"], "patch");
     assert_eq!(c["breaking_changes"], json!([]));
     assert_eq!(c["metadata"], json!({}));
     assert_eq!(c["agent_id"], "");

@@ -242,9 +242,10 @@ fn log_from_a_revision_with_max_count_and_oneline() {
     let oneline = repo.muse(["log", "--oneline"]).ok().stdout;
     let lines: Vec<&str> = oneline.lines().collect();
     assert_eq!(lines.len(), 4);
-    assert_eq!(lines[0], format!("{} (HEAD -> main) none c4", &hex_of(&h.c[3])[..12]));
-    assert_eq!(lines[1], format!("{} none c3", &hex_of(&h.c[2])[..12]));
-    assert_eq!(lines[2], format!("{} (tag: v1) none c2", &hex_of(&h.c[1])[..12]));
+    // Undeclared bumps are computed: each commit changes a file that is not documentation.
+    assert_eq!(lines[0], format!("{} (HEAD -> main) patch c4", &hex_of(&h.c[3])[..12]));
+    assert_eq!(lines[1], format!("{} patch c3", &hex_of(&h.c[2])[..12]));
+    assert_eq!(lines[2], format!("{} (tag: v1) patch c2", &hex_of(&h.c[1])[..12]));
     // Model and breaking markers appear in --oneline.
     repo.write("z", "z\n");
     repo.commit_json("with model\nbody", &["--model-id", "m-9", "--bump", "major", "--breaking", "api"]);

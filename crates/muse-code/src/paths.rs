@@ -60,10 +60,18 @@ pub fn is_private_module(path: &str, language: Language) -> bool {
 
 /// The scope in which a symbol's name must be unique and stay the same for callers: the file
 /// (a module in Python, JavaScript, TypeScript and Rust), or its directory (a package in Go, where
-/// moving a function between files of a package changes nothing for callers).
+/// moving a function between files of a package changes nothing for callers). A Python file's
+/// scope is its module: the path without a leading `src/` (the "src layout": `src/pkg/mod.py` is
+/// imported as `pkg.mod`), its `.py`/`.pyi` extension and a trailing `/__init__` (`pkg.py` and
+/// `pkg/__init__.py` are both module `pkg`), so such moves change nothing for callers.
 pub fn api_scope(path: &str, language: Option<Language>) -> &str {
     match language {
         Some(Language::Go) => path.rsplit_once('/').map_or("", |(dir, _)| dir),
+        Some(Language::Python) => {
+            let module = path.strip_prefix("src/").unwrap_or(path);
+            let module = module.strip_suffix(".py").or_else(|| module.strip_suffix(".pyi")).unwrap_or(module);
+            module.strip_suffix("/__init__").unwrap_or(module)
+        }
         _ => path,
     }
 }
@@ -83,6 +91,8 @@ mod tests {
         assert!(!is_private_module("requests/__init__.py", Language::Python) && !is_private_module("requests/api.py", Language::Python));
         assert!(is_private_module("x/internal/y/z.go", Language::Go) && !is_private_module("x/internal.go", Language::Go));
         assert_eq!(api_scope("a/b/c.go", Some(Language::Go)), "a/b");
-        assert_eq!(api_scope("a/b/c.py", Some(Language::Python)), "a/b/c.py");
+        assert_eq!(api_scope("a/b/c.py", Some(Language::Python)), "a/b/c");
+        assert_eq!(api_scope("src/flask/app.py", Some(Language::Python)), "flask/app");
+        assert_eq!(api_scope("src/flask/__init__.py", Some(Language::Python)), api_scope("flask.py", Some(Language::Python)));
     }
 }

@@ -313,6 +313,12 @@ fn a_function_moved_between_files_of_a_go_package_is_no_change() {
     let d = diff_files(&[py("pkg/a.py", g, ""), py("pkg/b.py", "", g)]);
     assert_eq!(d.breaking.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), ["symbol-moved"]);
     assert_eq!((d.breaking[0].path.as_str(), d.breaking[0].line), ("pkg/a.py", 1));
+    // Moving a package into `src/` keeps its import path.
+    let gone = |path: &str| FileSides { path: path.into(), language: Some(Language::Python), old: Some(extract(Language::Python, g.as_bytes())), new: None };
+    let new = |path: &str| FileSides { path: path.into(), language: Some(Language::Python), old: None, new: Some(extract(Language::Python, g.as_bytes())) };
+    let d = diff_files(&[gone("pkg/a.py"), new("src/pkg/a.py")]);
+    assert!(d.breaking.is_empty() && d.additions.is_empty(), "{d:#?}");
+    assert_eq!(d.bump, Patch);
 }
 
 #[test]

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use muse_core::{unix_to_rfc3339_utc, validate_rfc3339, Commit, ObjectId, SemVerBump};
-use muse_store::commit::{amend_worktree, commit_worktree, CommitOutcome};
+use muse_store::commit::CommitOutcome;
 use muse_store::{Head, Repository};
 
 use super::common::{short, CommitJson};
 use super::record::{head_moved, pick, record, ref_change};
+use super::semver::{amend_checked, commit_checked, print_commit_json, warn_if_lower, Check, Declared};
 use crate::error::{CliError, CliResult};
 use crate::output::{outln, Ctx};
 
@@ -76,6 +77,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         return Err(CliError::invalid("no author: pass --author, set MUSE_AUTHOR, or run `muse config user.author \"Name <email>\"`"));
     }
     let prompt_hash = prompt_hash(ctx, args.prompt_file, args.prompt_hash)?.unwrap_or_default();
+    let bump_declared = args.bump.is_some();
     let sem_ver_bump: SemVerBump = args.bump.as_deref().unwrap_or("none").parse().map_err(CliError::invalid)?;
     let metadata = metadata(args.meta)?;
     let template = Commit {
@@ -91,14 +93,17 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         metadata,
         ..Commit::default()
     };
+    let declared = Declared { bump: bump_declared.then_some(template.sem_ver_bump), breaking: template.breaking_changes.clone() };
     let bar = ctx.progress(None, "committing");
-    let outcome = commit_worktree(&repo, template, args.allow_empty, &crate::output::hashing_progress(&bar))?;
+    let (outcome, check) = commit_checked(&repo, template, args.allow_empty, &crate::output::hashing_progress(&bar), &declared)?;
     bar.finish_and_clear();
-    finish(&repo, ctx, "commit", &outcome)
+    finish(&repo, ctx, "commit", &outcome, check.as_ref())
 }
 
 /// `commit --amend`: the old commit's fields, overridden by the flags given.
 fn amend(repo: &Repository, ctx: &Ctx, args: Args, old: Commit) -> CliResult {
+    let earlier = Declared::of_amended(&old);
+    let (bump_given, breaking_given) = (args.bump.is_some(), !args.breaking.is_empty());
     let template = Commit {
         message: args.message.unwrap_or(old.message),
         author: args.author.unwrap_or(old.author),
@@ -118,14 +123,18 @@ fn amend(repo: &Repository, ctx: &Ctx, args: Args, old: Commit) -> CliResult {
     if template.author.trim().is_empty() {
         return Err(CliError::invalid("no author: pass --author"));
     }
+    let declared = Declared {
+        bump: if bump_given { Some(template.sem_ver_bump) } else { earlier.bump },
+        breaking: if breaking_given { template.breaking_changes.clone() } else { earlier.breaking },
+    };
     let bar = ctx.progress(None, "committing");
-    let outcome = amend_worktree(repo, template, &crate::output::hashing_progress(&bar))?;
+    let (outcome, check) = amend_checked(repo, template, &crate::output::hashing_progress(&bar), &declared)?;
     bar.finish_and_clear();
-    finish(repo, ctx, "commit", &outcome)
+    finish(repo, ctx, "commit", &outcome, check.as_ref())
 }
 
 /// Records the operation and prints the outcome.
-fn finish(repo: &Repository, ctx: &Ctx, command: &str, outcome: &CommitOutcome) -> CliResult {
+fn finish(repo: &Repository, ctx: &Ctx, command: &str, outcome: &CommitOutcome, check: Option<&Check>) -> CliResult {
     if let Some(why) = &outcome.cache_error {
         super::common::warn_cache_not_saved(why);
     }
@@ -138,8 +147,9 @@ fn finish(repo: &Repository, ctx: &Ctx, command: &str, outcome: &CommitOutcome) 
             head_moved(repo, outcome.previous.map_or(Head::Detached(outcome.id), Head::Detached), Head::Detached(outcome.id), false),
         ),
     };
+    warn_if_lower(check);
     if ctx.json {
-        return ctx.print_json(&CommitJson::new(outcome.id, &outcome.commit));
+        return print_commit_json(ctx, CommitJson::new(outcome.id, &outcome.commit), check);
     }
     let place = outcome.branch.as_ref().map_or_else(|| "detached HEAD".to_string(), |b| b.short().to_string());
     let first_line = outcome.commit.message.lines().next().unwrap_or("");

@@ -22,6 +22,10 @@ pub struct Args {
     /// Only list the changed paths.
     #[arg(long)]
     name_only: bool,
+    /// Compare symbols instead of lines: added, removed, renamed and changed functions,
+    /// classes and types, and the semver bump they imply.
+    #[arg(long, conflicts_with = "name_only")]
+    semantic: bool,
     /// Only these paths (files or directories).
     #[arg(last = true, value_name = "PATH")]
     paths: Vec<String>,
@@ -214,6 +218,9 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     if !paths.is_empty() {
         changes.retain(|c| paths.iter().any(|p| p.is_empty() || c.path == *p || c.path.starts_with(&format!("{p}/"))));
     }
+    if args.semantic {
+        return semantic(&repo, ctx, &args.revisions, &changes, matches!(side, Side::WorkingCopy));
+    }
     if args.name_only && !ctx.json {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for c in &changes {
@@ -226,4 +233,14 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         return ctx.print_json(&serde_json::json!({ "files": files }));
     }
     print_diffs(&files)
+}
+
+/// `--semantic`: the symbol diff of the same changes.
+fn semantic(repo: &Repository, ctx: &Ctx, revisions: &[String], changes: &[Change], working_copy: bool) -> CliResult {
+    let (from, to) = match revisions {
+        [a, b] => (Some(repo.resolve(a)?), Some(repo.resolve(b)?)),
+        [a] => (Some(repo.resolve(a)?), None),
+        _ => (repo.head_commit()?, None),
+    };
+    super::semver::print_semantic_diff(repo, ctx, changes, from, to, working_copy)
 }

@@ -28,6 +28,7 @@ mod record;
 mod recover;
 mod remote;
 mod restore;
+mod semver;
 mod show;
 mod stats;
 mod status;
@@ -62,6 +63,8 @@ pub enum Command {
     Export(export::Args),
     /// Show one commit with its provenance and changes.
     Show(show::Args),
+    /// The semver bump of a commit against its first parent: recorded, and computed from the code.
+    Semver(semver::Args),
     /// List, create or delete branches.
     Branch(branch::Args),
     /// Switch the working copy to another branch.
@@ -125,6 +128,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Log(args) => log::run(args, ctx),
         Command::Export(args) => export::run(args, ctx),
         Command::Show(args) => show::run(args, ctx),
+        Command::Semver(args) => semver::run(args, ctx),
         Command::Branch(args) => branch::run(args, ctx),
         Command::Switch(args) => switch::run(args, ctx),
         Command::Restore(args) => restore::run(args, ctx),
