@@ -119,22 +119,26 @@ fn highlight_line(
 ) -> Option<()> {
     let ops = parse.parse_line(line, syntaxes()).ok()?;
     let mut at = 0;
+    // The class of the span open in `html`: neighbouring tokens of one class share it.
+    let mut open: Option<&'static str> = None;
     let mut emit = |html: &mut String, stack: &ScopeStack, from: usize, to: usize| {
         let to = to.min(shown);
         if from >= to {
             return;
         }
-        let text = &line[from..to];
-        match stack.as_slice().iter().rev().find_map(|s| class_of(*s, memo)) {
-            Some(class) => {
+        let class = stack.as_slice().iter().rev().find_map(|s| class_of(*s, memo));
+        if class != open {
+            if open.is_some() {
+                html.push_str("</span>");
+            }
+            if let Some(class) = class {
                 html.push_str("<span class=\"");
                 html.push_str(class);
                 html.push_str("\">");
-                escape_into(html, text);
-                html.push_str("</span>");
             }
-            None => escape_into(html, text),
+            open = class;
         }
+        escape_into(html, &line[from..to]);
     };
     for (offset, op) in ops {
         let offset = offset.min(line.len());
@@ -143,6 +147,9 @@ fn highlight_line(
         stack.apply(&op).ok()?;
     }
     emit(html, stack, at, line.len());
+    if open.is_some() {
+        html.push_str("</span>");
+    }
     Some(())
 }
 
@@ -171,6 +178,10 @@ mod tests {
         for line in &lines {
             assert_eq!(line.matches("<span").count(), line.matches("</span>").count(), "{line}");
         }
+        // Neighbouring tokens of one class share a span.
+        let rst = highlight("a.rst", "-   ``redirect`` returns\n");
+        assert_eq!(rst[0].matches("<span").count(), 1, "{}", rst[0]);
+        assert!(rst[0].contains("``redirect``"), "{}", rst[0]);
         let plain = highlight("x.unknownext", "a<b\r\nc");
         assert_eq!(plain, ["a&lt;b", "c"]);
     }
