@@ -49,6 +49,9 @@ pub struct CommitDraft<'a> {
     pub base: TreeId,
     /// The parents the commit will have.
     pub parents: &'a [CommitId],
+    /// The snapshot the commit will have (with `parents` and the reviewed fields, the whole
+    /// commit: what a signature covers).
+    pub snapshot: TreeId,
     /// The files that differ from `base`, with the ids of their new content (which is in the
     /// pack being written, not readable from the store yet: read the working copy's files).
     pub changes: &'a [WorkChange],
@@ -89,6 +92,18 @@ pub fn amend_worktree_reviewed<E: From<StoreError>>(
 /// (HEAD first, then `others` in order), recorded even when its snapshot equals HEAD's.
 pub fn commit_merge_worktree(repo: &Repository, template: Commit, others: Vec<CommitId>, progress: HashProgress<'_>) -> Result<CommitOutcome> {
     record(repo, template, true, false, others, progress, &mut keep)
+}
+
+/// [`commit_merge_worktree`] with a [`Review`] of the commit before it is written (`muse merge
+/// --continue` signs it there).
+pub fn commit_merge_worktree_reviewed<E: From<StoreError>>(
+    repo: &Repository,
+    template: Commit,
+    others: Vec<CommitId>,
+    progress: HashProgress<'_>,
+    review: Review<'_, E>,
+) -> std::result::Result<CommitOutcome, E> {
+    record(repo, template, true, false, others, progress, review)
 }
 
 /// Replaces HEAD's commit with one of the working copy that keeps its parents (`commit
@@ -136,7 +151,7 @@ fn record<E: From<StoreError>>(
     let mut writer = sink.into_inner().map_err(|_| StoreError::Workspace("pack writer poisoned".into()))?;
     let changes: Vec<_> = scanned.changes.iter().map(|c| (c.path.clone(), c.work)).collect();
     let snapshot = update_snapshot(repo.objects(), &mut writer, base, &changes)?;
-    let template = review(&CommitDraft { base, parents: &parents, changes: &scanned.changes }, template)?;
+    let template = review(&CommitDraft { base, parents: &parents, snapshot, changes: &scanned.changes }, template)?;
     let commit = Commit { parents, snapshot, ..template };
     let id = writer.add_commit(&commit)?;
     writer.finish()?;

@@ -10,6 +10,7 @@ use muse_store::{Head, Repository};
 use super::common::{short, CommitJson};
 use super::record::{head_moved, pick, record, ref_change};
 use super::semver::{amend_checked, commit_checked, print_commit_json, warn_if_lower, Check, Declared};
+use super::signing::{SignFlags, Signer};
 use crate::error::{CliError, CliResult};
 use crate::output::{outln, Ctx};
 
@@ -57,6 +58,8 @@ pub struct Args {
     /// flags do not give is kept from it (the date becomes now). `muse undo` restores it.
     #[arg(long)]
     amend: bool,
+    #[command(flatten)]
+    signing: SignFlags,
 }
 
 /// Builds the commit from the flags and records the working copy.
@@ -95,7 +98,8 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     };
     let declared = Declared { bump: bump_declared.then_some(template.sem_ver_bump), breaking: template.breaking_changes.clone() };
     let bar = ctx.progress(None, "committing");
-    let (outcome, check) = commit_checked(&repo, template, args.allow_empty, &crate::output::hashing_progress(&bar), &declared)?;
+    let signer = signed(&repo, args.signing)?;
+    let (outcome, check) = commit_checked(&repo, template, args.allow_empty, &crate::output::hashing_progress(&bar), &declared, signer.as_ref())?;
     bar.finish_and_clear();
     finish(&repo, ctx, "commit", &outcome, check.as_ref())
 }
@@ -128,9 +132,16 @@ fn amend(repo: &Repository, ctx: &Ctx, args: Args, old: Commit) -> CliResult {
         breaking: if breaking_given { template.breaking_changes.clone() } else { earlier.breaking },
     };
     let bar = ctx.progress(None, "committing");
-    let (outcome, check) = amend_checked(repo, template, &crate::output::hashing_progress(&bar), &declared)?;
+    let signer = signed(repo, args.signing)?;
+    let (outcome, check) = amend_checked(repo, template, &crate::output::hashing_progress(&bar), &declared, signer.as_ref())?;
     bar.finish_and_clear();
     finish(repo, ctx, "commit", &outcome, check.as_ref())
+}
+
+/// The signer when signing is on, loaded before any work (so that a missing or
+/// passphrase-protected key fails the commit before it writes anything).
+fn signed(repo: &Repository, flags: SignFlags) -> CliResult<Option<Signer>> {
+    Signer::for_commit(repo, flags)
 }
 
 /// Records the operation and prints the outcome.

@@ -14,6 +14,7 @@ use muse_store::{Head, Repository};
 use super::common::{commit_header, repo_path, short, CommitJson};
 use super::diff::{file_diffs, stat, write_diffs, write_stat, FileDiffJson, Side, StatJson};
 use super::graph::{shown_parents, topological, Graph};
+use super::verify::{allowed_entries, verify_commit, VerificationJson};
 use crate::error::{CliError, CliResult};
 use crate::output::{stdout_error, Ctx};
 
@@ -56,6 +57,9 @@ pub struct Args {
     /// Draw the commit graph in ASCII beside the log (children before their parents).
     #[arg(long)]
     graph: bool,
+    /// Verify each commit's signature against the allowed signers and show the status.
+    #[arg(long)]
+    show_signature: bool,
     /// Only commits that changed these paths.
     #[arg(last = true, value_name = "PATH")]
     paths: Vec<String>,
@@ -122,6 +126,8 @@ struct EntryJson<'a> {
     stat: Option<StatJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     files: Option<Vec<FileDiffJson>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification: Option<VerificationJson>,
 }
 
 /// The changes of `commit` against its first parent (none for a merge, as `git log -p` shows
@@ -142,14 +148,26 @@ fn changes(repo: &Repository, commit: &Commit, args: &Args) -> CliResult<Option<
 }
 
 /// The text of one log entry (without the graph), every line ending in `\n`.
-fn entry_text(id: CommitId, commit: &Commit, decoration: &str, files: Option<&[FileDiffJson]>, args: &Args) -> std::io::Result<Vec<u8>> {
+fn entry_text(
+    id: CommitId,
+    commit: &Commit,
+    decoration: &str,
+    files: Option<&[FileDiffJson]>,
+    args: &Args,
+    signature: Option<&VerificationJson>,
+) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     if args.oneline {
         let warn = if commit.breaking_changes.is_empty() { "" } else { " ⚠" };
         let model = if commit.model_id.is_empty() { String::new() } else { format!(" [{}]", commit.model_id) };
-        writeln!(out, "{}{decoration} {}{warn}{model} {}", short(id), commit.sem_ver_bump, commit.message.lines().next().unwrap_or(""))?;
+        let status = signature.map(|s| format!(" {}", s.status.as_str())).unwrap_or_default();
+        writeln!(out, "{}{decoration}{status} {}{warn}{model} {}", short(id), commit.sem_ver_bump, commit.message.lines().next().unwrap_or(""))?;
     } else {
-        out.extend_from_slice(commit_header(id, commit, decoration).as_bytes());
+        let header = commit_header(id, commit, decoration);
+        match (signature, header.split_once('\n')) {
+            (Some(signature), Some((first, rest))) => write!(out, "{first}\nSignature: {}\n{rest}", signature.text())?,
+            _ => out.extend_from_slice(header.as_bytes()),
+        }
     }
     if let Some(files) = files.filter(|f| !f.is_empty()) {
         if args.stat {
@@ -248,6 +266,8 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         None => Box::new(LogWalk::new(&repo, &starts, paths)?),
     };
     let filter = Filter::new(&args)?;
+    let allowed = if args.show_signature { Some(allowed_entries(&repo)?) } else { None };
+    let signature = |id: CommitId, commit: &Commit| allowed.as_ref().map(|entries| verify_commit(id, commit, entries));
     let walk = walk.filter(|item| item.as_ref().map_or(true, |(_, c)| filter.passes(c))).take(args.max_count.unwrap_or(usize::MAX));
     if ctx.json {
         let commits: Vec<(CommitId, Commit)> = walk.collect::<Result<_, _>>()?;
@@ -255,7 +275,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
         for (id, c) in &commits {
             let files = changes(&repo, c, &args)?;
             let stat = files.as_deref().filter(|_| args.stat).map(stat);
-            view.push(EntryJson { commit: CommitJson::new(*id, c), stat, files: files.filter(|_| args.patch) });
+            view.push(EntryJson { commit: CommitJson::new(*id, c), stat, files: files.filter(|_| args.patch), verification: signature(*id, c) });
         }
         return ctx.print_json(&view);
     }
@@ -263,7 +283,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
     let decoration = |id: &CommitId| decorations.get(id).map(|d| format!(" ({})", d.join(", "))).unwrap_or_default();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match &index {
-        Some(index) if args.graph => print_graph(&repo, index, walk, &args, &decoration, &mut out)?,
+        Some(index) if args.graph => print_graph(&repo, index, walk, &args, &decoration, &signature, &mut out)?,
         _ => {
             for (i, item) in walk.enumerate() {
                 let (id, commit) = item?;
@@ -271,7 +291,8 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                     writeln!(out).map_err(stdout_error)?;
                 }
                 let files = changes(&repo, &commit, &args)?;
-                out.write_all(&entry_text(id, &commit, &decoration(&id), files.as_deref(), &args).map_err(stdout_error)?).map_err(stdout_error)?;
+                let text = entry_text(id, &commit, &decoration(&id), files.as_deref(), &args, signature(id, &commit).as_ref()).map_err(stdout_error)?;
+                out.write_all(&text).map_err(stdout_error)?;
             }
         }
     }
@@ -286,6 +307,7 @@ fn print_graph(
     walk: impl Iterator<Item = Result<(CommitId, Commit), muse_store::StoreError>>,
     args: &Args,
     decoration: &dyn Fn(&CommitId) -> String,
+    signature: &dyn Fn(CommitId, &Commit) -> Option<VerificationJson>,
     out: &mut dyn Write,
 ) -> CliResult {
     let mut commits = HashMap::new();
@@ -304,7 +326,7 @@ fn print_graph(
         let parent_ids: Vec<CommitId> = parents[pos].iter().map(|&p| commits[&p].0).collect();
         let rows = graph.draw(*id, &parent_ids);
         let files = changes(repo, commit, args)?;
-        let mut text = entry_text(*id, commit, &decoration(id), files.as_deref(), args).map_err(stdout_error)?;
+        let mut text = entry_text(*id, commit, &decoration(id), files.as_deref(), args, signature(*id, commit).as_ref()).map_err(stdout_error)?;
         if !args.oneline && n + 1 < order.len() {
             text.push(b'\n');
         }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use muse_core::{Commit, CommitId, Tree, TreeId};
 use muse_merge::state::{MergeState, StepKind, STATE_VERSION};
 use muse_merge::{Conflict, Labels, Options};
-use muse_store::commit::{commit_merge_worktree, commit_worktree, CommitOutcome};
+use muse_store::commit::{commit_merge_worktree_reviewed, commit_worktree_reviewed, CommitDraft, CommitOutcome};
 use muse_store::history::is_ancestor;
 use muse_store::worktree::checkout::{transition, CheckoutStats, Transition};
 use muse_store::worktree::operation::{ensure_none_pending, RefMove};
@@ -16,6 +16,7 @@ use muse_store::{Head, Repository};
 
 use super::common::short;
 use super::record::{head_moved, pick, record, ref_change};
+use super::signing::{seal, SignFlags, Signer};
 use crate::error::{CliError, CliResult, EXIT_CONFLICT, EXIT_FAILED, EXIT_NOT_FOUND};
 use crate::output::{outln, Ctx};
 
@@ -53,6 +54,8 @@ pub struct Provenance {
     /// Extra metadata, KEY=VALUE (repeatable).
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     meta: Vec<String>,
+    #[command(flatten)]
+    signing: SignFlags,
 }
 
 impl Provenance {
@@ -74,7 +77,7 @@ impl Provenance {
         if let (Some(old), true) = (picked, self.meta.is_empty()) {
             metadata = old.metadata.clone();
         }
-        Ok(Commit {
+        let mut template = Commit {
             message,
             author,
             committed_at: super::commit::commit_time(self.date.clone())?,
@@ -93,7 +96,11 @@ impl Provenance {
             },
             metadata,
             ..Commit::default()
-        })
+        };
+        if let Some(signer) = Signer::for_commit(repo, self.signing)? {
+            signer.prepare(&mut template);
+        }
+        Ok(template)
     }
 }
 
@@ -199,8 +206,12 @@ fn move_head(repo: &Repository, command: &str, from: TreeId, to: TreeId, old: Op
 
 /// Writes `commit` and lands it: files, then HEAD's branch. Returns its id and the checkout.
 fn land(repo: &Repository, command: &str, old: Option<CommitId>, commit: &Commit) -> CliResult<(CommitId, CheckoutStats)> {
+    let mut commit = commit.clone();
+    if let Some(signer) = Signer::for_template(repo, &commit)? {
+        signer.sign(&mut commit);
+    }
     let mut writer = repo.objects().begin_write()?;
-    let id = writer.add_commit(commit)?;
+    let id = writer.add_commit(&commit)?;
     writer.finish()?;
     let stats = move_head(repo, command, tree_of(repo, old)?, commit.snapshot, old, id)?;
     Ok((id, stats))
@@ -437,9 +448,11 @@ pub fn continue_stopped(repo: &Repository, ctx: &Ctx, state: &MergeState, proven
     };
     let template = provenance.template(ctx, repo, message.unwrap_or_else(|| state.message.clone()), picked.as_ref())?;
     let command = format!("{} --continue", state.kind.command());
+    let signer = Signer::for_template(repo, &template)?;
+    let mut sign = |draft: &CommitDraft<'_>, t: Commit| -> CliResult<Commit> { Ok(seal(signer.as_ref(), draft, t)) };
     let outcome: CommitOutcome = match state.kind {
-        StepKind::Merge => commit_merge_worktree(repo, template, vec![state.theirs], &|_, _| {})?,
-        _ => commit_worktree(repo, template, false, &|_, _| {})?,
+        StepKind::Merge => commit_merge_worktree_reviewed(repo, template, vec![state.theirs], &|_, _| {}, &mut sign)?,
+        _ => commit_worktree_reviewed(repo, template, false, &|_, _| {}, &mut sign)?,
     };
     MergeState::remove(repo)?;
     match &outcome.branch {

@@ -18,6 +18,7 @@ mod hub;
 mod import;
 mod index;
 mod init;
+mod key;
 mod log;
 mod merge;
 mod op;
@@ -30,11 +31,13 @@ mod remote;
 mod restore;
 mod semver;
 mod show;
+mod signing;
 mod stats;
 mod status;
 mod switch;
 mod tag;
 mod undo;
+mod verify;
 mod workspace;
 
 use crate::error::CliResult;
@@ -113,6 +116,10 @@ pub enum Command {
     Undo(undo::Args),
     /// The operation log: every command that moved refs, HEAD or a working copy.
     Op(op::Args),
+    /// Signing keys: generate, list, allow a key to sign for an identity, revoke.
+    Key(key::Args),
+    /// Verify commits' signatures against the allowed signers (exit 1 unless all are good).
+    Verify(verify::Args),
 }
 
 /// Runs one parsed command.
@@ -153,5 +160,7 @@ pub fn run(command: Command, ctx: &Ctx) -> CliResult {
         Command::Undo(args) => undo::run(args, ctx),
         Command::Op(args) => op::run(args, ctx),
         Command::Recover(args) => recover::run(args, ctx),
+        Command::Key(args) => key::run(args, ctx),
+        Command::Verify(args) => verify::run(args, ctx),
     }
 }

@@ -13,6 +13,7 @@ use muse_store::worktree::HashProgress;
 use muse_store::Repository;
 
 use super::common::{short, CommitJson};
+use super::signing::{seal, Signer};
 use crate::error::{CliError, CliResult, EXIT_BUMP_TOO_LOW};
 use crate::output::{stdout_error, Ctx};
 
@@ -307,15 +308,25 @@ pub fn commit_checked(
     allow_empty: bool,
     progress: HashProgress<'_>,
     declared: &Declared,
+    signer: Option<&Signer>,
 ) -> CliResult<(CommitOutcome, Option<Check>)> {
     let mut check = None;
-    let outcome = commit_worktree_reviewed(repo, template, allow_empty, progress, &mut |draft, t| review(repo, draft, t, declared, &mut check))?;
+    let outcome = commit_worktree_reviewed::<CliError>(repo, template, allow_empty, progress, &mut |draft, t| {
+        Ok(seal(signer, draft, review(repo, draft, t, declared, &mut check)?))
+    })?;
     Ok((outcome, check))
 }
 
 /// `amend_worktree` with the semver review: the commit and the check made.
-pub fn amend_checked(repo: &Repository, template: Commit, progress: HashProgress<'_>, declared: &Declared) -> CliResult<(CommitOutcome, Option<Check>)> {
+pub fn amend_checked(
+    repo: &Repository,
+    template: Commit,
+    progress: HashProgress<'_>,
+    declared: &Declared,
+    signer: Option<&Signer>,
+) -> CliResult<(CommitOutcome, Option<Check>)> {
     let mut check = None;
-    let outcome = amend_worktree_reviewed(repo, template, progress, &mut |draft, t| review(repo, draft, t, declared, &mut check))?;
+    let outcome =
+        amend_worktree_reviewed::<CliError>(repo, template, progress, &mut |draft, t| Ok(seal(signer, draft, review(repo, draft, t, declared, &mut check)?)))?;
     Ok((outcome, check))
 }

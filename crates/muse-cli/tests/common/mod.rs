@@ -78,6 +78,8 @@ impl Muse {
             cmd.env_remove(var);
         }
         cmd.env("MUSE_AUTHOR", AUTHOR);
+        // Signing is on only where a test turns it on.
+        cmd.env_remove("MUSE_SIGNING_KEY");
         // No terminal and no colour: progress bars stay hidden and output is plain.
         cmd.env("NO_COLOR", "1");
         cmd.stdin(Stdio::null());
