@@ -64,6 +64,10 @@ pub enum ContentError {
     Busy(u64),
 }
 
+/// A receiver's check of each commit of a pack (see [`RepoContent::apply_pack`]): the hub's
+/// signature policy. Runs on a blocking thread.
+pub type PackCommitCheck = Arc<dyn Fn(&CommitId, &muse_core::Commit) -> Result<(), String> + Send + Sync>;
+
 /// The content of every hosted repository, by [`RepoId`].
 pub trait RepoContent: Send + Sync + 'static {
     /// Prepares storage for a new, empty repository (idempotent).
@@ -77,7 +81,9 @@ pub trait RepoContent: Send + Sync + 'static {
     fn has_commits(&self, repo: RepoId, ids: Vec<CommitId>) -> BoxFuture<'_, Result<Vec<bool>, ContentError>>;
 
     /// Verifies and stores every object of an mpack, all or nothing, durably before it returns.
-    fn apply_pack(&self, repo: RepoId, pack: PackReader) -> BoxFuture<'_, Result<Written, ContentError>>;
+    /// `check`, when given, runs on every received commit before anything is written; a commit
+    /// it refuses is rejected like an invalid record (so nothing of the pack is kept).
+    fn apply_pack(&self, repo: RepoId, pack: PackReader, check: Option<PackCommitCheck>) -> BoxFuture<'_, Result<Written, ContentError>>;
 
     /// Streams an mpack of everything reachable from `wants` and not from the `haves` the
     /// repository holds, without its first `skip` bytes. Fails before the stream starts if the
@@ -550,11 +556,12 @@ impl RepoContent for FsContent {
         }))
     }
 
-    fn apply_pack(&self, repo: RepoId, pack: PackReader) -> BoxFuture<'_, Result<Written, ContentError>> {
+    fn apply_pack(&self, repo: RepoId, pack: PackReader, check: Option<PackCommitCheck>) -> BoxFuture<'_, Result<Written, ContentError>> {
         let this = Arc::clone(&self.0);
         Box::pin(blocking(move || {
             let store = this.store(repo, true)?.ok_or_else(|| ContentError::Storage(format!("no store for repository #{repo}")))?;
-            let options = ApplyOptions { limits: this.limits, all_or_nothing: true, ..ApplyOptions::default() };
+            let commit_check = check.as_deref().map(|f| f as muse_pack::CommitCheck<'_>);
+            let options = ApplyOptions { limits: this.limits, all_or_nothing: true, commit_check, ..ApplyOptions::default() };
             match muse_pack::apply(store.objects(), io::BufReader::with_capacity(256 << 10, pack), options) {
                 Ok(report) => Ok(Written { commits: report.commits_written, trees: report.snapshots_written, blobs: report.blobs_written }),
                 Err(PackError::Rejected(rejected)) => Err(ContentError::Rejected(rejected)),

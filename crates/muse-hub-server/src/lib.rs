@@ -27,6 +27,7 @@ mod extract;
 pub mod middleware;
 pub mod rate;
 mod server;
+pub mod signing;
 pub mod uploads;
 pub mod web;
 mod wire;
@@ -232,6 +233,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(wire::routes())
         .merge(api::routes())
+        .merge(signing::routes())
         .merge(web::routes())
         .fallback(middleware::no_such_endpoint)
         .method_not_allowed_fallback(middleware::no_such_endpoint)

@@ -264,7 +264,8 @@ async fn push(State(state): State<AppState>, path: RepoPath, request: Request) -
             return Err(muse_hub::HubError::StaleRef { name: update.name.clone(), expected: update.old, actual }.into());
         }
     }
-    // 1. The pack, all or nothing.
+    // 1. The pack, all or nothing, its commits' signatures checked before anything is kept.
+    let signatures = crate::signing::PushSignatures::new(&state, &repo, &request.updates).await?;
     let mut written = muse_protocol::Written::default();
     if let Some(key) = &key {
         let not_found = || {
@@ -272,12 +273,12 @@ async fn push(State(state): State<AppState>, path: RepoPath, request: Request) -
                 .with_details(json!({"upload": key.checksum()}))
         };
         let reader = state.uploads().open(key).await.map_err(upload_error)?.ok_or_else(not_found)?;
-        written = match state.content().apply_pack(repo.id, reader).await {
+        written = match state.content().apply_pack(repo.id, reader, Some(signatures.pack_check())).await {
             Ok(written) => written,
             Err(error @ (ContentError::Rejected(_) | ContentError::BadPack(_))) => {
                 // A pack that fails verification will fail again: forget it.
                 let _ = state.uploads().remove(key).await;
-                return Err(content_error(error));
+                return Err(signatures.rejection().unwrap_or_else(|| content_error(error)));
             }
             Err(error) => return Err(content_error(error)),
         };
@@ -289,6 +290,8 @@ async fn push(State(state): State<AppState>, path: RepoPath, request: Request) -
         return Err(ApiError::new(ErrorCode::MissingObject, format!("commit {missing} is not in {} (send it in the pack)", repo.full_name()))
             .with_details(json!({"commit": missing})));
     }
+    // 2b. What branches that take only signed commits gain beyond the pack.
+    signatures.check_branches(&state, &repo, &request.updates).await?;
     // 3. Every ref by compare-and-swap, all or none.
     let changes: Vec<RefChange> = request.updates.iter().map(|u| RefChange { name: u.name.clone(), old: u.old, new: u.new }).collect();
     state.hub().update_refs(repo.id, &changes).await?;

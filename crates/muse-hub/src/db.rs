@@ -48,11 +48,13 @@ type Migrations = &'static [(i64, &'static str, &'static str)];
 const SQLITE_MIGRATIONS: Migrations = &[
     (1, "accounts tokens refs", include_str!("../migrations/sqlite/0001_accounts_tokens_refs.sql")),
     (2, "sessions", include_str!("../migrations/sqlite/0002_sessions.sql")),
+    (3, "signing keys", include_str!("../migrations/sqlite/0003_signing_keys.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
     (1, "accounts tokens refs", include_str!("../migrations/postgres/0001_accounts_tokens_refs.sql")),
     (2, "sessions", include_str!("../migrations/postgres/0002_sessions.sql")),
+    (3, "signing keys", include_str!("../migrations/postgres/0003_signing_keys.sql")),
 ];
 
 /// The embedded migrations as a source for sqlx's migrator.

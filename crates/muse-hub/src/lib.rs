@@ -22,6 +22,11 @@
 //!   compare-and-swap against its `old` value: all apply or none, and of concurrent updates
 //!   from the same old value exactly one wins.
 //!
+//! - **Signing keys.** Users register OpenSSH `ssh-ed25519` public keys for themselves (their
+//!   e-mail) and their agents (`agent:ID`); [`Hub::verify_commit`] verifies a commit against
+//!   them with the one verifier of `muse-sign`, and says whose key signed. A repository may
+//!   list branches that only take commits that verify `good` ([`Hub::signed_branches`]).
+//!
 //! Errors are [`HubError`]s, each with a stable [`HubError::code`] and an
 //! [`HubError::http_status`].
 //!
@@ -55,6 +60,7 @@ mod password;
 pub mod policy;
 mod refs;
 mod sessions;
+mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
@@ -65,6 +71,7 @@ pub use error::HubError;
 pub use generations::Generation;
 pub use model::{AccountAction, Action, Actor, Backend, NewToken, RefChange, Repo, RepoId, Role, TokenInfo, User, UserId};
 pub use sessions::{Session, SESSION_PREFIX};
+pub use signing::{branch_requires_signatures, verify_with_keys, HubVerification, NewSigningKey, SigningKeyInfo};
 pub use tokens::TOKEN_PREFIX;
 
 use db::{with_pool, Db};

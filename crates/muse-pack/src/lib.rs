@@ -20,7 +20,7 @@ mod input;
 mod pipe;
 mod refs;
 
-pub use apply::{apply, ApplyLimits, ApplyOptions, ApplyReport, Rejected, WriteHook, WriteStep};
+pub use apply::{apply, ApplyLimits, ApplyOptions, ApplyReport, CommitCheck, Rejected, WriteHook, WriteStep};
 pub use build::{build, BuildOptions, BuildStats};
 pub use bundle::{apply_bundle, create_bundle, BundleHeader, BundleReport};
 pub use clone::{clone_local, CloneReport};

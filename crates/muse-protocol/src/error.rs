@@ -67,6 +67,12 @@ error_codes! {
     PackRejected = ("pack_rejected", 422),
     /// A `new` commit (or its closure) is not in the repository.
     MissingObject = ("missing_object", 422),
+    /// A pushed commit carries a signature that does not verify (malformed, another key's, or
+    /// not matching the commit's bytes): nothing of the push was kept.
+    BadSignature = ("bad_signature", 422),
+    /// A push to a branch that takes only signed commits carries a commit that does not verify
+    /// as `good` against the hub's keys (unsigned, unknown key, revoked, expired, mismatch).
+    SignatureRequired = ("signature_required", 422),
     /// Too many requests.
     RateLimited = ("rate_limited", 429),
     /// The server failed; nothing was half-written.

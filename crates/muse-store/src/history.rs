@@ -8,7 +8,7 @@ use std::sync::Arc;
 use muse_core::{rfc3339_to_unix, Commit, CommitId, IdPrefix, ObjectId, Tree, TreeId};
 
 use crate::error::{Result, StoreError};
-use crate::odb::ObjectKind;
+use crate::odb::{ObjectKind, ObjectStore};
 use crate::refs::RefName;
 use crate::repo::Repository;
 use crate::snapshot::PathState;
@@ -349,6 +349,11 @@ pub fn is_ancestor(repo: &Repository, ancestor: CommitId, descendant: CommitId) 
 /// when every commit still queued is reachable from `others`, so it reads the commits since the
 /// histories met, not the whole history.
 pub fn only_reachable_from(repo: &Repository, tip: CommitId, others: &[CommitId]) -> Result<Vec<CommitId>> {
+    only_reachable_in(repo.objects(), tip, others)
+}
+
+/// [`only_reachable_from`] over an object store alone (a bare store, as a hub keeps).
+pub fn only_reachable_in(objects: &ObjectStore, tip: CommitId, others: &[CommitId]) -> Result<Vec<CommitId>> {
     // For each commit met: whether it is reachable from `others` (excluded); and the state in
     // which it was last walked (a commit found excluded after it was walked is walked again, to
     // pass that on to its parents).
@@ -361,7 +366,7 @@ pub fn only_reachable_from(repo: &Repository, tip: CommitId, others: &[CommitId]
             Some(false) if !ex => Ok(()),
             _ => {
                 excluded.insert(id, ex);
-                heap.push((sort_key(&repo.objects().read_commit(&id)?), id));
+                heap.push((sort_key(&objects.read_commit(&id)?), id));
                 Ok(())
             }
         }
@@ -380,7 +385,7 @@ pub fn only_reachable_from(repo: &Repository, tip: CommitId, others: &[CommitId]
         if !ex {
             order.push(id);
         }
-        for parent in repo.objects().read_commit(&id)?.parents {
+        for parent in objects.read_commit(&id)?.parents {
             mark(&mut heap, &mut excluded, parent, ex)?;
         }
     }

@@ -154,9 +154,8 @@ fn code_kind(code: ErrorCode) -> ErrorKind {
         NotFound => ErrorKind::NotFound,
         StaleRef | UploadOffset => ErrorKind::Conflict,
         RateLimited | Internal | Unavailable => ErrorKind::Network,
-        BadRequest | UnsupportedProtocol | InvalidRef | BadWant | TooLarge | TooManyHaves | BadChecksum | PackRejected | MissingObject => {
-            ErrorKind::InvalidInput
-        }
+        BadRequest | UnsupportedProtocol | InvalidRef | BadWant | TooLarge | TooManyHaves | BadChecksum | PackRejected | MissingObject | BadSignature
+        | SignatureRequired => ErrorKind::InvalidInput,
     }
 }
 

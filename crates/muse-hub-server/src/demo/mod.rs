@@ -233,7 +233,7 @@ impl History {
 /// Publishes a packed history to an empty hosted repository: the pack applied all or nothing,
 /// then every ref created in one compare-and-swap.
 pub async fn publish(state: &AppState, repo: &Repo, packed: Packed) -> Result<(), DemoError> {
-    state.content().apply_pack(repo.id, Box::new(Cursor::new(packed.pack))).await?;
+    state.content().apply_pack(repo.id, Box::new(Cursor::new(packed.pack)), None).await?;
     let changes: Vec<RefChange> = packed.refs.into_iter().map(|(name, id)| RefChange { name, old: None, new: Some(id) }).collect();
     state.hub().update_refs(repo.id, &changes).await?;
     crate::web::refresh_index(state, repo.id);

@@ -20,7 +20,7 @@ mod index;
 mod markdown;
 mod pages;
 mod session;
-mod view;
+pub(crate) mod view;
 
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -27,6 +27,7 @@ use super::{cached_response, enc_path, enc_segment, html_response, markdown, ren
 use crate::content::RepoReader;
 use crate::error::ApiError;
 use crate::extract::PathParams;
+use crate::signing::badged_rows;
 use crate::AppState;
 
 /// Rows per page of a file's history and of the commit list.
@@ -663,8 +664,11 @@ async fn blob_fresh(opened: &Opened, reference: String, path: String, commit: Co
     let time = now();
     let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
     let lines: Option<Vec<Value>> = view.lines.as_ref().map(|l| l.iter().map(|h| Value::from_safe_string(h.clone())).collect());
-    let rows: Vec<CommitRow> = view.rows.iter().map(|(id, c)| CommitRow::new(*id, c, time)).collect();
-    let last = view.last.as_ref().map(|(id, c)| CommitRow::new(*id, c, time));
+    let rows = badged_rows(opened.state.hub(), &view.rows, time).await.map_err(|e| opened.ask.fail(e))?;
+    let last = match &view.last {
+        Some(last) => badged_rows(opened.state.hub(), std::slice::from_ref(last), time).await.map_err(|e| opened.ask.fail(e))?.pop(),
+        None => None,
+    };
     let until = ages_change_at(time, rows.iter().chain(&last).map(|r| r.time));
     let pages = view.count.div_ceil(PER_PAGE).max(1);
     let page_url = |p: usize| format!("{base}/blob/{}/{}?page={p}#history", enc_segment(&reference), enc_path(&path));
@@ -956,8 +960,9 @@ async fn commits_fresh(opened: &Opened, reference: String, commit: CommitId, fil
         q.push(("page", p.to_string()));
         format!("{base}/commits/{}?{}", enc_segment(&reference), serde_urlencoded::to_string(&q).unwrap_or_default())
     };
+    let badged = badged_rows(opened.state.hub(), &rows, time).await.map_err(|e| opened.ask.fail(e))?;
     let rows: Vec<Value> =
-        rows.iter().map(|(id, c)| minijinja::context! { commit => CommitRow::new(*id, c, time), url => format!("{base}/commit/{}", id.0.to_hex()) }).collect();
+        rows.iter().zip(badged).map(|((id, _), row)| minijinja::context! { commit => row, url => format!("{base}/commit/{}", id.0.to_hex()) }).collect();
     let context = minijinja::context! {
         title => format!("Commits · {}", opened.repo.full_name()), repo => opened.header("commits", &reference), rows => rows,
         filter => minijinja::context! { path => path, author => filter.author, agent => filter.agent, model => filter.model, bump => filter.bump },
@@ -1031,13 +1036,17 @@ async fn commit_fresh(opened: &Opened, id: CommitId) -> WebResult<Fresh> {
             Ok((commit, files))
         })
         .await?;
+    let row = badged_rows(opened.state.hub(), &[(id, commit.clone())], now())
+        .await
+        .map_err(|e| opened.ask.fail(e))?
+        .pop()
+        .unwrap_or_else(|| CommitRow::new(id, &commit, now()));
     if opened.ask.json {
-        let json = serde_json::json!({ "repo": RepoJson::from(&opened.repo), "commit": CommitJson::new(id, &commit), "files": files });
+        let json = serde_json::json!({ "repo": RepoJson::from(&opened.repo), "commit": CommitJson::new(id, &commit), "signature": row.badge, "files": files });
         return opened.ask.json(&json);
     }
     let base = opened.base();
     let time = now();
-    let row = CommitRow::new(id, &commit, time);
     let until = ages_change_at(time, [row.time]);
     let hex = id.0.to_hex();
     let files: Vec<Value> = files

@@ -235,6 +235,9 @@ pub struct CommitRow {
     pub parents: Vec<String>,
     /// Unix seconds of the commit (0 if unreadable).
     pub time: i64,
+    /// The signature badge, from the hub's own verification ([`crate::signing::badges`]); `None`
+    /// for an unsigned commit or a row made without verifying.
+    pub badge: Option<crate::signing::Badge>,
 }
 
 impl CommitRow {
@@ -264,6 +267,7 @@ impl CommitRow {
             age: relative_age(now - time),
             parents: commit.parents.iter().map(|p| p.0.to_hex()).collect(),
             time,
+            badge: None,
         }
     }
 }

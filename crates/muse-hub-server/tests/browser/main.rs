@@ -7,6 +7,7 @@
 mod common;
 mod harness;
 mod pages;
+mod signatures;
 mod xss;
 
 use common::TestHub;

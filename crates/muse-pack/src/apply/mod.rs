@@ -88,6 +88,11 @@ impl fmt::Display for WriteStep<'_> {
 /// Used for progress reporting and, in tests, for fault injection.
 pub type WriteHook<'a> = &'a (dyn Fn(&WriteStep<'_>) -> io::Result<()> + Sync);
 
+/// A receiver's own check of each commit, after its bytes and references were verified and
+/// before anything is written: `Err(reason)` rejects the commit like any invalid record (with
+/// everything that depends on it). A hub checks commit signatures with it (`docs/hub.md`).
+pub type CommitCheck<'a> = &'a (dyn Fn(&CommitId, &Commit) -> std::result::Result<(), String> + Sync);
+
 /// Options of [`apply`].
 #[derive(Default, Clone, Copy)]
 pub struct ApplyOptions<'a> {
@@ -99,6 +104,8 @@ pub struct ApplyOptions<'a> {
     /// [`PackError::Rejected`] listing the rejections (a hub's push), instead of writing every
     /// clean chain (PF-3, a local bundle apply).
     pub all_or_nothing: bool,
+    /// Run on every received commit (see [`CommitCheck`]).
+    pub commit_check: Option<CommitCheck<'a>>,
 }
 
 /// Budgets of one apply: what a pack from a stranger may cost the receiver, beyond the format's
@@ -147,6 +154,7 @@ pub fn apply(store: &ObjectStore, input: impl Read, options: ApplyOptions<'_>) -
     let mut applier = Applier {
         store,
         hook: options.hook,
+        commit_check: options.commit_check,
         spool: Spool::create(store)?,
         slots: HashMap::new(),
         ids: Vec::new(),
@@ -206,6 +214,7 @@ pub(crate) fn run_hook(hook: Option<WriteHook<'_>>, step: WriteStep<'_>) -> Resu
 struct Applier<'s> {
     store: &'s ObjectStore,
     hook: Option<WriteHook<'s>>,
+    commit_check: Option<CommitCheck<'s>>,
     spool: Spool,
     /// Every record whose id is known, by id.
     slots: HashMap<ObjectId, Slot>,
@@ -355,7 +364,11 @@ impl Applier<'_> {
             },
             ObjectKind::Commit => match Commit::decode(bytes) {
                 Ok((_, actual)) if !record.declares(&actual.0) => Err(mismatch("fields", actual.0)),
-                Ok((commit, actual)) => self.check_commit(&commit)?.map(|()| actual.0).map_err(|reason| (Some(actual.0), reason)),
+                Ok((commit, actual)) => self
+                    .check_commit(&commit)?
+                    .and_then(|()| self.commit_check.map_or(Ok(()), |check| check(&actual, &commit)))
+                    .map(|()| actual.0)
+                    .map_err(|reason| (Some(actual.0), reason)),
                 Err(e) => Err((None, e.to_string())),
             },
         })
