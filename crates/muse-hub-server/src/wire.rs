@@ -295,8 +295,10 @@ async fn push(State(state): State<AppState>, path: RepoPath, request: Request) -
     // 3. Every ref by compare-and-swap, all or none.
     let changes: Vec<RefChange> = request.updates.iter().map(|u| RefChange { name: u.name.clone(), old: u.old, new: u.new }).collect();
     state.hub().update_refs(repo.id, &changes).await?;
-    // The pages' history index catches up now, not in the first page request.
-    crate::web::refresh_index(&state, repo.id);
+    // The pages' history index catches up now, not in the first page request, and the files the
+    // branches' moves changed are highlighted.
+    let moved = request.updates.iter().filter(|u| u.name.starts_with("refs/heads/")).filter_map(|u| Some((u.old?, u.new?))).collect();
+    crate::web::after_push(&state, repo.id, moved);
     if let Some(key) = &key {
         if let Err(e) = state.uploads().remove(key).await {
             tracing::warn!(error = %e, "removing a used upload failed; it expires anyway");

@@ -236,7 +236,7 @@ pub async fn publish(state: &AppState, repo: &Repo, packed: Packed) -> Result<()
     state.content().apply_pack(repo.id, Box::new(Cursor::new(packed.pack)), None).await?;
     let changes: Vec<RefChange> = packed.refs.into_iter().map(|(name, id)| RefChange { name, old: None, new: Some(id) }).collect();
     state.hub().update_refs(repo.id, &changes).await?;
-    crate::web::refresh_index(state, repo.id);
+    crate::web::after_push(state, repo.id, Vec::new());
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! The history index of each repository, opened once and shared by the pages, and brought up
 //! to date by one build at a time per repository: after each push in the background (one
-//! repository at a time), and by a page that needs commits the index lacks, which waits for a
-//! build under way instead of starting a second one.
+//! repository at a time, with the branch moves of the pushes that wait for it), and by a page
+//! that needs commits the index lacks, which waits for a build under way instead of starting a
+//! second one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use muse_core::CommitId;
@@ -16,14 +17,17 @@ use super::Memo;
 
 /// The indexes kept open at once (each is memory-mapped; weighed one each).
 const OPEN_INDEXES: usize = 256;
+/// The most branch moves kept for one waiting build.
+const MAX_QUEUED_MOVES: usize = 64;
 
 /// The open indexes and the builds under way.
 pub(crate) struct Indexes {
     open: Memo<RepoId, HistoryIndex>,
     /// One lock per repository whose index is being built.
     building: Mutex<HashMap<RepoId, Arc<Mutex<()>>>>,
-    /// Repositories waiting for a background build.
-    queued: Mutex<HashSet<RepoId>>,
+    /// Repositories waiting for a background build, with the branch moves (old tip, new tip)
+    /// of the pushes that queued it.
+    queued: Mutex<HashMap<RepoId, Vec<(CommitId, CommitId)>>>,
     /// Background builds run one at a time.
     background: Arc<Semaphore>,
 }
@@ -63,17 +67,31 @@ impl Indexes {
         built
     }
 
-    /// Marks `repo` as waiting for a background build; `false` if it already was (that build
-    /// will see the refs as they are when it starts).
-    pub(crate) fn enqueue(&self, repo: RepoId) -> bool {
-        self.queued.lock().unwrap_or_else(|e| e.into_inner()).insert(repo)
+    /// Marks `repo` as waiting for a background build, with the branch moves `moved`; `false`
+    /// if it already was (the moves are added to that build, which will see the refs as they
+    /// are when it starts).
+    pub(crate) fn enqueue(&self, repo: RepoId, moved: Vec<(CommitId, CommitId)>) -> bool {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        match queued.get_mut(&repo) {
+            Some(waiting) => {
+                // Bounded: a build highlights a bounded number of bytes anyway.
+                if waiting.len() < MAX_QUEUED_MOVES {
+                    waiting.extend(moved);
+                }
+                false
+            }
+            None => {
+                queued.insert(repo, moved);
+                true
+            }
+        }
     }
 
-    /// Waits for the background builder, then takes `repo` off the queue (a push from now on
-    /// queues another build).
-    pub(crate) async fn start_background(&self, repo: RepoId) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    /// Waits for the background builder, then takes `repo` off the queue with its moves (a push
+    /// from now on queues another build).
+    pub(crate) async fn start_background(&self, repo: RepoId) -> (Option<tokio::sync::OwnedSemaphorePermit>, Vec<(CommitId, CommitId)>) {
         let permit = Arc::clone(&self.background).acquire_owned().await.ok();
-        self.queued.lock().unwrap_or_else(|e| e.into_inner()).remove(&repo);
-        permit
+        let moved = self.queued.lock().unwrap_or_else(|e| e.into_inner()).remove(&repo).unwrap_or_default();
+        (permit, moved)
     }
 }

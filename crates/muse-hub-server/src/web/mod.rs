@@ -382,17 +382,62 @@ impl Default for WebCache {
     }
 }
 
-/// Brings the history index of `repo` up to date with its refs in the background, after a
-/// push was accepted: one repository at a time; a push while one is waiting adds nothing (it
-/// will see the refs as they are when it starts). A page that needs the index meanwhile waits
-/// for that build rather than starting a second.
-pub(crate) fn refresh_index(state: &AppState, repo: RepoId) {
-    if !state.web().indexes.enqueue(repo) {
+/// The most bytes of changed files a push gets highlighted in the background (highlighting takes
+/// up to about a second per 64 KiB).
+const PUSH_HIGHLIGHT_BYTES: usize = 512 << 10;
+
+impl WebCache {
+    /// The highlighted lines of a text blob, kept per (blob, path's language). Blocking.
+    fn lines(&self, blob: ObjectId, path: &str, text: &str) -> Arc<Vec<String>> {
+        let key = (blob, highlight::language(path));
+        if let Some(found) = self.highlighted.get(&key) {
+            return found;
+        }
+        let lines = Arc::new(highlight::highlight(path, text));
+        let weight = 64 + lines.iter().map(|l| l.len() + std::mem::size_of::<String>()).sum::<usize>();
+        self.highlighted.put(key, Arc::clone(&lines), weight);
+        lines
+    }
+
+    /// Highlights the text files that the branch moves `moved` (old tip, new tip) changed, at
+    /// most [`PUSH_HIGHLIGHT_BYTES`] of them in all, so that their pages are quick the first
+    /// time too. Returns how many were highlighted. Blocking.
+    fn highlight_changes(&self, store: &muse_store::Store, moved: &[(CommitId, CommitId)]) -> Result<usize, muse_store::StoreError> {
+        let mut budget = PUSH_HIGHLIGHT_BYTES;
+        let mut done = 0;
+        for (old, new) in moved {
+            let (old, new) = (store.objects().read_commit(old)?.snapshot, store.objects().read_commit(new)?.snapshot);
+            for change in muse_store::snapshot::diff_snapshots(store.objects(), Some(old), Some(new))? {
+                let Some((muse_core::EntryKind::File | muse_core::EntryKind::Executable, blob)) = change.new else { continue };
+                if self.highlighted.get(&(blob, highlight::language(&change.path))).is_some() {
+                    continue;
+                }
+                let data = store.objects().read(&blob)?.data;
+                if data.len() > budget.min(highlight::HIGHLIGHT_MAX) || muse_diff::is_binary(&data) {
+                    continue;
+                }
+                let Ok(text) = std::str::from_utf8(&data) else { continue };
+                budget -= data.len();
+                self.lines(blob, &change.path, text);
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// After a push was accepted, in the background: brings the history index of `repo` up to date
+/// with its refs, then highlights what the branch moves `moved` (old tip, new tip) changed
+/// ([`WebCache::highlight_changes`]). One repository at a time; a push while one is waiting adds
+/// its moves to it (it will see the refs as they are when it starts). A page that needs the
+/// index meanwhile waits for that build rather than starting a second.
+pub(crate) fn after_push(state: &AppState, repo: RepoId, moved: Vec<(CommitId, CommitId)>) {
+    if !state.web().indexes.enqueue(repo, moved) {
         return;
     }
     let state = state.clone();
     tokio::spawn(async move {
-        let _slot = state.web().indexes.start_background(repo).await;
+        let (_slot, moved) = state.web().indexes.start_background(repo).await;
         let tips: Vec<CommitId> = match state.hub().refs(repo).await {
             Ok(refs) => refs.into_iter().map(|(_, id)| id).collect(),
             Err(e) => return tracing::warn!(%repo, error = %e, "reading refs for the history index failed"),
@@ -404,10 +449,17 @@ pub(crate) fn refresh_index(state: &AppState, repo: RepoId) {
         };
         let web = state.clone();
         let started = std::time::Instant::now();
-        match tokio::task::spawn_blocking(move || web.web().indexes.covering(repo, reader.store(), &tips).map(|i| i.len())).await {
-            Ok(Ok(commits)) => tracing::info!(%repo, commits, ms = started.elapsed().as_millis() as u64, "history index up to date"),
-            Ok(Err(e)) => tracing::warn!(%repo, error = %e, "building the history index failed"),
-            Err(e) => tracing::warn!(%repo, error = %e, "the history index builder failed"),
+        let work = move || {
+            let index = web.web().indexes.covering(repo, reader.store(), &tips)?;
+            let highlighted = web.web().highlight_changes(reader.store(), &moved)?;
+            Ok::<_, muse_store::StoreError>((index.len(), highlighted))
+        };
+        match tokio::task::spawn_blocking(work).await {
+            Ok(Ok((commits, highlighted))) => {
+                tracing::info!(%repo, commits, highlighted, ms = started.elapsed().as_millis() as u64, "pages ready after a push")
+            }
+            Ok(Err(e)) => tracing::warn!(%repo, error = %e, "preparing pages after a push failed"),
+            Err(e) => tracing::warn!(%repo, error = %e, "preparing pages after a push failed"),
         }
     });
 }
@@ -421,4 +473,48 @@ fn enc_segment(text: &str) -> String {
 /// Percent-encodes a slash-separated path, segment by segment.
 fn enc_path(path: &str) -> String {
     path.split('/').map(enc_segment).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muse_core::{Commit, EntryKind, Tree, TreeEntry};
+    use muse_store::{ObjectKind, Store};
+
+    fn commit(store: &Store, parent: Option<CommitId>, files: &[(&str, &[u8])]) -> (CommitId, Vec<ObjectId>) {
+        let mut writer = store.objects().begin_write().unwrap();
+        let mut entries = Vec::new();
+        let mut blobs = Vec::new();
+        for (name, data) in files {
+            let id = writer.add(ObjectKind::Blob, data).unwrap();
+            blobs.push(id);
+            entries.push(TreeEntry { name: (*name).into(), kind: EntryKind::File, id });
+        }
+        let snapshot = writer.add_tree(&Tree::from_entries(entries).unwrap()).unwrap();
+        let commit = Commit { parents: parent.into_iter().collect(), snapshot, committed_at: "2026-01-01T00:00:00Z".into(), ..Commit::default() };
+        let id = writer.add_commit(&commit).unwrap();
+        writer.finish().unwrap();
+        (id, blobs)
+    }
+
+    #[test]
+    fn a_push_highlights_the_text_files_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init_bare(&dir.path().join("r.muse"), "main").unwrap();
+        let big = "x = 1\n".repeat(100_000);
+        let (old, _) = commit(&store, None, &[("a.py", b"x = 1\n"), ("b.py", b"y = 2\n")]);
+        let (new, blobs) = commit(
+            &store,
+            Some(old),
+            &[("a.py", b"x = 3\n"), ("b.py", b"y = 2\n"), ("big.py", big.as_bytes()), ("c.rs", b"fn main() {}\n"), ("d.bin", b"\0\x01")],
+        );
+        let cache = WebCache::default();
+        assert_eq!(cache.highlight_changes(&store, &[(old, new)]).unwrap(), 2, "a.py and c.rs");
+        let kept = |blob: ObjectId, language: &str| cache.highlighted.get(&(blob, language.to_string())).is_some();
+        assert!(kept(blobs[0], "python") && kept(blobs[3], "rust"));
+        assert!(!kept(blobs[1], "python"), "unchanged");
+        assert!(!kept(blobs[2], "python"), "over the highlighting limit: shown plain");
+        assert!(cache.highlighted.get(&(blobs[4], highlight::language("d.bin"))).is_none(), "binary");
+        assert_eq!(cache.highlight_changes(&store, &[(old, new)]).unwrap(), 0, "kept already");
+    }
 }

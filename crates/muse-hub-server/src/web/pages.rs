@@ -310,14 +310,7 @@ impl Work {
 
     /// The highlighted lines of a text blob, kept per (blob, path's language).
     fn lines(&self, blob: ObjectId, path: &str, text: &str) -> Arc<Vec<String>> {
-        let key = (blob, highlight::language(path));
-        if let Some(found) = self.state.web().highlighted.get(&key) {
-            return found;
-        }
-        let lines = Arc::new(highlight::highlight(path, text));
-        let weight = 64 + lines.iter().map(|l| l.len() + std::mem::size_of::<String>()).sum::<usize>();
-        self.state.web().highlighted.put(key, Arc::clone(&lines), weight);
-        lines
+        self.state.web().lines(blob, path, text)
     }
 
     /// What `path` names at `commit`: `None` if nothing.
