@@ -1,6 +1,7 @@
 //! `muse`: the command-line interface. Parsing and dispatch only; the work is in the library
 //! crates, one module per command under `commands/`.
 
+mod allocator;
 mod commands;
 mod error;
 mod output;
@@ -10,11 +11,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::output::Ctx;
-
-/// mimalloc: a scan of a large tree makes hundreds of thousands of small allocations, and they
-/// cost about half as much as with the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Version control for people and AI agents: content-addressed, provenance on every commit.
 #[derive(Parser)]

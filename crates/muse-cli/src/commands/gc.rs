@@ -25,6 +25,9 @@ fn parse_prune(text: &str) -> Result<Prune, String> {
 
 /// Repacks and reports.
 pub fn run(args: Args, ctx: &Ctx) -> CliResult {
+    // gc holds decoded objects for every encoder thread at once: its peak memory is what a
+    // machine running it beside other work notices (bench/gc-results.md).
+    crate::allocator::prefer_small_footprint();
     let repo = ctx.repo()?;
     let prune = match args.prune {
         Some(prune) => prune,
