@@ -6,7 +6,7 @@
 # commit is `minor`: 100 symbols added, 100 files parsed) and commits, in three ways:
 #   off    semver.compute = false (no symbol work at all);
 #   warm   semver.compute = true, the steady state: the parent's side of every file is in the
-#          symbol cache (the previous commit parsed it), the new side is parsed;
+#          symbol cache (the previous commit, a computed one, parsed it), the new side is parsed;
 #   cold   semver.compute = true with the symbol cache emptied first: both sides are parsed.
 # git commits the same 100 changed files in the same run, for scale. Reports medians.
 #
@@ -31,7 +31,12 @@ export MUSE_AUTHOR="Bench <bench@example.invalid>"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
-timed() { local t0=${EPOCHREALTIME/./}; "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }; echo $(( ${EPOCHREALTIME/./} - t0 )); }
+# timed CMD…: "WALL_US CPU_US" (CPU: user + system time of the command and its children).
+timed() {
+    local TIMEFORMAT='%R %U %S'
+    { time "$@" >/dev/null 2>"$W/err"; } 2>"$W/time" || { cat "$W/err" >&2; exit 1; }
+    awk '{ printf "%d %d\n", $1 * 1e6, ($2 + $3) * 1e6 }' "$W/time"
+}
 ms() { awk -v u="$1" 'BEGIN { printf "%.1f ms", u / 1000 }'; }
 
 log "checking out muse-python twice (muse and git)"
@@ -48,24 +53,29 @@ BYTES=$(cd "$W/m" && xargs cat <"$W/files" | wc -c)
 # change DIR N: appends a public function to each of the 100 files.
 change() { while read -r f; do printf '\n\ndef bench_added_%s(x, y=1):\n    return x + y\n' "$2" >>"$1/$f"; done <"$W/files"; }
 
-off=() warm=() cold=() git=()
+for kind in off warm cold git; do eval "${kind}_wall=() ${kind}_cpu=()"; done
 for i in $(seq 1 "$RUNS"); do
-    for kind in off warm cold; do
+    # cold first: the warm commit's parent side is then the cold commit's new side, in the cache.
+    for kind in cold warm off; do
         n="${kind}_$i"
         change "$W/m" "$n"
         (cd "$W/m" && "$MUSE" config semver.compute "$([ "$kind" = off ] && echo false || echo true)")
         [ "$kind" = cold ] && rm -rf "$W/m/.muse/code"
-        t=$(cd "$W/m" && timed "$MUSE" commit -m "$n")
-        eval "$kind+=($t)"
+        read -r wall cpu < <(cd "$W/m" && timed "$MUSE" commit -m "$n")
+        eval "${kind}_wall+=($wall) ${kind}_cpu+=($cpu)"
     done
     change "$W/g" "git_$i"
-    git+=("$(cd "$W/g" && timed git commit -q -a -m "git_$i")")
+    read -r wall cpu < <(cd "$W/g" && timed git commit -q -a -m "git_$i")
+    git_wall+=("$wall") git_cpu+=("$cpu")
 done
 bump=$(cd "$W/m" && "$MUSE" semver --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["computed"], len(d["additions"]))')
-m_off=$(median "${off[@]}") m_warm=$(median "${warm[@]}") m_cold=$(median "${cold[@]}") m_git=$(median "${git[@]}")
-echo "100 changed Python files ($BYTES bytes), $RUNS commits of each kind, medians (last computed bump and additions: $bump):"
-echo "  muse commit, semver.compute = false : $(ms "$m_off")"
-echo "  muse commit, computed (warm cache)   : $(ms "$m_warm")   extra $(ms $((m_warm - m_off)))"
-echo "  muse commit, computed (cold cache)   : $(ms "$m_cold")   extra $(ms $((m_cold - m_off)))"
-echo "  git commit -a (same changes)         : $(ms "$m_git")"
-awk -v w="$m_warm" -v c="$m_cold" -v o="$m_off" -v g="$m_git" 'BEGIN { printf "  ratios: computed/off %.2fx (warm), %.2fx (cold); computed (warm)/git %.2fx\n", w / o, c / o, w / g }'
+for kind in off warm cold git; do
+    eval "w_$kind=\$(median \"\${${kind}_wall[@]}\") c_$kind=\$(median \"\${${kind}_cpu[@]}\")"
+done
+echo "100 changed Python files ($BYTES bytes), $RUNS commits of each kind, medians of wall / CPU (user+sys) time;"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; last computed bump and additions: $bump"
+echo "  muse commit, semver.compute = false : $(ms "$w_off") / $(ms "$c_off")"
+echo "  muse commit, computed (warm cache)   : $(ms "$w_warm") / $(ms "$c_warm")   extra $(ms $((w_warm - w_off))) / $(ms $((c_warm - c_off)))"
+echo "  muse commit, computed (cold cache)   : $(ms "$w_cold") / $(ms "$c_cold")   extra $(ms $((w_cold - w_off))) / $(ms $((c_cold - c_off)))"
+echo "  git commit -a (same changes)         : $(ms "$w_git") / $(ms "$c_git")"
+awk -v w="$w_warm" -v o="$w_off" -v g="$w_git" -v cw="$c_warm" -v co="$c_off" 'BEGIN { printf "  ratios (wall): computed (warm)/off %.2fx, computed (warm)/git %.2fx; CPU computed (warm)/off %.2fx\n", w / o, w / g, cw / co }'

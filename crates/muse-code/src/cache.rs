@@ -16,7 +16,7 @@ use muse_core::ObjectId;
 use serde::{Deserialize, Serialize};
 
 use crate::extract::EXTRACTOR_VERSION;
-use crate::model::{FileSymbols, Language};
+use crate::model::{FileSymbols, Language, Symbol, UnknownReason};
 
 /// Entries per fan-out directory: past it, writing one removes every second entry of that
 /// directory (256 directories, so at most 65,536 entries in all).
@@ -31,13 +31,39 @@ pub struct SymbolCache {
     dir: PathBuf,
 }
 
-/// One entry's JSON: the key it answers, then the symbols.
+/// One entry's JSON: the key it answers, then what extraction found, flat (a tagged enum would
+/// make the decoder buffer the whole entry first).
 #[derive(Serialize, Deserialize)]
 struct Entry {
     extractor: u32,
     language: Language,
     blob: String,
-    symbols: FileSymbols,
+    /// The symbols of a parsed file; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    symbols: Option<Vec<Symbol>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    syntax_errors: bool,
+    /// Why the symbols are unknown; absent when parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unknown: Option<UnknownReason>,
+}
+
+impl Entry {
+    fn new(language: Language, blob: &ObjectId, symbols: &FileSymbols) -> Entry {
+        let (symbols, syntax_errors, unknown) = match symbols {
+            FileSymbols::Parsed { symbols, syntax_errors } => (Some(symbols.clone()), *syntax_errors, None),
+            FileSymbols::Unknown { reason } => (None, false, Some(*reason)),
+        };
+        Entry { extractor: EXTRACTOR_VERSION, language, blob: blob.to_string(), symbols, syntax_errors, unknown }
+    }
+
+    fn symbols(self) -> Option<FileSymbols> {
+        match (self.symbols, self.unknown) {
+            (Some(symbols), None) => Some(FileSymbols::Parsed { symbols, syntax_errors: self.syntax_errors }),
+            (None, Some(reason)) => Some(FileSymbols::Unknown { reason }),
+            _ => None,
+        }
+    }
 }
 
 impl SymbolCache {
@@ -64,7 +90,10 @@ impl SymbolCache {
             return None;
         }
         let entry: Entry = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
-        (entry.extractor == EXTRACTOR_VERSION && entry.language == language && entry.blob == blob.to_string()).then_some(entry.symbols)
+        if entry.extractor != EXTRACTOR_VERSION || entry.language != language || entry.blob != blob.to_string() {
+            return None;
+        }
+        entry.symbols()
     }
 
     /// Stores the symbols of `blob` read as `language` (atomically: temporary file, rename).
@@ -79,8 +108,7 @@ impl SymbolCache {
                 let _ = fs::remove_file(old);
             }
         }
-        let entry = Entry { extractor: EXTRACTOR_VERSION, language, blob: blob.to_string(), symbols: symbols.clone() };
-        let bytes = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        let bytes = serde_json::to_vec(&Entry::new(language, blob, symbols)).map_err(std::io::Error::other)?;
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
         let tmp = dir.join(format!(".{name}-{}-{nanos}.tmp", std::process::id()));
@@ -99,7 +127,6 @@ impl SymbolCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::UnknownReason;
 
     #[test]
     fn entries_round_trip_and_foreign_or_damaged_ones_are_ignored() {
@@ -117,7 +144,7 @@ mod tests {
         fs::write(&path, b"{\"extractor\":1,").unwrap();
         assert_eq!(cache.get(Language::Python, &blob), None);
         let other = muse_core::blob_id(b"other");
-        let foreign = serde_json::to_vec(&Entry { extractor: 1, language: Language::Python, blob: other.to_string(), symbols: symbols.clone() }).unwrap();
+        let foreign = serde_json::to_vec(&Entry::new(Language::Python, &other, &symbols)).unwrap();
         fs::write(&path, foreign).unwrap();
         assert_eq!(cache.get(Language::Python, &blob), None, "an entry naming another blob is not this blob's");
         let unknown = FileSymbols::Unknown { reason: UnknownReason::TooLarge };

@@ -189,9 +189,14 @@ pub fn diff_files(files: &[FileSides]) -> SemanticDiff {
     let added_set: HashSet<Key<'_>> = added.iter().copied().collect();
     for (ok, nk) in &pairs {
         let (o, n) = (&old[ok], &new[nk]);
-        // A member that moved with its renamed or moved parent is covered by the parent.
+        // A member that moved with its renamed or moved parent is covered by the parent, and so
+        // is one whose parent was removed while the new parent was added (a class renamed while
+        // it changed: reported as removed and added).
         let follows_parent = match (o.parent, n.parent) {
-            (Some(op), Some(np)) => old_paired.get(&op) == Some(&np),
+            (Some(op), Some(np)) => {
+                old_paired.get(&op) == Some(&np)
+                    || (removed_set.contains(&op) && !old_paired.contains_key(&op) && added_set.contains(&np) && !new_paired.contains(&np))
+            }
             _ => false,
         };
         renamed(o, n, follows_parent, &mut findings, &mut changes);

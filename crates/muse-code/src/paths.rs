@@ -5,16 +5,36 @@
 use crate::model::Language;
 
 /// Directory names whose files are never part of a public API.
-const OUTSIDE_API_DIRS: &[&str] =
-    &["tests", "test", "testing", "__tests__", "examples", "example", "benches", "bench", "benchmarks", "scripts", "tools", "docs", "doc", "fuzz", "e2e"];
+const OUTSIDE_API_DIRS: &[&str] = &[
+    "tests",
+    "test",
+    "testing",
+    "testsuite",
+    "__tests__",
+    "examples",
+    "example",
+    "benches",
+    "bench",
+    "benchmarks",
+    "scripts",
+    "tools",
+    "docs",
+    "doc",
+    "fuzz",
+    "e2e",
+];
 
 /// Whether the file is documentation (a changed documentation file alone computes `none`):
-/// Markdown, reStructuredText, AsciiDoc and plain text files, and the usual top-level notes
-/// (README, LICENSE, CHANGELOG, AUTHORS, …, with any extension).
+/// Markdown, reStructuredText, AsciiDoc and plain text files, the usual top-level notes (README,
+/// LICENSE, CHANGELOG, AUTHORS, …, with any extension), and everything under a top-level `docs/`
+/// or `doc/` directory (its Sphinx configuration and images included).
 pub fn is_documentation(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
     if matches!(ext.to_ascii_lowercase().as_str(), "md" | "markdown" | "rst" | "txt" | "adoc" | "asciidoc") {
+        return true;
+    }
+    if matches!(path.split('/').next(), Some("docs" | "doc")) && path.contains('/') {
         return true;
     }
     let stem = stem.to_ascii_uppercase();
@@ -83,6 +103,7 @@ mod tests {
     #[test]
     fn paths_are_classified() {
         assert!(is_documentation("README.md") && is_documentation("docs/api.rst") && is_documentation("LICENSE") && is_documentation("CHANGES"));
+        assert!(is_documentation("docs/conf.py") && !is_documentation("docs.py") && is_outside_api("flask/testsuite/helpers.py"));
         assert!(!is_documentation("src/lib.rs") && !is_documentation("setup.cfg"));
         assert!(is_outside_api("tests/test_api.py") && is_outside_api("pkg/test_x.py") && is_outside_api("a/b_test.go"));
         assert!(is_outside_api("src/main.rs") && is_outside_api("src/bin/tool.rs") && is_outside_api("web/app.spec.ts"));

@@ -162,9 +162,11 @@ fn shown(t: &Option<String>) -> String {
 }
 
 /// Whether two written types differ in a way callers see: any difference where types are
-/// compulsory (Rust, Go), only a change between two written types elsewhere.
+/// compulsory (Rust, Go), only a change between two written types elsewhere (in Python between
+/// their canonical spellings, [`canonical_python_type`]).
 fn types_differ(language: Language, old: &Option<String>, new: &Option<String>) -> bool {
     match (old, new) {
+        (Some(a), Some(b)) if language == Language::Python => canonical_python_type(a) != canonical_python_type(b),
         (Some(a), Some(b)) => a != b,
         (None, None) => false,
         _ => language.types_required(),
@@ -286,5 +288,106 @@ fn by_name(language: Language, old: &[&Param], new: &[&Param], hits: &mut Vec<Hi
         } else {
             hits.push((Rule::ParamRequiredAdded, format!("required parameter '{}' added", b.name)));
         }
+    }
+}
+
+/// How deep [`canonical_python_type`] follows nested brackets; deeper types are compared as
+/// written.
+const MAX_TYPE_DEPTH: usize = 16;
+
+/// A Python annotation in one spelling, so that equivalent spellings compare equal: quotes of
+/// forward references and the `typing.`/`t.`/`typing_extensions.`/`te.` prefixes dropped,
+/// `List`/`Dict`/`Tuple`/`Set`/`FrozenSet`/`Type` as the builtins, `Optional[X]` and `Union[…]`
+/// as `|` unions, union members sorted.
+pub(crate) fn canonical_python_type(ty: &str) -> String {
+    let unquoted: String = ty.chars().filter(|c| *c != '"' && *c != '\'').collect();
+    canonical(&unquoted, 0).unwrap_or_else(|| unquoted.split_whitespace().collect())
+}
+
+/// Splits `text` at top-level occurrences of `sep` (outside brackets).
+fn split_top(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i64, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth -= 1,
+            c if c == sep && depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+fn canonical(text: &str, depth: usize) -> Option<String> {
+    if depth > MAX_TYPE_DEPTH {
+        return None;
+    }
+    let text = text.trim();
+    let members = split_top(text, '|');
+    if members.len() > 1 {
+        return union(members, depth);
+    }
+    let (head, args) = match text.find('[') {
+        Some(open) if text.ends_with(']') => (&text[..open], Some(&text[open + 1..text.len() - 1])),
+        _ => (text, None),
+    };
+    let head = head.trim();
+    let name = ["typing_extensions.", "typing.", "te.", "t."].iter().find_map(|p| head.strip_prefix(p)).unwrap_or(head);
+    let name = match name {
+        "List" => "list",
+        "Dict" => "dict",
+        "Tuple" => "tuple",
+        "Set" => "set",
+        "FrozenSet" => "frozenset",
+        "Type" => "type",
+        other => other,
+    };
+    let Some(args) = args else { return Some(name.split_whitespace().collect()) };
+    match name {
+        "Optional" => union(vec![args, "None"], depth),
+        "Union" => union(split_top(args, ','), depth),
+        _ => {
+            let inner: Option<Vec<String>> = split_top(args, ',').into_iter().map(|a| canonical(a, depth + 1)).collect();
+            Some(format!("{name}[{}]", inner?.join(", ")))
+        }
+    }
+}
+
+fn union(members: Vec<&str>, depth: usize) -> Option<String> {
+    let mut all: Vec<String> = Vec::new();
+    for m in members {
+        let c = canonical(m, depth + 1)?;
+        // Nested unions flatten.
+        all.extend(split_top(&c, '|').into_iter().map(|p| p.trim().to_string()));
+    }
+    all.sort();
+    all.dedup();
+    Some(all.join(" | "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_python_type as c;
+
+    #[test]
+    fn python_type_spellings_compare_equal() {
+        assert_eq!(c("t.Optional[str]"), c("str | None"));
+        assert_eq!(c("typing.List[str]"), c("list[str]"));
+        assert_eq!(c("t.Optional[t.Type[\"FlaskClient\"]]"), c("type[FlaskClient] | None"));
+        assert_eq!(c("t.Union[str, os.PathLike]"), c("os.PathLike | str"));
+        assert_eq!(c("\"te.NoReturn\""), c("t.NoReturn"));
+        assert_eq!(c("t.Dict[str, t.Union[int, None]]"), c("dict[str, int | None]"));
+        assert_ne!(c("str"), c("bytes"));
+        assert_ne!(c("t.Optional[str]"), c("str"));
+        assert_ne!(c("t.Callable"), c("t.Callable[[F], F]"));
+        // Deep or unbalanced input is compared as written, without failing.
+        let deep = "t.List[".repeat(100) + "int" + &"]".repeat(100);
+        assert_eq!(c(&deep), c(&deep));
+        assert_eq!(c("list[int"), "list[int");
     }
 }

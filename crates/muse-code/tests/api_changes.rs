@@ -84,6 +84,14 @@ fn python() {
     // Tests and private modules are outside the API.
     expect("tests/test_api.py", base, "def _helper(x):\n    return x\n", Patch, &[]);
     expect("pkg/_compat.py", base, "def _helper(x):\n    return x\n", Patch, &[]);
+    // A class renamed while it changed: removed and added, its unchanged members not again.
+    expect(
+        p,
+        classes,
+        "class Runner:\n    def run(self, x):\n        return x * 2\n    def more(self):\n        return 1\n\nclass B:\n    pass\n",
+        Major,
+        &["symbol-removed", "symbol-added"],
+    );
     // A renamed class: one finding, not one per method.
     expect(p, classes, "class Runner:\n    def run(self, x):\n        return x * 2\n\nclass B:\n    pass\n", Major, &["symbol-renamed"]);
 }
