@@ -278,6 +278,11 @@ fn signing_in_reaches_the_private_repository_and_signing_out_loses_it() {
         assert!(browser.texts("[data-testid=line-code]").await.join("\n").contains("This repository is private"));
         browser.visit("/").await;
         assert!(attrs(&browser, "[data-testid=repo-link]", "href").await.iter().any(|h| h.ends_with("/demo/notes")));
+        // A path no route has is a page of the site, with the visitor's nav bar.
+        browser.visit("/no/such/thing/deep").await;
+        browser.one("[data-testid=not-found]").await;
+        browser.screenshot("not-found").await;
+        assert!(browser.texts("[data-testid=user-menu]").await[0].contains("demo"));
         let cookies = browser.client().get_all_cookies().await.unwrap();
         assert!(cookies.iter().any(|c| c.http_only() == Some(true)), "the session cookie is HttpOnly: {cookies:?}");
 
@@ -287,6 +292,9 @@ fn signing_in_reaches_the_private_repository_and_signing_out_loses_it() {
         browser.screenshot("signed-out").await;
         browser.visit("/demo/notes").await;
         browser.one("[data-testid=not-found]").await;
+        browser.visit("/no/such/thing/deep").await;
+        browser.one("[data-testid=not-found]").await;
+        assert_eq!(attrs(&browser, "[data-testid=signin-link]", "href").await, ["/login"]);
         browser.visit("/").await;
         assert!(!attrs(&browser, "[data-testid=repo-link]", "href").await.iter().any(|h| h.ends_with("/demo/notes")));
     });
