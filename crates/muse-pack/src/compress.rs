@@ -1,8 +1,6 @@
 //! zstd helpers shared by the builder, the applier and gc: whole-object frames and delta frames
 //! (a frame compressed with the base object's bytes as a raw-content prefix).
 
-use std::io::Read;
-
 use zstd::zstd_safe::{self, CCtx, CParameter};
 
 thread_local! {
@@ -50,20 +48,17 @@ pub fn compress(data: &[u8], base: Option<&[u8]>, level: i32) -> Vec<u8> {
     }
 }
 
-/// Decompresses one frame that must yield exactly `size` bytes, optionally against a base.
-/// Reads at most `size + 1` bytes of output, so a lying size cannot cause a large allocation.
+/// Decompresses one frame that must yield exactly `size` bytes, optionally against a base: the
+/// store's decoder (a reused context per thread; a lying size cannot make it allocate more than
+/// 64 MiB before the frame proves it), after checking that the payload is exactly one frame
+/// (docs/mpack.md: a record's payload is one frame; the store's decoder would also take several
+/// concatenated ones).
 pub fn decompress(payload: &[u8], size: u64, base: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let cap = usize::try_from(size).map_err(|_| "object too large for memory".to_string())?;
-    let decoder = match base {
-        Some(base) => zstd::stream::read::Decoder::with_ref_prefix(payload, base),
-        None => zstd::stream::read::Decoder::with_buffer(payload),
-    };
-    let mut out = Vec::with_capacity(cap.min(64 << 20));
-    decoder.map_err(|e| format!("zstd: {e}"))?.single_frame().take(size.saturating_add(1)).read_to_end(&mut out).map_err(|e| format!("zstd: {e}"))?;
-    if out.len() as u64 != size {
-        return Err(format!("decodes to {} bytes, expected {size}", out.len()));
+    match zstd_safe::find_frame_compressed_size(payload) {
+        Ok(len) if len == payload.len() => muse_store::odb::decompress(payload, size, base),
+        Ok(len) => Err(format!("zstd: {} bytes after the frame", payload.len() - len)),
+        Err(code) => Err(format!("zstd: {}", zstd_safe::get_error_name(code))),
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -82,5 +77,20 @@ mod tests {
         let full = compress(&target, None, 3);
         assert_eq!(decompress(&full, target.len() as u64, None).unwrap(), target);
         assert!(decompress(&full, target.len() as u64 - 1, None).is_err());
+        assert!(decompress(&full, target.len() as u64 + 1, None).is_err());
+    }
+
+    #[test]
+    fn a_payload_is_exactly_one_frame() {
+        let frame = compress(b"hello\n", None, 3);
+        assert_eq!(decompress(&frame, 6, None).unwrap(), b"hello\n");
+        // Two frames that together decode to the right size: not one record's payload.
+        let two = [frame.clone(), compress(b"", None, 3)].concat();
+        assert!(decompress(&two, 6, None).unwrap_err().contains("after the frame"));
+        let mut trailing = frame.clone();
+        trailing.push(0);
+        assert!(decompress(&trailing, 6, None).is_err());
+        assert!(decompress(&frame[..frame.len() - 1], 6, None).is_err());
+        assert!(decompress(&[], 0, None).is_err());
     }
 }
