@@ -34,20 +34,32 @@ pub struct Args {
     ignore_revs_file: Option<std::path::PathBuf>,
 }
 
+/// The `--json` document (docs/cli.md), serialized directly rather than through a
+/// `serde_json::Value` (which copied every line's fields once more); keys in the order they
+/// always had.
+#[derive(serde::Serialize)]
+struct BlameJson<'a> {
+    cached: bool,
+    commit_id: CommitId,
+    lines: &'a [LineJson<'a>],
+    path: &'a str,
+}
+
 /// One blamed line as `--json` prints it (docs/cli.md).
 #[derive(serde::Serialize)]
+/// Fields in alphabetical order, the order the output has always had.
 struct LineJson<'a> {
-    line: u32,
-    content: String,
+    agent_id: &'a str,
+    author: &'a str,
     commit_id: CommitId,
+    committed_at: &'a str,
+    content: String,
+    kind: &'static str,
+    line: u32,
+    model_id: &'a str,
     orig_line: u32,
     orig_path: &'a str,
-    author: &'a str,
-    agent_id: &'a str,
-    model_id: &'a str,
     toolchain_id: &'a str,
-    committed_at: &'a str,
-    kind: &'static str,
 }
 
 /// Maps a blame failure to its exit code: a binary file or a range outside the file is invalid
@@ -152,7 +164,7 @@ pub fn run(args: Args, ctx: &Ctx) -> CliResult {
                 }
             })
             .collect();
-        return ctx.print_json(&serde_json::json!({ "path": blame.path, "commit_id": blame.commit, "cached": cached, "lines": lines }));
+        return ctx.print_json(&BlameJson { cached, commit_id: blame.commit, lines: &lines, path: &blame.path });
     }
     let colours = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let texts = blame.texts();
