@@ -11,48 +11,16 @@
 # Usage: bench/oplog.sh [RUNS]   (default 31 commits of each kind)
 # Needs: python3, git, cargo. Takes about a minute on an idle machine; not part of CI.
 set -euo pipefail
-export LC_ALL=C
 RUNS=${1:-31}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/muse-target}
-cargo build --release -q -p muse-cli --manifest-path "$ROOT/Cargo.toml"
-MUSE=$CARGO_TARGET_DIR/release/muse
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/muse-oplog.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$W/gitconfig
-printf '[user]\n\tname = Bench\n\temail = bench@example.invalid\n[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n' >"$GIT_CONFIG_GLOBAL"
-export MUSE_AUTHOR="Bench <bench@example.invalid>"
+source "$(dirname "$0")/lib.sh" oplog
 unset MUSE_OPLOG_BENCH_SKIP
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 timed() { local t0=${EPOCHREALTIME/./}; "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }; echo $(( ${EPOCHREALTIME/./} - t0 )); }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 
-# tree DIR: 1,000 files in 10 directories.
-tree() { python3 - "$1" <<'PY'
-import os, sys
-for i in range(1000):
-    d = os.path.join(sys.argv[1], f"d{i // 100}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i % 100:02d}.txt"), "w") as fh:
-        fh.write(f"file {i}\n" * 20)
-PY
-}
-# change_100 DIR N: appends line N to every 10th file.
-change_100() { python3 - "$1" "$2" <<'PY'
-import os, sys
-for i in range(0, 1000, 10):
-    with open(os.path.join(sys.argv[1], f"d{i // 100}", f"f{i % 100:02d}.txt"), "a") as fh:
-        fh.write(f"change {sys.argv[2]}\n")
-PY
-}
-
 log "building the repositories"
 mkdir "$W/m" "$W/g"
-tree "$W/m"; tree "$W/g"
+tree_1000 "$W/m"; tree_1000 "$W/g"
 (cd "$W/m" && "$MUSE" init . >/dev/null && "$MUSE" commit -q -m init >/dev/null 2>&1 || "$MUSE" commit -m init >/dev/null)
 (cd "$W/g" && git init -q && git add -A && git commit -q -m init)
 log "2,000 tags and operations"

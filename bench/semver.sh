@@ -13,24 +13,9 @@
 # Usage: bench/semver.sh [RUNS]   (default 15 commits of each kind)
 # Needs: python3, git, cargo, ../shared/corpus. Takes a few minutes; not part of CI.
 set -euo pipefail
-export LC_ALL=C
 RUNS=${1:-15}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-CORPUS=${MUSE_CORPUS:-$ROOT/../shared/corpus}
-[ -f "$CORPUS/muse-python.bundle" ] || CORPUS=$ROOT/../../shared/corpus
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/muse-target}
-cargo build --release -q -p muse-cli --manifest-path "$ROOT/Cargo.toml"
-MUSE=$CARGO_TARGET_DIR/release/muse
+source "$(dirname "$0")/lib.sh" semver
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/muse-semver.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$W/gitconfig
-printf '[user]\n\tname = Bench\n\temail = bench@example.invalid\n[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n' >"$GIT_CONFIG_GLOBAL"
-export MUSE_AUTHOR="Bench <bench@example.invalid>"
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 # timed CMD…: "WALL_US CPU_US" (CPU: user + system time of the command and its children).
 timed() {
     local TIMEFORMAT='%R %U %S'

@@ -18,27 +18,14 @@
 # Needs: python3, git, ssh-keygen, perf (Debian: linux-perf), cargo; ../shared/corpus/requests.bundle. Several minutes on an
 # idle machine (making 2 × 6,700 commits is most of it); not part of CI.
 set -euo pipefail
-export LC_ALL=C
 RUNS=${1:-31}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-CORPUS=${CORPUS:-$ROOT/../shared/corpus}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/muse-target}
-cargo build --release -q -p muse-cli --manifest-path "$ROOT/Cargo.toml"
-MUSE=$CARGO_TARGET_DIR/release/muse
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/muse-sign.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$W/gitconfig
-export MUSE_KEY_DIR=$W/keys MUSE_AUTHOR="Bench <bench@example.invalid>"
+source "$(dirname "$0")/lib.sh" sign
+export MUSE_KEY_DIR=$W/keys
 unset MUSE_SIGNING_KEY MUSE_AGENT_ID MUSE_MODEL_ID
 "$MUSE" key generate --name bench >/dev/null
-printf '[user]\n\tname = Bench\n\temail = bench@example.invalid\n\tsigningkey = %s\n[gpg]\n\tformat = ssh\n[gpg "ssh"]\n\tallowedSignersFile = %s\n[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n' \
-    "$MUSE_KEY_DIR/bench" "$W/git_allowed" >"$GIT_CONFIG_GLOBAL"
+printf '[user]\n\tsigningkey = %s\n[gpg]\n\tformat = ssh\n[gpg "ssh"]\n\tallowedSignersFile = %s\n' "$MUSE_KEY_DIR/bench" "$W/git_allowed" >>"$GIT_CONFIG_GLOBAL"
 echo "bench@example.invalid $(cut -d' ' -f1,2 "$MUSE_KEY_DIR/bench.pub")" >"$W/git_allowed"
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 timed() { local t0=${EPOCHREALTIME/./}; "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }; echo $(( ${EPOCHREALTIME/./} - t0 )); }
 # cputimed CMD…: "WALL_US CPU_US" (CPU: perf's task-clock, the time on a CPU of the process
 # and its threads, to 10 µs; less sensitive to a loaded machine than wall time).
@@ -50,26 +37,9 @@ cputimed() {
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f %%", (a - b) * 100 / b }'; }
 
-tree() { python3 - "$1" <<'PY'
-import os, sys
-for i in range(1000):
-    d = os.path.join(sys.argv[1], f"d{i // 100}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i % 100:02d}.txt"), "w") as fh:
-        fh.write(f"file {i}\n" * 20)
-PY
-}
-change_100() { python3 - "$1" "$2" <<'PY'
-import os, sys
-for i in range(0, 1000, 10):
-    with open(os.path.join(sys.argv[1], f"d{i // 100}", f"f{i % 100:02d}.txt"), "a") as fh:
-        fh.write(f"change {sys.argv[2]}\n")
-PY
-}
-
 log "1. a 100-file commit, signed and not, $RUNS of each"
 mkdir "$W/m" "$W/g"
-tree "$W/m"; tree "$W/g"
+tree_1000 "$W/m"; tree_1000 "$W/g"
 (cd "$W/m" && "$MUSE" init . >/dev/null && "$MUSE" commit -m init --no-sign >/dev/null)
 (cd "$W/g" && git init -q && git add -A && git commit -q -m init)
 m_plain=(); m_signed=(); mc_plain=(); mc_signed=(); g_plain=(); g_signed=()
