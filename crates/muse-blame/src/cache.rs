@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -152,26 +151,7 @@ fn read_entry(store: &Store, commit: CommitId, path: &str, options: &BlameOption
 }
 
 fn write_entry(store: &Store, blame: &Blame, options: &BlameOptions) -> std::io::Result<()> {
-    let dir = dir(store);
-    fs::create_dir_all(&dir)?;
-    let entries: Vec<PathBuf> = fs::read_dir(&dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    if entries.len() >= MAX_ENTRIES {
-        for old in entries.iter().step_by(2) {
-            let _ = fs::remove_file(old);
-        }
-    }
-    let name = key(blame.commit, &blame.path, options);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let tmp = dir.join(format!(".{name}-{}-{nanos}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create_new(&tmp)?;
-        file.write_all(&encode(blame))?;
-        fs::rename(&tmp, dir.join(&name))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    muse_store::put_cache_entry(&dir(store), &key(blame.commit, &blame.path, options), &encode(blame), MAX_ENTRIES)
 }
 
 #[cfg(test)]

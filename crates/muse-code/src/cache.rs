@@ -9,7 +9,6 @@
 //! write are ignored (a read-only store still answers, parsing again).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use muse_core::ObjectId;
@@ -100,27 +99,9 @@ impl SymbolCache {
     pub fn put(&self, language: Language, blob: &ObjectId, symbols: &FileSymbols) -> std::io::Result<()> {
         let path = self.path(language, blob);
         let dir = path.parent().unwrap_or(&self.dir);
-        fs::create_dir_all(dir)?;
-        let entries: Vec<PathBuf> =
-            fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
-        if entries.len() >= MAX_ENTRIES_PER_DIR {
-            for old in entries.iter().step_by(2) {
-                let _ = fs::remove_file(old);
-            }
-        }
-        let bytes = serde_json::to_vec(&Entry::new(language, blob, symbols)).map_err(std::io::Error::other)?;
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
-        let tmp = dir.join(format!(".{name}-{}-{nanos}.tmp", std::process::id()));
-        let result = (|| {
-            let mut file = fs::File::create_new(&tmp)?;
-            file.write_all(&bytes)?;
-            fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let bytes = serde_json::to_vec(&Entry::new(language, blob, symbols)).map_err(std::io::Error::other)?;
+        muse_store::put_cache_entry(dir, name, &bytes, MAX_ENTRIES_PER_DIR)
     }
 }
 

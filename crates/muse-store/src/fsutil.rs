@@ -108,6 +108,29 @@ pub(crate) fn write_atomic_with(path: &Path, bytes: &[u8], durable: bool) -> io:
     result
 }
 
+/// Writes one entry of a cache of derived data (anything a command can compute again, like the
+/// blame and symbol caches) as `dir/name`, creating `dir` if needed. The write is atomic
+/// (readers see an older entry or the whole new one) but not fsynced: a crash may lose an
+/// entry, never leave half of one. The temporary file is marked as a live writer's like every
+/// other ([`create_temp`]), so cleaners leave it alone while it is written. When `dir` already
+/// holds `max_entries` entries (hidden files, such as other writers' temporary files, do not
+/// count and are never removed here), every second one is dropped first: the cache stays
+/// bounded without keeping any bookkeeping of its own.
+pub fn put_cache_entry(dir: &Path, name: &str, bytes: &[u8], max_entries: usize) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let entries: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| !entry.file_name().as_encoded_bytes().starts_with(b"."))
+        .map(|entry| entry.path())
+        .collect();
+    if entries.len() >= max_entries {
+        for old in entries.iter().step_by(2) {
+            let _ = fs::remove_file(old);
+        }
+    }
+    write_atomic_with(&dir.join(name), bytes, false)
+}
+
 /// Creates `dir` and its parents, fsyncing each directory that was created and its parent.
 pub(crate) fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
@@ -167,5 +190,27 @@ mod tests {
         assert!(same_file(&path, &file).unwrap());
         fs::remove_file(&path).unwrap();
         assert!(!same_file(&path, &file).unwrap());
+    }
+
+    #[test]
+    fn a_cache_directory_stays_bounded_and_spares_writers_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        for i in 0..4 {
+            put_cache_entry(&cache, &format!("e{i}"), b"x", 4).unwrap();
+        }
+        let writing = cache.join(".e9-in-progress.tmp");
+        fs::write(&writing, b"half").unwrap();
+        // Full (4 entries; the hidden file does not count): half go before the fifth is written.
+        put_cache_entry(&cache, "e4", b"new", 4).unwrap();
+        let mut names: Vec<String> = fs::read_dir(&cache).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(names.contains(&".e9-in-progress.tmp".to_string()), "another writer's file is kept: {names:?}");
+        assert_eq!(fs::read(cache.join("e4")).unwrap(), b"new");
+        // Replacing an entry is atomic and leaves no temporary file behind.
+        put_cache_entry(&cache, "e4", b"newer", 4).unwrap();
+        assert_eq!(fs::read(cache.join("e4")).unwrap(), b"newer");
+        assert_eq!(fs::read_dir(&cache).unwrap().count(), 4);
     }
 }

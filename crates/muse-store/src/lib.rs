@@ -9,6 +9,7 @@ mod repo;
 pub mod store;
 
 pub use error::{ErrorKind, Result, StoreError};
+pub use fsutil::put_cache_entry;
 pub use odb::{Object, ObjectKind, ObjectListing, ObjectStore, PackWriter, RepackLock};
 pub use refs::{RefName, RefStore};
 pub use repo::{Repository, DOT_MUSE};
