@@ -10,24 +10,9 @@
 # Usage: bench/foundation.sh [RUNS]   (default 3 runs of each commit, 10 of status)
 # Needs: python3 (tree generator), git, cargo. Takes a few minutes; not part of CI.
 set -euo pipefail
-export LC_ALL=C
 RUNS=${1:-3}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
+source "$(dirname "$0")/lib.sh" foundation
 ANCHORS=$(cd "$ROOT/../shared/bench" && pwd)/git-anchors.sh
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/muse-target}
-cargo build --release -q -p muse-cli --manifest-path "$ROOT/Cargo.toml"
-MUSE=$CARGO_TARGET_DIR/release/muse
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/muse-foundation.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$W/gitconfig
-printf '[user]\n\tname = Bench\n\temail = bench@example.invalid\n[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n' >"$GIT_CONFIG_GLOBAL"
-export MUSE_AUTHOR="Bench <bench@example.invalid>"
-
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-# median MICROS...: prints the median of its arguments
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 # timed CMD...: runs CMD in the current directory, prints elapsed microseconds
 timed() { local t0=${EPOCHREALTIME/./}; "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }; echo $(( ${EPOCHREALTIME/./} - t0 )); }
 ms() { awk -v u="$1" 'BEGIN { printf "%.1f ms", u / 1000 }'; }
