@@ -155,6 +155,12 @@ fn authz_matrix(backend: Backend) {
             check(who.label, &what("PUT collaborators"), status, expected(who, private, Level::Admin, 204), &body);
             let (status, body) = call(&hub.agent, "DELETE", &format!("{api}/collaborators/zed"), token, None);
             check(who.label, &what("DELETE collaborators"), status, expected(who, private, Level::Admin, 204), &body);
+            // Signing: which branches take only signed commits (patterns no pushed branch matches).
+            let signed = format!("{api}/signed-branches");
+            let (status, body) = call(&hub.agent, "GET", &signed, token, None);
+            check(who.label, &what("GET signed-branches"), status, expected(who, private, Level::Read, 200), &body);
+            let (status, body) = call(&hub.agent, "PUT", &signed, token, Some(json!({"patterns": ["release/*"]})));
+            check(who.label, &what("PUT signed-branches"), status, expected(who, private, Level::Admin, 200), &body);
             // Deleting: on a repository of its own with the same roles.
             let doomed = format!("doomed-{n}-{private}");
             repo_with_roles(hub, &doomed, private);
@@ -171,10 +177,20 @@ fn authz_matrix(backend: Backend) {
         check(who.label, "POST /api/v1/tokens", status, if who.manages_tokens { 201 } else { refused }, &body);
         let (status, body) = call(&hub.agent, "DELETE", &hub.url("/api/v1/tokens/999999"), token, None);
         check(who.label, "DELETE /api/v1/tokens/ID", status, if who.manages_tokens { 404 } else { refused }, &body);
+        // Signing keys are the caller's own, managed like its tokens (a key that does not parse:
+        // 400 once the caller may manage keys).
+        let (status, body) = call(&hub.agent, "GET", &hub.url("/api/v1/user/keys"), token, None);
+        check(who.label, "GET /api/v1/user/keys", status, if who.manages_tokens { 200 } else { refused }, &body);
+        let (status, body) = call(&hub.agent, "POST", &hub.url("/api/v1/user/keys"), token, Some(json!({"public_key": "not a key"})));
+        check(who.label, "POST /api/v1/user/keys", status, if who.manages_tokens { 400 } else { refused }, &body);
+        let (status, body) = call(&hub.agent, "POST", &hub.url("/api/v1/user/keys/999999/revoke"), token, None);
+        check(who.label, "POST /api/v1/user/keys/ID/revoke", status, if who.manages_tokens { 404 } else { refused }, &body);
+        let (status, body) = call(&hub.agent, "DELETE", &hub.url("/api/v1/user/keys/999999"), token, None);
+        check(who.label, "DELETE /api/v1/user/keys/ID", status, if who.manages_tokens { 404 } else { refused }, &body);
         let (status, body) = call(&hub.agent, "POST", &hub.url("/api/v1/repos"), token, Some(json!({"name": format!("made-{n}")})));
         check(who.label, "POST /api/v1/repos", status, if who.creates_repos { 201 } else { refused }, &body);
     }
-    assert_eq!(cells, actors.len() * (2 * 11 + 5));
+    assert_eq!(cells, actors.len() * (2 * 13 + 9));
 }
 
 fn private_repositories_answer_exactly_like_missing_ones(backend: Backend) {
